@@ -1,0 +1,5 @@
+"""`python -m live` runs the command line."""
+
+from live.cli import main
+
+main()

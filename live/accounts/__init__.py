@@ -1,0 +1,1 @@
+"""Customer accounts and contacts: LTV, touch tier, adoption phase, health, overrides, history."""

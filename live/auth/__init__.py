@@ -1,0 +1,1 @@
+"""Staff users, passwords, API tokens, login cookies and the role permission table."""

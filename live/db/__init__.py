@@ -1,0 +1,1 @@
+"""Storage: the SQLAlchemy tables, the async engine and the migrations that create them."""

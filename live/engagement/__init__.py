@@ -1,0 +1,1 @@
+"""Engagement scoring and the tier/phase engine (pure), and the service that runs it."""

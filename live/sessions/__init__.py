@@ -1,0 +1,1 @@
+"""Scheduled sessions, their lifecycle, invitations with signed join links and .ics invites."""

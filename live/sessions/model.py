@@ -1,0 +1,34 @@
+"""Session kinds and the status machine that refuses illegal transitions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from live.errors import Conflict
+
+
+class SessionKind(StrEnum):
+    WEBINAR = "webinar"
+    WELCOME_SEMINAR = "welcome_seminar"
+    ONE_ON_ONE = "one_on_one"
+
+    @property
+    def broadcasts(self) -> bool:
+        """Webinars and welcome seminars publish to the server; one-on-ones go peer to peer."""
+        return self is not SessionKind.ONE_ON_ONE
+
+
+class SessionStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+
+    def transition(self, to: SessionStatus) -> SessionStatus:
+        allowed = {SessionStatus.SCHEDULED: {SessionStatus.LIVE}, SessionStatus.LIVE: {SessionStatus.ENDED}}
+        if to not in allowed.get(self, set()):
+            raise Conflict(f"Session is '{self.value}' and cannot become '{to.value}'.", code="bad_status")
+        return to
+
+
+# One-on-ones are a CSM and an account's people: 2-6 in all, as the design says.
+ONE_ON_ONE_MAX_PEOPLE = 6

@@ -1,0 +1,102 @@
+"""The one typed settings object, built once at start-up from the environment and `.env`."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from live.errors import InvalidInput
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/live.db"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    secret_key: str = ""
+    public_url: str = DEFAULT_PUBLIC_URL
+    ice_servers: list[dict[str, Any]] = field(default_factory=list)
+    var_dir: Path = Path("var")
+    # Engagement configuration overrides (JSON object of EngagementConfig field -> value).
+    engagement: dict[str, Any] = field(default_factory=dict)
+    # Seconds between batched event-log flushes; the realtime path never waits on them.
+    event_flush_interval: float = 0.05
+    # Seconds between webhook outbox sweeps and between nightly-job checks.
+    outbox_interval: float = 1.0
+    scheduler_interval: float = 60.0
+    # Attendee rate limits: a burst and a sustained rate per second.
+    chat_burst: int = 5
+    chat_rate: float = 1.0
+    reaction_burst: int = 10
+    reaction_rate: float = 3.0
+    # Seconds between live `poll.results` broadcasts for one poll (a few a second at most).
+    poll_results_interval: float = 0.25
+    secure_cookies: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | Path = ".env") -> Settings:
+        """Environment variables win over `.env`; a missing secret key is generated once into `var/`."""
+        values: dict[str, str] = {}
+        env_path = Path(env_file)
+        if env_path.is_file():
+            values.update({k: v for k, v in dotenv_values(env_path).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+
+        var_dir = Path(values.get("LIVE_VAR_DIR", "var"))
+        database_url = values.get("LIVE_DATABASE_URL") or DEFAULT_DATABASE_URL
+        redis_url = values.get("LIVE_REDIS_URL") or None
+        public_url = (values.get("LIVE_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
+        ice_servers = _json_setting(values, "LIVE_ICE_SERVERS", "[]")
+        if not isinstance(ice_servers, list):
+            raise InvalidInput(f"Config 'LIVE_ICE_SERVERS' has value {ice_servers!r}. Not a JSON list.")
+        engagement = _json_setting(values, "LIVE_ENGAGEMENT", "{}")
+        if not isinstance(engagement, dict):
+            raise InvalidInput(f"Config 'LIVE_ENGAGEMENT' has value {engagement!r}. Not a JSON object.")
+        secret_key = values.get("LIVE_SECRET_KEY") or _stored_secret(var_dir)
+        return cls(
+            database_url=database_url,
+            redis_url=redis_url,
+            secret_key=secret_key,
+            public_url=public_url,
+            ice_servers=ice_servers,
+            var_dir=var_dir,
+            engagement=engagement,
+            secure_cookies=public_url.startswith("https://"),
+        )
+
+
+def _json_setting(values: Mapping[str, str], name: str, default: str) -> Any:
+    raw = values.get(name) or default
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"Config '{name}' has value {raw!r}. Not valid JSON ({exc.msg}).") from exc
+
+
+def _stored_secret(var_dir: Path) -> str:
+    path = var_dir / "secret.key"
+    if path.is_file():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Created exclusively so two processes starting together agree on one key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

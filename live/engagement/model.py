@@ -1,0 +1,208 @@
+"""Scores: one person's 0-100 score for a session, and an account's time-decayed engagement."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from live.engagement.config import EngagementConfig
+from live.sessions.model import SessionKind
+
+SECONDS_PER_DAY = 86_400.0
+
+
+class Measures(Protocol):
+    """What a score is computed from; `PersonAttendance` and `SessionMeasures` both fit."""
+
+    @property
+    def present_seconds(self) -> float: ...
+    @property
+    def focused_seconds(self) -> float: ...
+    @property
+    def camera_seconds(self) -> float: ...
+    @property
+    def chat_messages(self) -> int: ...
+    @property
+    def questions(self) -> int: ...
+    @property
+    def poll_answers(self) -> int: ...
+    @property
+    def polls_open_while_present(self) -> int: ...
+    @property
+    def reactions(self) -> int: ...
+    @property
+    def hand_raises(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class SessionMeasures:
+    """Plain measures; all zero (the default) is an invited no-show."""
+
+    present_seconds: float = 0.0
+    focused_seconds: float = 0.0
+    camera_seconds: float = 0.0
+    chat_messages: int = 0
+    questions: int = 0
+    poll_answers: int = 0
+    polls_open_while_present: int = 0
+    reactions: int = 0
+    hand_raises: int = 0
+
+
+@dataclass(frozen=True)
+class Component:
+    """One line of a score's explanation: the measure (0..1, None when it did not apply), its
+    effective weight (out of 100, after redistribution) and the points it earned."""
+
+    value: float | None
+    weight: float
+    points: float
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {"value": self.value, "weight": self.weight, "points": self.points}
+
+
+@dataclass(frozen=True)
+class PersonScore:
+    score: float
+    components: dict[str, Component]
+    attended: bool
+    config_version: str
+
+    def components_dict(self) -> dict[str, dict[str, float | None]]:
+        """The JSON shape stored beside the score: name -> {value, weight, points}."""
+        return {name: component.as_dict() for name, component in self.components.items()}
+
+
+@dataclass(frozen=True)
+class ScoredSession:
+    """One invited contact's score for one session: the input of the account roll-up."""
+
+    session_id: str
+    contact_id: str
+    kind: str
+    ended_at: datetime
+    score: float
+    attended: bool
+
+
+def ratio(part: float, whole: float) -> float:
+    """part / whole clipped to 0..1; nothing of nothing is 0."""
+    if whole <= 0:
+        return 0.0
+    return min(1.0, max(0.0, part / whole))
+
+
+def saturating(count: float, scale: float) -> float:
+    """1 - e^(-n/scale): the first few messages or reactions matter most, and it never passes 1."""
+    if count <= 0 or scale <= 0:
+        return 0.0 if count <= 0 else 1.0
+    return 1.0 - math.exp(-count / scale)
+
+
+def attended(present_seconds: float, session_length_seconds: float, config: EngagementConfig) -> bool:
+    """Present for at least `attended_share` of the session as run (and present at all)."""
+    return present_seconds > 0 and present_seconds >= config.attended_share * session_length_seconds
+
+
+def component_values(
+    measures: Measures, kind: SessionKind | str, session_length_seconds: float, config: EngagementConfig
+) -> dict[str, tuple[float | None, float]]:
+    """name -> (measure 0..1 or None when it does not apply, configured weight).
+
+    Polls that were never opened while the person was there neither reward nor penalise: the
+    component gets no value and its weight is shared out over the others by `score_person`.
+    """
+    present = measures.present_seconds
+    if present > 0 and session_length_seconds <= 0:
+        attendance = 1.0  # a zero-length session: being there at all is all of it
+    else:
+        attendance = ratio(present, session_length_seconds)
+    values: dict[str, tuple[float | None, float]] = {
+        "attendance": (attendance, config.weight_attendance),
+        "attention": (ratio(measures.focused_seconds, present), config.weight_attention),
+    }
+    if SessionKind(kind) is SessionKind.ONE_ON_ONE:
+        # Nobody polls a conversation of three people; having the camera on is the engagement there.
+        values["camera"] = (ratio(measures.camera_seconds, present), config.weight_polls)
+    else:
+        opened = measures.polls_open_while_present
+        polls = ratio(measures.poll_answers, opened) if opened > 0 else None
+        values["polls"] = (polls, config.weight_polls)
+    talk = measures.chat_messages + config.question_weight * measures.questions
+    values["conversation"] = (saturating(talk, config.conversation_scale), config.weight_conversation)
+    signals = measures.reactions + measures.hand_raises
+    values["signals"] = (saturating(signals, config.signals_scale), config.weight_signals)
+    return values
+
+
+def score_person(
+    measures: Measures, kind: SessionKind | str, session_length_seconds: float, config: EngagementConfig
+) -> PersonScore:
+    """0-100 with its components. Weights are normalised to 100 over the components that apply,
+    so the score stays in range whatever the configured weights add up to."""
+    values = component_values(measures, kind, session_length_seconds, config)
+    if measures.present_seconds <= 0:
+        # An invited no-show scores 0 and counts, whatever else the log says about them.
+        values = {name: (0.0, weight) for name, (_, weight) in values.items()}
+    total_weight = sum(max(0.0, weight) for value, weight in values.values() if value is not None)
+    components: dict[str, Component] = {}
+    for name, (value, weight) in values.items():
+        share = 100.0 * max(0.0, weight) / total_weight if value is not None and total_weight > 0 else 0.0
+        points = share * value if value is not None else 0.0
+        components[name] = Component(value=value, weight=share, points=points)
+    score = min(100.0, max(0.0, sum(c.points for c in components.values())))
+    return PersonScore(
+        score=score,
+        components=components,
+        attended=attended(measures.present_seconds, session_length_seconds, config),
+        config_version=config.version,
+    )
+
+
+def decay(age_days: float, half_life_days: float) -> float:
+    """0.5^(age / half-life): a score a half-life old counts half; a future date counts fully."""
+    if half_life_days <= 0:
+        return 1.0
+    return math.pow(0.5, max(0.0, age_days) / half_life_days)
+
+
+def age_days(at: datetime, now: datetime) -> float:
+    return (now - at).total_seconds() / SECONDS_PER_DAY
+
+
+def session_weight(scored: ScoredSession, now: datetime, config: EngagementConfig) -> float:
+    """How much one score counts in the account's mean: its kind's weight, decayed by its age."""
+    kind_weight = config.kind_weights.get(str(scored.kind), 1.0)
+    return max(0.0, kind_weight) * decay(age_days(scored.ended_at, now), config.half_life_days)
+
+
+def account_engagement(
+    scores: Sequence[ScoredSession], now: datetime, config: EngagementConfig
+) -> float | None:
+    """The weighted, time-decayed mean of the contacts' scores over the sessions they were invited
+    to (no-shows count as 0); None when there is nothing to judge. Sessions after `now` are left out
+    so that replaying history at an earlier date sees only what had happened by then."""
+    past = [s for s in scores if s.ended_at <= now]
+    weights = [session_weight(s, now, config) for s in past]
+    total = sum(weights)
+    if not past or total <= 0:
+        return None
+    mean = sum(w * min(100.0, max(0.0, s.score)) for w, s in zip(weights, past, strict=True)) / total
+    return mean
+
+
+def within(scores: Iterable[ScoredSession], now: datetime, days: float) -> list[ScoredSession]:
+    """Scores of sessions that ended in the `days` before `now` (inclusive), oldest first."""
+    return sorted(
+        (s for s in scores if 0 <= age_days(s.ended_at, now) <= days),
+        key=lambda s: (s.ended_at, s.session_id, s.contact_id),
+    )
+
+
+def session_ids(scores: Iterable[ScoredSession]) -> list[str]:
+    """Distinct session ids in first-seen order: the evidence list of a change."""
+    return list(dict.fromkeys(s.session_id for s in scores))

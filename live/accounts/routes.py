@@ -1,0 +1,283 @@
+"""HTTP handlers for accounts, contacts and manual overrides."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import Field, field_validator
+
+from live.accounts import store
+from live.accounts.model import Health, Phase, Source, Tier, lifetime_value
+from live.api.parse import Body, json_body, validate
+from live.auth.identity import require_staff
+from live.auth.model import Action
+from live.db.tables import Account, AccountHistory, Contact
+from live.errors import InvalidInput
+from live.typedefs import DB, ENGAGEMENT
+
+routes = web.RouteTableDef()
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def aware(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise InvalidInput(f"'{name}' has value {value.isoformat()!r}. Times need a zone, e.g. 'Z' or '+02:00'.")
+    return value
+
+
+class AccountIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    plan: str = Field(min_length=1, max_length=100)
+    mrr: float = Field(ge=0, le=1e9)
+    signed_at: datetime | None = None
+    csm_email: str | None = Field(default=None, max_length=320)
+
+    @field_validator("signed_at")
+    @classmethod
+    def _zone(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone")
+        return value
+
+
+class AccountPatch(Body):
+    tier: Tier | None = None
+    phase: Phase | None = None
+    reason: str | None = Field(default=None, max_length=2000)
+    expires_at: datetime | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    plan: str | None = Field(default=None, min_length=1, max_length=100)
+    mrr: float | None = Field(default=None, ge=0, le=1e9)
+    csm_email: str | None = Field(default=None, max_length=320)
+
+
+class ContactIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(min_length=3, max_length=320)
+
+
+class AccountQuery(Body):
+    tier: Tier | None = None
+    phase: Phase | None = None
+    health: Health | None = None
+
+
+def history_json(row: AccountHistory) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "field": row.field,
+        "old": row.old,
+        "new": row.new,
+        "source": row.source,
+        "rule": row.rule,
+        "reason": row.reason,
+        "numbers": row.numbers,
+        "evidence": row.evidence,
+        "config_version": row.config_version,
+        "actor": row.actor,
+        "at": iso(row.at),
+    }
+
+
+def contact_json(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.id,
+        "account_id": contact.account_id,
+        "name": contact.name,
+        "email": contact.email,
+        "created_at": iso(contact.created_at),
+    }
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "name": account.name,
+        "plan": account.plan,
+        "mrr": account.mrr,
+        "ltv": round(account.ltv, 2),
+        "tier": account.tier,
+        "tier_source": account.tier_source,
+        "tier_override": _override(account.tier_override_reason, account.tier_override_expires_at)
+        if account.tier_source == Source.MANUAL
+        else None,
+        "phase": account.phase,
+        "phase_source": account.phase_source,
+        "phase_override": _override(account.phase_override_reason, account.phase_override_expires_at)
+        if account.phase_source == Source.MANUAL
+        else None,
+        "engagement": None if account.engagement is None else round(account.engagement, 1),
+        "health": account.health,
+        "at_risk": bool((account.engine_state or {}).get("at_risk")),
+        "csm_email": account.csm_email,
+        "signed_at": iso(account.signed_at),
+        "created_at": iso(account.created_at),
+    }
+
+
+def _override(reason: str | None, expires_at: datetime | None) -> dict[str, Any]:
+    return {"reason": reason, "expires_at": iso(expires_at)}
+
+
+@routes.post("/api/v1/accounts")
+async def create_account(request: web.Request) -> web.Response:
+    staff = await require_staff(request, Action.WRITE_ACCOUNTS)
+    body = await json_body(request, AccountIn)
+    async with request.app[DB]() as db:
+        account = await store.create_account(
+            db,
+            request.app[ENGAGEMENT],
+            name=body.name,
+            plan=body.plan,
+            mrr=body.mrr,
+            signed_at=body.signed_at,
+            csm_email=body.csm_email,
+            actor=staff.email,
+        )
+        await db.commit()
+        payload = account_json(account)
+    await _after_account_created(request, payload["id"])
+    return web.json_response(payload, status=201)
+
+
+async def _after_account_created(request: web.Request, account_id: str) -> None:
+    from live.engagement.automations import on_account_created
+
+    await on_account_created(request.app, account_id)
+
+
+@routes.get("/api/v1/accounts")
+async def list_accounts(request: web.Request) -> web.Response:
+    await require_staff(request, Action.READ_ACCOUNTS)
+    query = validate(AccountQuery, {k: v for k, v in request.query.items() if v != ""})
+    async with request.app[DB]() as db:
+        accounts = await store.list_accounts(db, query.tier, query.phase, query.health)
+        return web.json_response([account_json(a) for a in accounts])
+
+
+@routes.get("/api/v1/accounts/{id}")
+async def get_account(request: web.Request) -> web.Response:
+    await require_staff(request, Action.READ_ACCOUNTS)
+    async with request.app[DB]() as db:
+        account = await store.get_account(db, request.match_info["id"])
+        payload = account_json(account)
+        payload["history"] = [history_json(h) for h in await store.history(db, account.id)]
+        payload["contacts"] = [contact_json(c) for c in await store.contacts_of(db, account.id)]
+        return web.json_response(payload)
+
+
+@routes.patch("/api/v1/accounts/{id}")
+async def patch_account(request: web.Request) -> web.Response:
+    staff = await require_staff(request, Action.WRITE_ACCOUNTS)
+    body = await json_body(request, AccountPatch)
+    given = body.model_fields_set
+    if not given:
+        raise InvalidInput("Nothing to change: send tier, phase, name, plan, mrr or csm_email.")
+    if ({"tier", "phase"} & given) and not {"tier", "phase"} & {k for k in given if getattr(body, k) is None}:
+        # Pinning a value needs a reason; handing it back to the engine does not.
+        if not body.reason:
+            raise InvalidInput("A manual override needs a 'reason'.")
+    aware(body.expires_at, "expires_at")
+    if body.expires_at is not None and body.expires_at <= datetime.now(UTC):
+        raise InvalidInput(f"'expires_at' has value {body.expires_at.isoformat()!r}, which is in the past.")
+    if ({"tier", "phase"} & given) or "expires_at" in given:
+        await require_staff(request, Action.OVERRIDE_ACCOUNTS)
+    config = request.app[ENGAGEMENT]
+    async with request.app[DB]() as db:
+        account = await store.get_account(db, request.match_info["id"])
+        for field in ("name", "plan", "csm_email"):
+            if field in given:
+                value = getattr(body, field)
+                if field == "csm_email" and value:
+                    value = store.normalize_email(value)
+                elif value is None and field != "csm_email":
+                    raise InvalidInput(f"'{field}' cannot be null.")
+                setattr(account, field, value)
+        if "mrr" in given:
+            if body.mrr is None:
+                raise InvalidInput("'mrr' cannot be null.")
+            account.mrr = body.mrr
+            account.ltv = lifetime_value(body.mrr, config.gross_margin, config.monthly_churn)
+        changes = _apply_overrides(db, account, body, given, staff.email, config.version)
+        if "mrr" in given and account.tier_source == Source.ENGINE:
+            new_tier = store.engine_tier(account, config)
+            if new_tier.value != account.tier:
+                changes.append(("tier", account.tier, new_tier.value))
+                store.record_change(
+                    db, account, "tier", account.tier, new_tier.value, rule="ltv_band",
+                    reason=store.ltv_reason(account.mrr, account.ltv, new_tier, config),
+                    numbers={"mrr": account.mrr, "ltv": account.ltv}, config_version=config.version,
+                    actor=staff.email,
+                )
+                account.tier = new_tier.value
+        await db.commit()
+        payload = account_json(account)
+        payload["history"] = [history_json(h) for h in await store.history(db, account.id)]
+    if changes:
+        from live.engagement.automations import on_account_changed
+
+        await on_account_changed(request.app, account.id, changes)
+    return web.json_response(payload)
+
+
+def _apply_overrides(
+    db: Any, account: Account, body: AccountPatch, given: set[str], actor: str, version: str
+) -> list[tuple[str, str, str]]:
+    """Pins or releases tier and phase; returns (field, old, new) for each value that changed."""
+    changes: list[tuple[str, str, str]] = []
+    for field in ("tier", "phase"):
+        if field not in given:
+            continue
+        value = getattr(body, field)
+        old = getattr(account, field)
+        if value is None:
+            if getattr(account, f"{field}_source") == Source.MANUAL:
+                setattr(account, f"{field}_source", Source.ENGINE.value)
+                setattr(account, f"{field}_override_reason", None)
+                setattr(account, f"{field}_override_expires_at", None)
+                store.record_change(
+                    db, account, field, old, old, rule="override_released", source=Source.MANUAL,
+                    reason=body.reason or f"{field.capitalize()} handed back to the engine.",
+                    config_version=version, actor=actor,
+                )
+            continue
+        setattr(account, field, value.value)
+        setattr(account, f"{field}_source", Source.MANUAL.value)
+        setattr(account, f"{field}_override_reason", body.reason)
+        setattr(account, f"{field}_override_expires_at", body.expires_at)
+        until = f" until {body.expires_at.isoformat()}" if body.expires_at else ""
+        store.record_change(
+            db, account, field, old, value.value, rule="manual_override", source=Source.MANUAL,
+            reason=f"{body.reason} (pinned by {actor}{until})", config_version=version, actor=actor,
+        )
+        if old != value.value:
+            changes.append((field, old, value.value))
+    return changes
+
+
+@routes.post("/api/v1/accounts/{id}/contacts")
+async def add_contact(request: web.Request) -> web.Response:
+    await require_staff(request, Action.WRITE_ACCOUNTS)
+    body = await json_body(request, ContactIn)
+    async with request.app[DB]() as db:
+        account = await store.get_account(db, request.match_info["id"])
+        contact = await store.add_contact(db, account, body.name, body.email)
+        await db.commit()
+        payload = contact_json(contact)
+    from live.engagement.automations import on_contact_added
+
+    await on_contact_added(request.app, payload["id"])
+    return web.json_response(payload, status=201)
+
+
+@routes.get("/api/v1/accounts/{id}/contacts")
+async def list_contacts(request: web.Request) -> web.Response:
+    await require_staff(request, Action.READ_ACCOUNTS)
+    async with request.app[DB]() as db:
+        account = await store.get_account(db, request.match_info["id"])
+        return web.json_response([contact_json(c) for c in await store.contacts_of(db, account.id)])

@@ -1,0 +1,165 @@
+"""Accounts, contacts and account history in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from live.accounts.model import Phase, Source, Tier, lifetime_value, raise_tier, tier_for_ltv
+from live.auth.store import normalize_email
+from live.db.tables import Account, AccountHistory, Contact
+from live.engagement.config import EngagementConfig
+from live.errors import Conflict, NotFound
+
+
+async def get_account(db: AsyncSession, account_id: str) -> Account:
+    account = await db.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"Account {account_id!r} does not exist.")
+    return account
+
+
+async def list_accounts(
+    db: AsyncSession, tier: Tier | None = None, phase: Phase | None = None, health: str | None = None
+) -> Sequence[Account]:
+    query = select(Account).order_by(Account.name)
+    if tier is not None:
+        query = query.where(Account.tier == tier.value)
+    if phase is not None:
+        query = query.where(Account.phase == phase.value)
+    if health is not None:
+        query = query.where(Account.health == health)
+    return (await db.execute(query)).scalars().all()
+
+
+def engine_tier(account: Account, config: EngagementConfig) -> Tier:
+    """The LTV band, raised one step while the engine holds the account at risk."""
+    tier = tier_for_ltv(account.ltv, config.high_band, config.low_band)
+    if (account.engine_state or {}).get("at_risk"):
+        tier = raise_tier(tier)
+    return tier
+
+
+def record_change(
+    db: AsyncSession,
+    account: Account,
+    field: str,
+    old: str | None,
+    new: str | None,
+    *,
+    rule: str,
+    reason: str,
+    source: Source = Source.ENGINE,
+    numbers: dict[str, Any] | None = None,
+    evidence: list[Any] | None = None,
+    config_version: str = "",
+    actor: str | None = None,
+    at: datetime | None = None,
+) -> AccountHistory:
+    row = AccountHistory(
+        account_id=account.id,
+        field=field,
+        old=old,
+        new=new,
+        source=source.value,
+        rule=rule,
+        reason=reason,
+        numbers=numbers or {},
+        evidence=evidence or [],
+        config_version=config_version,
+        actor=actor,
+        at=at or datetime.now(UTC),
+    )
+    db.add(row)
+    return row
+
+
+async def create_account(
+    db: AsyncSession,
+    config: EngagementConfig,
+    *,
+    name: str,
+    plan: str,
+    mrr: float,
+    signed_at: datetime | None = None,
+    csm_email: str | None = None,
+    actor: str | None = None,
+) -> Account:
+    ltv = lifetime_value(mrr, config.gross_margin, config.monthly_churn)
+    tier = tier_for_ltv(ltv, config.high_band, config.low_band)
+    account = Account(
+        name=name,
+        plan=plan,
+        mrr=mrr,
+        ltv=ltv,
+        tier=tier.value,
+        phase=Phase.ONBOARDING.value,
+        signed_at=signed_at or datetime.now(UTC),
+        csm_email=normalize_email(csm_email) if csm_email else None,
+        engine_state={},
+    )
+    db.add(account)
+    await db.flush()
+    record_change(
+        db,
+        account,
+        "tier",
+        None,
+        tier.value,
+        rule="ltv_band",
+        reason=ltv_reason(mrr, ltv, tier, config),
+        numbers={"mrr": mrr, "ltv": ltv, "gross_margin": config.gross_margin, "monthly_churn": config.monthly_churn},
+        config_version=config.version,
+        actor=actor,
+    )
+    record_change(
+        db, account, "phase", None, Phase.ONBOARDING.value, rule="new_account",
+        reason="New accounts start in onboarding until a contact attends a welcome seminar.",
+        config_version=config.version, actor=actor,
+    )
+    return account
+
+
+def ltv_reason(mrr: float, ltv: float, tier: Tier, config: EngagementConfig) -> str:
+    return (
+        f"LTV {ltv:,.0f} = MRR {mrr:,.2f} × margin {config.gross_margin} ÷ churn {config.monthly_churn}; "
+        f"bands: high ≥ {config.high_band:,.0f}, low ≥ {config.low_band:,.0f}, so {tier.value}."
+    )
+
+
+async def history(db: AsyncSession, account_id: str) -> Sequence[AccountHistory]:
+    query = (
+        select(AccountHistory)
+        .where(AccountHistory.account_id == account_id)
+        .order_by(AccountHistory.at.desc(), AccountHistory.id.desc())
+    )
+    return (await db.execute(query)).scalars().all()
+
+
+async def contacts_of(db: AsyncSession, account_id: str) -> Sequence[Contact]:
+    query = select(Contact).where(Contact.account_id == account_id).order_by(Contact.created_at, Contact.name)
+    return (await db.execute(query)).scalars().all()
+
+
+async def add_contact(db: AsyncSession, account: Account, name: str, email: str) -> Contact:
+    email = normalize_email(email)
+    existing = (
+        await db.execute(select(Contact).where(Contact.account_id == account.id, Contact.email == email))
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise Conflict(f"Account {account.name!r} already has a contact with email {email!r}.")
+    contact = Contact(account_id=account.id, name=name, email=email)
+    db.add(contact)
+    await db.flush()
+    return contact
+
+
+async def get_contact(db: AsyncSession, contact_id: str) -> Contact:
+    contact = await db.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound(f"Contact {contact_id!r} does not exist.")
+    return contact

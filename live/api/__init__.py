@@ -1,0 +1,1 @@
+"""The HTTP edge of `/api/v1`: error mapping, body parsing and who is asking."""

@@ -1,0 +1,53 @@
+"""One place turns `LiveError` into a 4xx JSON body (API) or a friendly page (pages)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from live.errors import LiveError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def _wants_json(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or request.path.endswith((".ics", ".csv"))
+
+
+def _page(request: web.Request, status: int, title: str, message: str) -> web.Response:
+    response = aiohttp_jinja2.render_template(
+        "error.html", request, {"title": title, "message": message, "status": status}
+    )
+    response.set_status(status)
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except LiveError as exc:
+        if _wants_json(request):
+            return json_error(exc.status, exc.code, exc.message)
+        return _page(request, exc.status, exc.code.replace("_", " ").capitalize(), exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400 or not _wants_json(request):
+            if exc.status == 404 and not _wants_json(request):
+                return _page(request, 404, "Not found", "There is nothing at this address.")
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
+        return json_error(exc.status, code, exc.reason or "request refused")
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+        if _wants_json(request):
+            return json_error(500, "internal", "Something went wrong on our side; it has been logged.")
+        return _page(request, 500, "Something went wrong", "It has been logged. Please try again.")

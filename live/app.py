@@ -1,0 +1,91 @@
+"""`init_app()` wires settings, database, templates, routes, middlewares and the realtime server."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+import socketio
+from aiohttp import web
+
+from live import metrics as metrics_mod
+from live.api.errors import error_middleware
+from live.auth.identity import csrf_cookie_middleware
+from live.db.engine import create_engine, session_factory
+from live.engagement.config import EngagementConfig
+from live.settings import Settings
+from live.typedefs import DB, ENGAGEMENT, ENGINE, METRICS, SETTINGS, SIO
+from live.webhooks.delivery import outbox_ctx
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def init_app(settings: Settings) -> web.Application:
+    metrics = metrics_mod.Metrics()
+    app = web.Application(
+        middlewares=[metrics_mod.middleware(metrics), error_middleware, csrf_cookie_middleware],
+        client_max_size=2 * 1024 * 1024,
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[ENGAGEMENT] = EngagementConfig().with_overrides(settings.engagement)
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(str(WEB_DIR / "templates")),
+        autoescape=jinja2.select_autoescape(["html"]),
+        context_processors=[aiohttp_jinja2.request_processor],
+    )
+    env.globals["public_url"] = settings.public_url
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(outbox_ctx)
+
+    manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=manager,
+        cors_allowed_origins=[settings.public_url],
+        ping_interval=10,
+        ping_timeout=20,
+        max_http_buffer_size=256 * 1024,
+    )
+    sio.attach(app)
+    app[SIO] = sio
+
+    from live.accounts.routes import routes as account_routes
+    from live.pages.routes import routes as page_routes
+    from live.sessions.routes import routes as session_routes
+    from live.webhooks.routes import routes as webhook_routes
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_mod.metrics_view)
+    app.router.add_routes(account_routes)
+    app.router.add_routes(session_routes)
+    app.router.add_routes(webhook_routes)
+    app.router.add_routes(page_routes)
+    app.router.add_static("/static", WEB_DIR / "static", name="static")
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    engine = create_engine(app[SETTINGS].database_url)
+    app[ENGINE] = engine
+    app[DB] = session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    from sqlalchemy import text
+
+    try:
+        async with request.app[ENGINE].connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        log.warning("health check: database unreachable: %s", exc)
+        return web.json_response({"status": "error", "database": "unreachable"}, status=503)
+    return web.json_response({"status": "ok"})

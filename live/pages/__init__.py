@@ -1,0 +1,1 @@
+"""Server-rendered pages: login, today, accounts, sessions, the host console and the attendee room."""

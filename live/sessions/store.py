@@ -1,0 +1,144 @@
+"""Sessions and invitations in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from live.db.tables import Contact, Invitation, LiveSession, User
+from live.errors import InvalidInput, NotFound
+from live.sessions.invitations import make_join_token
+from live.sessions.model import ONE_ON_ONE_MAX_PEOPLE, SessionKind, SessionStatus
+
+
+async def get_session(db: AsyncSession, session_id: str) -> LiveSession:
+    session = await db.get(LiveSession, session_id)
+    if session is None:
+        raise NotFound(f"Session {session_id!r} does not exist.")
+    return session
+
+
+async def list_sessions(
+    db: AsyncSession,
+    status: SessionStatus | None = None,
+    kind: SessionKind | None = None,
+    since: datetime | None = None,
+) -> Sequence[LiveSession]:
+    query = select(LiveSession).order_by(LiveSession.starts_at)
+    if status is not None:
+        query = query.where(LiveSession.status == status.value)
+    if kind is not None:
+        query = query.where(LiveSession.kind == kind.value)
+    if since is not None:
+        query = query.where(LiveSession.starts_at >= since)
+    return (await db.execute(query)).scalars().all()
+
+
+async def create_session(
+    db: AsyncSession,
+    *,
+    kind: SessionKind,
+    title: str,
+    starts_at: datetime,
+    duration_minutes: int,
+    host: User,
+    proposed: bool = False,
+    account_id: str | None = None,
+) -> LiveSession:
+    session = LiveSession(
+        kind=kind.value,
+        title=title,
+        starts_at=starts_at,
+        duration_minutes=duration_minutes,
+        host_id=host.id,
+        status=SessionStatus.SCHEDULED.value,
+        proposed=proposed,
+        account_id=account_id,
+    )
+    db.add(session)
+    await db.flush()
+    return session
+
+
+async def contacts_for(
+    db: AsyncSession, contact_ids: Iterable[str] = (), account_ids: Iterable[str] = ()
+) -> list[Contact]:
+    """The named contacts plus every contact of the named accounts, each once; unknown ids refused."""
+    contact_ids = list(dict.fromkeys(contact_ids))
+    account_ids = list(dict.fromkeys(account_ids))
+    found: dict[str, Contact] = {}
+    if contact_ids:
+        rows = (await db.execute(select(Contact).where(Contact.id.in_(contact_ids)))).scalars().all()
+        found.update({c.id: c for c in rows})
+        missing = [cid for cid in contact_ids if cid not in found]
+        if missing:
+            raise InvalidInput(f"Contact {missing[0]!r} does not exist.")
+    if account_ids:
+        from live.db.tables import Account
+
+        known = set((await db.execute(select(Account.id).where(Account.id.in_(account_ids)))).scalars().all())
+        missing = [aid for aid in account_ids if aid not in known]
+        if missing:
+            raise InvalidInput(f"Account {missing[0]!r} does not exist.")
+        rows = (
+            await db.execute(select(Contact).where(Contact.account_id.in_(account_ids)).order_by(Contact.created_at))
+        ).scalars().all()
+        for contact in rows:
+            found.setdefault(contact.id, contact)
+    return list(found.values())
+
+
+async def invite(
+    db: AsyncSession, secret: str, session: LiveSession, contacts: Sequence[Contact], reason: str = "manual"
+) -> list[tuple[Invitation, Contact]]:
+    """Invites each contact once; re-inviting returns the existing invitation and link."""
+    if session.status == SessionStatus.ENDED:
+        raise InvalidInput(f"Session {session.title!r} has ended; nobody can be invited to it any more.")
+    existing = {
+        inv.contact_id: inv
+        for inv in (await db.execute(select(Invitation).where(Invitation.session_id == session.id))).scalars()
+    }
+    if session.kind == SessionKind.ONE_ON_ONE:
+        total = len(set(existing) | {c.id for c in contacts})
+        if total > ONE_ON_ONE_MAX_PEOPLE - 1:
+            raise InvalidInput(
+                f"A one-on-one holds the CSM and at most {ONE_ON_ONE_MAX_PEOPLE - 1} contacts; "
+                f"this would make {total} contacts."
+            )
+    result = []
+    for contact in contacts:
+        invitation = existing.get(contact.id)
+        if invitation is None:
+            invitation = Invitation(
+                session_id=session.id,
+                contact_id=contact.id,
+                token=make_join_token(secret, session.id, contact.id),
+                reason=reason,
+            )
+            db.add(invitation)
+            existing[contact.id] = invitation
+        result.append((invitation, contact))
+    await db.flush()
+    return result
+
+
+async def invitations_of(db: AsyncSession, session_id: str) -> list[tuple[Invitation, Contact]]:
+    rows = await db.execute(
+        select(Invitation, Contact)
+        .join(Contact, Contact.id == Invitation.contact_id)
+        .where(Invitation.session_id == session_id)
+        .order_by(Contact.name)
+    )
+    return [(inv, contact) for inv, contact in rows.tuples()]
+
+
+async def invitation_by_token(db: AsyncSession, token: str) -> Invitation | None:
+    return (await db.execute(select(Invitation).where(Invitation.token == token))).scalar_one_or_none()
+
+
+async def count_invitations(db: AsyncSession, session_id: str) -> int:
+    query = select(func.count()).select_from(Invitation).where(Invitation.session_id == session_id)
+    return int((await db.execute(query)).scalar_one())

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: Standard Webhooks signing, the outbox table and its delivery loop."""

@@ -1,0 +1,570 @@
+"""The tier and phase engine: from an account and its contacts' session scores to tier, phase and
+health, with every change explained (rule, reason, numbers, evidence, configuration version).
+
+Stability, the way monitoring systems avoid flapping:
+- **Enter at the threshold, leave only past the margin.** A state is entered where DESIGN puts its
+  threshold and left only once engagement is `hysteresis` points back past it on the other side:
+  at risk below 35, lifted at 40 or more; the 30-day regression clock starts below 35 and is reset
+  only at 40 or more; the 90-day self-driving clock starts at 75 and is reset only below 70.
+- **Minimum dwell.** Two automatic changes of one field are at least `min_dwell_days` apart, except
+  moves toward more attention: the at-risk flag and the tier rise it causes are immediate (degrade
+  fast), and attending a welcome seminar ends onboarding at once (an event, not a threshold).
+- **Recover slow.** The at-risk flag is lifted after `recover_evaluations` evaluations in a row
+  (at distinct, increasing times) past the exit threshold.
+- **Overrides.** A manual tier or phase is never changed until its expiry passes (no expiry: never);
+  then the engine takes over at once, recording `override_expired` if the value changes.
+
+`engine_state` is the engine's JSON memory between evaluations; a missing or unreadable key is taken
+as "never happened", so an empty dict is a valid state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from live.accounts.model import (
+    PHASE_ORDER,
+    TIER_ORDER,
+    Health,
+    Phase,
+    Source,
+    Tier,
+    lifetime_value,
+    raise_tier,
+    tier_for_ltv,
+)
+from live.engagement.config import EngagementConfig
+from live.engagement.model import ScoredSession, account_engagement, age_days, session_ids, within
+from live.sessions.model import SessionKind
+
+JsonValue = float | int | str | bool | None
+EARLY_PHASES = (Phase.ONBOARDING, Phase.ESTABLISHMENT)
+
+
+@dataclass(frozen=True)
+class AccountSnapshot:
+    id: str
+    mrr: float
+    signed_at: datetime
+    tier: Tier
+    phase: Phase
+    health: Health = Health.NEUTRAL
+    tier_source: Source = Source.ENGINE
+    tier_override_expires_at: datetime | None = None
+    phase_source: Source = Source.ENGINE
+    phase_override_expires_at: datetime | None = None
+    engine_state: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str  # "tier", "phase" or "health"
+    old: str
+    new: str
+    rule: str
+    reason: str
+    numbers: dict[str, JsonValue]
+    evidence: list[str]
+    config_version: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    tier: Tier
+    tier_source: Source
+    phase: Phase
+    phase_source: Source
+    health: Health
+    at_risk: bool
+    engagement: float | None
+    ltv: float
+    engine_state: dict[str, Any]
+    changes: list[Change]
+
+
+@dataclass(frozen=True)
+class EngineState:
+    """The typed view of `engine_state`."""
+
+    tier_changed_at: datetime | None = None
+    phase_changed_at: datetime | None = None
+    tier_escalated: bool = False  # the tier is one step above its band because of the at-risk flag
+    at_risk: bool = False
+    at_risk_reason: str | None = None
+    recover_streak: int = 0
+    last_evaluated_at: datetime | None = None
+    below_regress_since: datetime | None = None
+    above_self_driving_since: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> EngineState:
+        data = data or {}
+        streak = data.get("recover_streak")
+        reason = data.get("at_risk_reason")
+        return cls(
+            tier_changed_at=_parse_time(data.get("tier_changed_at")),
+            phase_changed_at=_parse_time(data.get("phase_changed_at")),
+            tier_escalated=data.get("tier_escalated") is True,
+            at_risk=data.get("at_risk") is True,
+            at_risk_reason=reason if isinstance(reason, str) else None,
+            recover_streak=streak if isinstance(streak, int) and not isinstance(streak, bool) else 0,
+            last_evaluated_at=_parse_time(data.get("last_evaluated_at")),
+            below_regress_since=_parse_time(data.get("below_regress_since")),
+            above_self_driving_since=_parse_time(data.get("above_self_driving_since")),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tier_changed_at": _format_time(self.tier_changed_at),
+            "phase_changed_at": _format_time(self.phase_changed_at),
+            "tier_escalated": self.tier_escalated,
+            "at_risk": self.at_risk,
+            "at_risk_reason": self.at_risk_reason,
+            "recover_streak": self.recover_streak,
+            "last_evaluated_at": _format_time(self.last_evaluated_at),
+            "below_regress_since": _format_time(self.below_regress_since),
+            "above_self_driving_since": _format_time(self.above_self_driving_since),
+        }
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _format_time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the rules read, computed once per evaluation from scores up to `now`."""
+
+    now: datetime
+    engagement: float | None
+    ltv: float
+    band: Tier
+    scores: tuple[ScoredSession, ...]
+    last_attended: ScoredSession | None
+    days_inactive: float
+
+
+def gather_facts(
+    account: AccountSnapshot, scores: Sequence[ScoredSession], now: datetime, config: EngagementConfig
+) -> Facts:
+    past = tuple(sorted((s for s in scores if s.ended_at <= now), key=_score_order))
+    attended = [s for s in past if s.attended]
+    last_attended = max(attended, key=_score_order) if attended else None
+    # "No attendance for 45 days" counts from the signature for an account that never attended.
+    since = max(account.signed_at, last_attended.ended_at) if last_attended else account.signed_at
+    ltv = lifetime_value(account.mrr, config.gross_margin, config.monthly_churn)
+    return Facts(
+        now=now,
+        engagement=account_engagement(past, now, config),
+        ltv=ltv,
+        band=tier_for_ltv(ltv, config.high_band, config.low_band),
+        scores=past,
+        last_attended=last_attended,
+        days_inactive=max(0.0, age_days(since, now)),
+    )
+
+
+def _score_order(s: ScoredSession) -> tuple[datetime, str, str]:
+    return (s.ended_at, s.session_id, s.contact_id)
+
+
+def _fmt(value: float | None) -> str:
+    return "none" if value is None else f"{value:.0f}"
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _days_since(at: datetime | None, now: datetime) -> float:
+    return age_days(at, now) if at is not None else float("inf")
+
+
+def _override_holds(source: Source, expires_at: datetime | None, now: datetime) -> bool:
+    return source is Source.MANUAL and (expires_at is None or now < expires_at)
+
+
+# --- clocks -----------------------------------------------------------------------------------
+
+
+def advance_clocks(
+    state: EngineState, engagement: float | None, now: datetime, config: EngagementConfig
+) -> EngineState:
+    """Start or reset the regression and self-driving clocks (nothing to judge: leave them)."""
+    if engagement is None:
+        return state
+    below = state.below_regress_since
+    if engagement < config.regress_engagement:
+        below = below or now
+    elif engagement >= config.regress_engagement + config.hysteresis:
+        below = None
+    above = state.above_self_driving_since
+    if engagement >= config.self_driving_engagement:
+        above = above or now
+    elif engagement < config.self_driving_engagement - config.hysteresis:
+        above = None
+    return replace(state, below_regress_since=below, above_self_driving_since=above)
+
+
+# --- phase ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Move:
+    """A proposed change of one field, with its explanation."""
+
+    new: str
+    rule: str
+    reason: str
+    numbers: dict[str, JsonValue]
+    evidence: list[str]
+    immediate: bool = False  # not held back by the dwell time
+
+
+def next_phase(phase: Phase, facts: Facts, state: EngineState, config: EngagementConfig) -> Move | None:
+    """The one phase move the rules call for now, if any (regression first: degrade before praise)."""
+    regression = regression_move(phase, facts, state, config)
+    if regression is not None:
+        return regression
+    if phase is Phase.ONBOARDING:
+        return welcome_seminar_move(facts, state)
+    if phase is Phase.ESTABLISHMENT:
+        return establishment_move(facts, config)
+    if phase is Phase.UTILIZATION:
+        return self_driving_move(facts, state, config)
+    return None
+
+
+def welcome_seminar_move(facts: Facts, state: EngineState) -> Move | None:
+    """Onboarding ends when a contact attends a welcome seminar (since the account last entered
+    onboarding, so a regressed account has to come back to one)."""
+    entered = state.phase_changed_at
+    seminars = [
+        s
+        for s in facts.scores
+        if s.attended and s.kind == SessionKind.WELCOME_SEMINAR and (entered is None or s.ended_at > entered)
+    ]
+    if not seminars:
+        return None
+    first = seminars[0]
+    reason = (
+        f"A contact attended the welcome seminar of {first.ended_at:%Y-%m-%d} (score {first.score:.0f}), "
+        f"so onboarding is complete and the account moves to establishment."
+    )
+    numbers: dict[str, JsonValue] = {"score": _rounded(first.score), "contact_id": first.contact_id}
+    return Move(Phase.ESTABLISHMENT, "welcome_seminar_attended", reason, numbers, [first.session_id], True)
+
+
+def establishment_move(facts: Facts, config: EngagementConfig) -> Move | None:
+    recent = within(facts.scores, facts.now, config.establishment_window_days)
+    sessions = session_ids(recent)
+    engagement = facts.engagement
+    if engagement is None or engagement < config.establishment_engagement:
+        return None
+    if len(sessions) < config.establishment_min_sessions:
+        return None
+    reason = (
+        f"Engagement is {engagement:.0f} over {len(sessions)} sessions in the last "
+        f"{config.establishment_window_days:.0f} days (needs {config.establishment_engagement:.0f} over at "
+        f"least {config.establishment_min_sessions}), so the account moves to utilization."
+    )
+    numbers: dict[str, JsonValue] = {
+        "engagement": _rounded(engagement),
+        "sessions": len(sessions),
+        "threshold": config.establishment_engagement,
+        "min_sessions": config.establishment_min_sessions,
+        "window_days": config.establishment_window_days,
+    }
+    return Move(Phase.UTILIZATION, "establishment_engagement", reason, numbers, sessions)
+
+
+def self_driving_move(facts: Facts, state: EngineState, config: EngagementConfig) -> Move | None:
+    days_above = _days_since(state.above_self_driving_since, facts.now)
+    if state.above_self_driving_since is None or days_above < config.self_driving_days:
+        return None
+    attended = [s for s in within(facts.scores, facts.now, config.self_driving_days) if s.attended]
+    contacts = sorted({s.contact_id for s in attended})
+    if len(contacts) < config.self_driving_min_contacts:
+        return None
+    reason = (
+        f"Engagement has stayed at {config.self_driving_engagement:.0f} or more for {days_above:.0f} days "
+        f"(needs {config.self_driving_days:.0f}; now {_fmt(facts.engagement)}) with {len(contacts)} active "
+        f"contacts (needs {config.self_driving_min_contacts}), so the account is self-driving."
+    )
+    numbers: dict[str, JsonValue] = {
+        "engagement": _rounded(facts.engagement),
+        "days_above": round(days_above, 1),
+        "threshold": config.self_driving_engagement,
+        "active_contacts": len(contacts),
+        "min_contacts": config.self_driving_min_contacts,
+    }
+    return Move(Phase.SELF_DRIVING, "self_driving", reason, numbers, session_ids(attended))
+
+
+def regression_move(phase: Phase, facts: Facts, state: EngineState, config: EngagementConfig) -> Move | None:
+    index = PHASE_ORDER.index(phase)
+    days_below = _days_since(state.below_regress_since, facts.now)
+    if index == 0 or state.below_regress_since is None or days_below < config.regress_days:
+        return None
+    previous = PHASE_ORDER[index - 1]
+    reason = (
+        f"Engagement has been below {config.regress_engagement:.0f} for {days_below:.0f} days "
+        f"(limit {config.regress_days:.0f}; now {_fmt(facts.engagement)}), so the account moves back "
+        f"from {phase.value} to {previous.value}."
+    )
+    numbers: dict[str, JsonValue] = {
+        "engagement": _rounded(facts.engagement),
+        "days_below": round(days_below, 1),
+        "threshold": config.regress_engagement,
+    }
+    evidence = session_ids(within(facts.scores, facts.now, config.regress_days))
+    return Move(previous, "regression", reason, numbers, evidence)
+
+
+def decide_phase(
+    account: AccountSnapshot, facts: Facts, state: EngineState, config: EngagementConfig
+) -> tuple[Phase, Source, EngineState, Change | None]:
+    now = facts.now
+    if _override_holds(account.phase_source, account.phase_override_expires_at, now):
+        return account.phase, Source.MANUAL, state, None
+    expired = account.phase_source is Source.MANUAL
+    move = next_phase(account.phase, facts, state, config)
+    dwell_ok = _days_since(state.phase_changed_at, now) >= config.min_dwell_days
+    if move is None or not (move.immediate or dwell_ok or expired):
+        return account.phase, Source.ENGINE, state, None
+    state = replace(state, phase_changed_at=now)
+    if move.rule == "regression":
+        # Another step back needs another full stretch below the line.
+        state = replace(state, below_regress_since=now)
+    if expired:
+        move = _after_override(move, "phase", account.phase_override_expires_at)
+    return Phase(move.new), Source.ENGINE, state, _change("phase", account.phase, move, config)
+
+
+def _after_override(move: Move, field_name: str, expired_at: datetime | None) -> Move:
+    when = f" on {expired_at:%Y-%m-%d}" if expired_at else ""
+    reason = f"The manual {field_name} override expired{when}; the engine takes over. {move.reason}"
+    return replace(move, rule="override_expired", reason=reason, numbers={**move.numbers, "rule": move.rule})
+
+
+def _change(field_name: str, old: str, move: Move, config: EngagementConfig) -> Change:
+    return Change(
+        field=field_name,
+        old=str(old),
+        new=str(move.new),
+        rule=move.rule,
+        reason=move.reason,
+        numbers=move.numbers,
+        evidence=move.evidence,
+        config_version=config.version,
+    )
+
+
+# --- at risk ----------------------------------------------------------------------------------
+
+
+def risk_signals(phase: Phase, facts: Facts, config: EngagementConfig, margin: float) -> tuple[bool, bool]:
+    """(engagement too low for an early phase, no attendance for too long); `margin` moves the
+    engagement line up for the exit test."""
+    engagement = facts.engagement
+    low = phase in EARLY_PHASES and engagement is not None and engagement < config.at_risk_engagement + margin
+    return low, facts.days_inactive >= config.inactivity_days
+
+
+def decide_risk(
+    phase: Phase, facts: Facts, state: EngineState, config: EngagementConfig
+) -> tuple[EngineState, Move | None]:
+    """Raise at once; lift after enough evaluations in a row past the exit threshold. The move, if
+    any, is for the health field (at_risk on, or off to be replaced by the engagement band)."""
+    low, inactive = risk_signals(phase, facts, config, margin=0.0)
+    if low or inactive:
+        cause = "low_engagement" if low else "inactivity"
+        raised = not state.at_risk
+        state = replace(state, at_risk=True, at_risk_reason=cause, recover_streak=0)
+        return state, (_risk_raised(cause, phase, facts, config) if raised else None)
+    if not state.at_risk:
+        return state, None
+    low_exit, _ = risk_signals(phase, facts, config, margin=config.hysteresis)
+    if low_exit:
+        return replace(state, recover_streak=0), None
+    fresh = state.last_evaluated_at is None or facts.now > state.last_evaluated_at
+    streak = state.recover_streak + (1 if fresh else 0)
+    if streak < config.recover_evaluations:
+        return replace(state, recover_streak=streak), None
+    state = replace(state, at_risk=False, at_risk_reason=None, recover_streak=0)
+    return state, _risk_lifted(streak, facts, config)
+
+
+def _risk_raised(cause: str, phase: Phase, facts: Facts, config: EngagementConfig) -> Move:
+    if cause == "low_engagement":
+        reason = (
+            f"Engagement is {_fmt(facts.engagement)}, below {config.at_risk_engagement:.0f} while in "
+            f"{phase.value}: the account is at risk."
+        )
+        evidence = session_ids(within(facts.scores, facts.now, config.establishment_window_days))
+    else:
+        reason = (
+            f"No contact has attended a session for {facts.days_inactive:.0f} days "
+            f"(limit {config.inactivity_days:.0f}): the account is at risk."
+        )
+        evidence = [facts.last_attended.session_id] if facts.last_attended else []
+    numbers: dict[str, JsonValue] = {
+        "engagement": _rounded(facts.engagement),
+        "threshold": config.at_risk_engagement,
+        "days_inactive": round(facts.days_inactive, 1),
+        "inactivity_days": config.inactivity_days,
+    }
+    return Move(Health.AT_RISK, f"at_risk_{cause}", reason, numbers, evidence, True)
+
+
+def _risk_lifted(streak: int, facts: Facts, config: EngagementConfig) -> Move:
+    exit_line = config.at_risk_engagement + config.hysteresis
+    reason = (
+        f"Engagement has been {exit_line:.0f} or more (or the account is past its early phases) with "
+        f"recent attendance for {streak} evaluations in a row (now {_fmt(facts.engagement)}): "
+        f"no longer at risk."
+    )
+    numbers: dict[str, JsonValue] = {
+        "engagement": _rounded(facts.engagement),
+        "exit_threshold": exit_line,
+        "evaluations": streak,
+        "days_inactive": round(facts.days_inactive, 1),
+    }
+    evidence = session_ids(within(facts.scores, facts.now, config.establishment_window_days))
+    return Move("", "at_risk_lifted", reason, numbers, evidence, True)
+
+
+# --- tier -------------------------------------------------------------------------------------
+
+
+def decide_tier(
+    account: AccountSnapshot, facts: Facts, state: EngineState, config: EngagementConfig
+) -> tuple[Tier, Source, EngineState, Change | None]:
+    now = facts.now
+    if _override_holds(account.tier_source, account.tier_override_expires_at, now):
+        return account.tier, Source.MANUAL, state, None
+    expired = account.tier_source is Source.MANUAL
+    target = raise_tier(facts.band) if state.at_risk else facts.band
+    escalated = state.at_risk and target != facts.band
+    if target == account.tier:
+        return account.tier, Source.ENGINE, replace(state, tier_escalated=escalated), None
+    rising = TIER_ORDER.index(target) > TIER_ORDER.index(account.tier)
+    dwell_ok = _days_since(state.tier_changed_at, now) >= config.min_dwell_days
+    if not (rising or dwell_ok or expired):
+        return account.tier, Source.ENGINE, state, None
+    move = _tier_move(account, target, escalated, rising, facts, state, config)
+    if expired:
+        move = _after_override(move, "tier", account.tier_override_expires_at)
+    state = replace(state, tier_changed_at=now, tier_escalated=escalated)
+    return target, Source.ENGINE, state, _change("tier", account.tier, move, config)
+
+
+def _tier_move(
+    account: AccountSnapshot,
+    target: Tier,
+    escalated: bool,
+    rising: bool,
+    facts: Facts,
+    state: EngineState,
+    config: EngagementConfig,
+) -> Move:
+    ltv = (
+        f"LTV is {facts.ltv:,.0f} (MRR {account.mrr:,.0f} × margin {config.gross_margin:g} ÷ churn "
+        f"{config.monthly_churn:g}), in the {facts.band.value} band"
+    )
+    if escalated and rising:
+        rule = "at_risk_escalation"
+        reason = f"The account is at risk, so its tier is raised one step to {target.value}. {ltv}."
+    elif state.tier_escalated and not state.at_risk and not rising:
+        rule = "at_risk_lifted"
+        reason = f"The account is no longer at risk, so its tier returns to its band: {target.value}. {ltv}."
+    else:
+        rule = "ltv_band"
+        reason = f"{ltv}, so the tier is {target.value}" + (" (raised one step: at risk)." if escalated else ".")
+    numbers: dict[str, JsonValue] = {
+        "ltv": round(facts.ltv, 2),
+        "mrr": account.mrr,
+        "gross_margin": config.gross_margin,
+        "monthly_churn": config.monthly_churn,
+        "band": facts.band.value,
+        "at_risk": state.at_risk,
+    }
+    return Move(target, rule, reason, numbers, [])
+
+
+# --- health -----------------------------------------------------------------------------------
+
+
+def decide_health(previous: Health, at_risk: bool, engagement: float | None, config: EngagementConfig) -> Health:
+    """At risk wins; healthy from `healthy_engagement`, kept down to `hysteresis` below it."""
+    if at_risk:
+        return Health.AT_RISK
+    if engagement is None:
+        return Health.NEUTRAL
+    line = config.healthy_engagement - (config.hysteresis if previous is Health.HEALTHY else 0.0)
+    return Health.HEALTHY if engagement >= line else Health.NEUTRAL
+
+
+def _health_change(
+    old: Health, new: Health, risk_move: Move | None, facts: Facts, config: EngagementConfig
+) -> Change | None:
+    if old == new:
+        return None
+    if risk_move is not None:
+        return _change("health", old, replace(risk_move, new=new), config)
+    reason = (
+        f"Engagement is {_fmt(facts.engagement)} (healthy from {config.healthy_engagement:.0f}, "
+        f"kept down to {config.healthy_engagement - config.hysteresis:.0f}): {new.value}."
+    )
+    numbers: dict[str, JsonValue] = {
+        "engagement": _rounded(facts.engagement),
+        "threshold": config.healthy_engagement,
+    }
+    evidence = session_ids(within(facts.scores, facts.now, config.establishment_window_days))
+    return _change("health", old, Move(new, "health_band", reason, numbers, evidence), config)
+
+
+# --- the evaluation ---------------------------------------------------------------------------
+
+
+def evaluate(
+    account: AccountSnapshot, scores: Sequence[ScoredSession], now: datetime, config: EngagementConfig
+) -> Evaluation:
+    """One evaluation of one account at `now`: pure, so replaying a sequence of dates over the same
+    scores always gives the same history."""
+    facts = gather_facts(account, scores, now, config)
+    state = advance_clocks(EngineState.from_json(account.engine_state), facts.engagement, now, config)
+    phase, phase_source, state, phase_change = decide_phase(account, facts, state, config)
+    state, risk_move = decide_risk(phase, facts, state, config)
+    tier, tier_source, state, tier_change = decide_tier(account, facts, state, config)
+    health = decide_health(account.health, state.at_risk, facts.engagement, config)
+    health_change = _health_change(account.health, health, risk_move, facts, config)
+    last = state.last_evaluated_at
+    state = replace(state, last_evaluated_at=now if last is None else max(last, now))
+    changes = [c for c in (phase_change, tier_change, health_change) if c is not None]
+    return Evaluation(
+        tier=tier,
+        tier_source=tier_source,
+        phase=phase,
+        phase_source=phase_source,
+        health=health,
+        at_risk=state.at_risk,
+        engagement=facts.engagement,
+        ltv=facts.ltv,
+        engine_state=state.to_json(),
+        changes=changes,
+    )

@@ -85,9 +85,7 @@ class EncodedFrameTap:
         self._ended = threading.Event()
 
     @classmethod
-    def install(
-        cls, receiver: RTCRtpReceiver, on_frame: FrameCallback, on_end: Callable[[], None]
-    ) -> EncodedFrameTap:
+    def install(cls, receiver: RTCRtpReceiver, on_frame: FrameCallback, on_end: Callable[[], None]) -> EncodedFrameTap:
         """Replace `receiver`'s decoder queue; must run before `receive()` (i.e. before ICE connects)."""
         if not hasattr(receiver, cls._QUEUE_ATTRIBUTE) or not hasattr(receiver, cls._THREAD_ATTRIBUTE):
             raise RuntimeError(

@@ -78,6 +78,7 @@ class _Publisher:
 class _Subscriber:
     pc: RTCPeerConnection
     tracks: list[ForwardedTrack] = field(default_factory=list)
+    senders: list[RTCRtpSender] = field(default_factory=list)
 
 
 def codec_preferences(kind: str) -> list[RTCRtpCodecCapability]:
@@ -182,6 +183,7 @@ class MediaRouter:
             self._watch_publisher(participant_id, publisher)
             if old is not None:
                 await old.pc.close()
+                await self._stop_ended_senders()
             logger.info(
                 "%s: %s %s",
                 label,
@@ -216,6 +218,7 @@ class MediaRouter:
                 # route it to the shared source instead.
                 sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
                 subscriber.tracks.append(track)
+                subscriber.senders.append(sender)
             try:
                 await pc.setRemoteDescription(description)
                 await pc.setLocalDescription(await pc.createAnswer())
@@ -227,9 +230,7 @@ class MediaRouter:
             self._watch_subscriber(participant_id, subscriber)
             if old is not None:
                 await self._close_subscriber(old)
-            logger.info(
-                "%s: %s to %d tracks", label, "resubscribed" if old else "subscribed", len(subscriber.tracks)
-            )
+            logger.info("%s: %s to %d tracks", label, "resubscribed" if old else "subscribed", len(subscriber.tracks))
             return _answer(pc)
 
     async def remove(self, participant_id: str) -> None:
@@ -240,7 +241,6 @@ class MediaRouter:
             if subscriber is not None:
                 await self._close_subscriber(subscriber)
                 logger.info("%s/%s: unsubscribed", self._session_id, participant_id)
-        self._locks.pop(participant_id, None)
 
     async def close(self) -> None:
         """Close every connection (session ended or server shutting down)."""
@@ -264,7 +264,9 @@ class MediaRouter:
         self, participant_id: str, label: str, media: list[Any], transceivers: list[RTCRtpTransceiver]
     ) -> list[TrackForwarder]:
         """Point this publisher's forwarders at the new receivers, reusing them by kind and order."""
-        previous = {kind: [f for f in self._forwarders.get(participant_id, []) if f.kind == kind] for kind in MEDIA_KINDS}
+        previous = {
+            kind: [f for f in self._forwarders.get(participant_id, []) if f.kind == kind] for kind in MEDIA_KINDS
+        }
         counts = dict.fromkeys(MEDIA_KINDS, 0)
         forwarders: list[TrackForwarder] = []
         for m, transceiver in zip(media, transceivers, strict=True):
@@ -330,10 +332,22 @@ class MediaRouter:
             forwarder.close()
         if publisher is not None:
             await publisher.pc.close()
+        await self._stop_ended_senders()
         if publisher is not None or forwarders:
             logger.info("%s/%s: unpublished", self._session_id, participant_id)
             if notify:
                 self._notify(participant_id)
+
+    async def _stop_ended_senders(self) -> None:
+        """Stop subscribers' senders whose published track is gone.
+
+        The sender's RTP loop ends by itself when its track ends, but only `stop()` sends the RTCP
+        BYE that tells the subscriber the track has ended (until then it just sees no frames).
+        """
+        for subscriber in list(self._subscribers.values()):
+            for track, sender in zip(subscriber.tracks, subscriber.senders, strict=True):
+                if track.forwarder.closed:
+                    await sender.stop()
 
     async def _close_subscriber(self, subscriber: _Subscriber) -> None:
         for track in subscriber.tracks:

@@ -1,0 +1,286 @@
+"""MediaRouter with real aiortc peers on loopback: a publisher, several subscribers, no mocks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
+from av import VideoFrame
+
+from live.errors import InvalidInput
+from live.media.router import MediaRouter
+
+WIDTH, HEIGHT = 640, 480
+BAR = 64
+# Generous: the machine has two cores shared by the encoder, three decoders and the test itself.
+TIMEOUT = 20.0
+
+
+class MovingPicture(VideoStreamTrack):
+    """A bright vertical bar sweeping across a dark 640x480 picture, 30 frames a second."""
+
+    def __init__(self, brightness: int = 235) -> None:
+        super().__init__()
+        self.brightness = brightness
+        self.count = 0
+        self._chroma = bytes([128]) * (WIDTH // 2 * HEIGHT // 2)
+
+    async def recv(self) -> VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        x = (self.count * 8) % (WIDTH - BAR)
+        row = bytes([16]) * x + bytes([self.brightness]) * BAR + bytes([16]) * (WIDTH - BAR - x)
+        self.count += 1
+        frame = VideoFrame(WIDTH, HEIGHT, "yuv420p")
+        frame.planes[0].update(row * HEIGHT)
+        frame.planes[1].update(self._chroma)
+        frame.planes[2].update(self._chroma)
+        frame.pts = pts
+        frame.time_base = time_base
+        return frame
+
+
+def middle_row(frame: VideoFrame) -> bytes:
+    """The luma of the picture's middle row: enough to see where the bar is and how bright."""
+    plane = frame.planes[0]
+    start = plane.line_size * (frame.height // 2)
+    return bytes(plane)[start : start + frame.width]
+
+
+async def wait_for(condition: Callable[[], bool], what: str, within: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def offer_of(pc: RTCPeerConnection) -> dict[str, str]:
+    await pc.setLocalDescription(await pc.createOffer())
+    return {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
+
+
+class Publisher:
+    def __init__(self, brightness: int = 235) -> None:
+        self.pc = RTCPeerConnection()
+        self.video = MovingPicture(brightness)
+        self.pc.addTransceiver(self.video, direction="sendonly")
+        self.pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+
+    async def publish(self, router: MediaRouter, participant_id: str) -> None:
+        answer = await router.publish(participant_id, await offer_of(self.pc))
+        await self.pc.setRemoteDescription(RTCSessionDescription(**answer))
+
+
+class Viewer:
+    """A subscriber that decodes what it receives and keeps a small signature of each picture."""
+
+    def __init__(self) -> None:
+        self.pc = RTCPeerConnection()
+        self.sizes: list[tuple[int, int]] = []
+        self.bar_positions: list[int] = []
+        self.brightness: list[int] = []
+        self.audio_frames = 0
+        self.stream_ids: list[str] = []
+        self.ended: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+        @self.pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            self._tasks.append(asyncio.ensure_future(self._consume(track)))
+
+    @property
+    def video_frames(self) -> int:
+        return len(self.sizes)
+
+    async def subscribe(self, router: MediaRouter, participant_id: str) -> None:
+        self.pc.addTransceiver("video", direction="recvonly")
+        self.pc.addTransceiver("audio", direction="recvonly")
+        answer = await router.subscribe(participant_id, await offer_of(self.pc))
+        self.stream_ids = [
+            line.split()[0][len("a=msid:") :] for line in answer["sdp"].splitlines() if line.startswith("a=msid:")
+        ]
+        await self.pc.setRemoteDescription(RTCSessionDescription(**answer))
+
+    async def _consume(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                self.ended.add(track.kind)
+                return
+            if isinstance(frame, VideoFrame):
+                self.sizes.append((frame.width, frame.height))
+                row = middle_row(frame)
+                brightest = max(row)
+                self.bar_positions.append(row.index(brightest))
+                self.brightness.append(brightest)
+            else:
+                self.audio_frames += 1
+
+    async def close(self) -> None:
+        await self.pc.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+@pytest.fixture
+async def router() -> AsyncIterator[MediaRouter]:
+    router = MediaRouter([], session_id="s_test")
+    yield router
+    await router.close()
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[Publisher | Viewer]]:
+    made: list[Publisher | Viewer] = []
+    yield made
+    for peer in made:
+        if isinstance(peer, Viewer):
+            await peer.close()
+        else:
+            await peer.pc.close()
+
+
+async def test_three_subscribers_each_decode_the_moving_640x480_picture_and_audio(
+    router: MediaRouter, peers: list[Publisher | Viewer]
+) -> None:
+    host = Publisher()
+    peers.append(host)
+    await host.publish(router, "u_host")
+    viewers = [Viewer() for _ in range(3)]
+    peers.extend(viewers)
+    for n, viewer in enumerate(viewers):
+        await viewer.subscribe(router, f"c_{n}")
+
+    def has_moving_picture_and_sound(viewer: Viewer) -> bool:
+        return viewer.video_frames >= 15 and len(set(viewer.bar_positions)) >= 3 and viewer.audio_frames >= 10
+
+    await wait_for(
+        lambda: all(has_moving_picture_and_sound(v) for v in viewers),
+        "15 moving video frames and 10 audio frames at every viewer",
+    )
+    for viewer in viewers:
+        assert set(viewer.sizes) == {(WIDTH, HEIGHT)}
+        assert viewer.stream_ids == ["u_host", "u_host"]
+    video = next(f for f in router.forwarders("u_host") if f.kind == "video")
+    assert video.subscriber_count == 3
+    assert router.publishers == ["u_host"]
+
+
+async def test_a_late_subscriber_gets_a_picture_from_a_requested_keyframe(
+    router: MediaRouter, peers: list[Publisher | Viewer]
+) -> None:
+    host = Publisher()
+    peers.append(host)
+    await host.publish(router, "u_host")
+    first = Viewer()
+    peers.append(first)
+    await first.subscribe(router, "c_first")
+    await wait_for(lambda: first.video_frames >= 10, "the first viewer's pictures")
+    # aiortc's VP8 encoder only makes a keyframe every 3000 frames unless asked, so the late
+    # viewer sees a picture only if its arrival turned into a keyframe request to the publisher.
+    await asyncio.sleep(1.0)
+    late = Viewer()
+    peers.append(late)
+    await late.subscribe(router, "c_late")
+    await wait_for(lambda: late.video_frames >= 5, "a picture at the late viewer")
+    assert set(late.sizes) == {(WIDTH, HEIGHT)}
+    video = next(f for f in router.forwarders("u_host") if f.kind == "video")
+    assert video.keyframe_requests_sent >= 2
+
+
+async def test_a_subscriber_leaving_does_not_disturb_the_others(
+    router: MediaRouter, peers: list[Publisher | Viewer]
+) -> None:
+    host = Publisher()
+    peers.append(host)
+    await host.publish(router, "u_host")
+    staying, leaving = Viewer(), Viewer()
+    peers.extend([staying, leaving])
+    await staying.subscribe(router, "c_staying")
+    await leaving.subscribe(router, "c_leaving")
+    await wait_for(lambda: staying.video_frames >= 10 and leaving.video_frames >= 10, "both viewers' pictures")
+
+    await leaving.close()
+    await router.remove("c_leaving")
+    before = staying.video_frames
+    await wait_for(lambda: staying.video_frames >= before + 30, "30 more pictures at the remaining viewer")
+    video = next(f for f in router.forwarders("u_host") if f.kind == "video")
+    assert video.subscriber_count == 1
+
+
+async def test_a_publisher_leaving_ends_its_tracks_at_every_subscriber(
+    peers: list[Publisher | Viewer],
+) -> None:
+    changed: list[str] = []
+
+    async def on_tracks_changed(participant_id: str) -> None:
+        changed.append(participant_id)
+
+    router = MediaRouter([], on_tracks_changed, session_id="s_test")
+    try:
+        host = Publisher()
+        peers.append(host)
+        await host.publish(router, "u_host")
+        viewer = Viewer()
+        peers.append(viewer)
+        await viewer.subscribe(router, "c_viewer")
+        await wait_for(lambda: viewer.video_frames >= 5, "the viewer's pictures")
+        await wait_for(lambda: changed == ["u_host"], "media available after the publisher connected")
+
+        await router.remove("u_host")
+        assert router.publishers == []
+        assert router.tracks() == []
+        await wait_for(lambda: viewer.ended == {"video", "audio"}, "the viewer's tracks to end")
+        await wait_for(lambda: changed == ["u_host", "u_host"], "media changed after the publisher left")
+    finally:
+        await router.close()
+
+
+async def test_a_republish_reaches_existing_subscribers_without_resubscribing(
+    router: MediaRouter, peers: list[Publisher | Viewer]
+) -> None:
+    first = Publisher(brightness=235)
+    peers.append(first)
+    await first.publish(router, "u_host")
+    viewer = Viewer()
+    peers.append(viewer)
+    await viewer.subscribe(router, "c_viewer")
+    await wait_for(lambda: viewer.video_frames >= 10, "pictures from the first publish")
+    assert max(viewer.brightness) > 200
+
+    second = Publisher(brightness=120)
+    peers.append(second)
+    await second.publish(router, "u_host")
+    await first.pc.close()
+    await wait_for(lambda: any(90 < b < 150 for b in viewer.brightness[-10:]), "pictures from the second publish")
+    assert set(viewer.sizes) == {(WIDTH, HEIGHT)}
+    assert router.publishers == ["u_host"]
+    assert len(router.tracks()) == 2
+
+
+async def test_an_offer_of_the_wrong_type_is_refused(router: MediaRouter) -> None:
+    with pytest.raises(InvalidInput, match="'answer'"):
+        await router.publish("u_host", {"type": "answer", "sdp": "v=0\r\n"})
+    with pytest.raises(InvalidInput, match="no SDP"):
+        await router.subscribe("c_viewer", {"type": "offer"})
+
+
+async def test_a_subscriber_offering_more_m_lines_than_tracks_gets_them_inactive(
+    router: MediaRouter, peers: list[Publisher | Viewer]
+) -> None:
+    host = Publisher()
+    peers.append(host)
+    await host.publish(router, "u_host")
+    viewer = Viewer()
+    peers.append(viewer)
+    viewer.pc.addTransceiver("video", direction="recvonly")
+    await viewer.subscribe(router, "c_viewer")
+    await wait_for(lambda: viewer.video_frames >= 5, "the viewer's pictures")
+    directions = [line for line in viewer.pc.remoteDescription.sdp.splitlines() if line in ("a=sendonly", "a=inactive")]
+    assert directions == ["a=sendonly", "a=inactive", "a=sendonly"]

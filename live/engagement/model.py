@@ -188,11 +188,11 @@ def account_engagement(
     so that replaying history at an earlier date sees only what had happened by then."""
     past = [s for s in scores if s.ended_at <= now]
     weights = [session_weight(s, now, config) for s in past]
-    total = sum(weights)
+    # fsum is exactly rounded, so the mean does not depend on the order the scores came in.
+    total = math.fsum(weights)
     if not past or total <= 0:
         return None
-    mean = sum(w * min(100.0, max(0.0, s.score)) for w, s in zip(weights, past, strict=True)) / total
-    return mean
+    return math.fsum(w * min(100.0, max(0.0, s.score)) for w, s in zip(weights, past, strict=True)) / total
 
 
 def within(scores: Iterable[ScoredSession], now: datetime, days: float) -> list[ScoredSession]:

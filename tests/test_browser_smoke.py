@@ -113,9 +113,7 @@ async def test_chromium_clicks_a_button_and_the_page_script_changes_the_text(pag
 
             await page.get_by_test_id("go").click()
 
-            await page.wait_for_function(
-                "document.querySelector('[data-testid=status]').textContent !== 'waiting'"
-            )
+            await page.wait_for_function("document.querySelector('[data-testid=status]').textContent !== 'waiting'")
             assert (await status.text_content() or "").startswith("clicked in Chrom")
             shot = await screenshot(page, "browser-smoke")
             assert shot.read_bytes().startswith(b"\x89PNG")
@@ -151,9 +149,7 @@ async def test_the_vendored_socketio_client_talks_to_python_socketio(page_url: s
             page = await browser.new_page()
             await page.goto(page_url + "socketio")
             status = page.get_by_test_id("status")
-            await page.wait_for_function(
-                "document.querySelector('[data-testid=status]').textContent !== 'connecting'"
-            )
+            await page.wait_for_function("document.querySelector('[data-testid=status]').textContent !== 'connecting'")
             assert await status.text_content() == '{"ok":true,"text":"<b>hi</b>"}'
             # The client starts on long-polling and upgrades; nginx in docker-compose must allow both.
             await page.wait_for_function("window.smokeSocket.io.engine.transport.name === 'websocket'")

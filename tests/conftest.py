@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import socket
 import uuid
@@ -53,11 +54,21 @@ async def _pg_exec(sql: str) -> None:
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     """One migrated template database per test run; each test copies it (fast) and drops its copy."""
-    asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)'))
-    asyncio.run(_pg_exec(f'CREATE DATABASE "{TEMPLATE_DB}"'))
-    upgrade_sync(_pg_url_for(TEMPLATE_DB))
+
+    def prepare() -> None:
+        asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)'))
+        asyncio.run(_pg_exec(f'CREATE DATABASE "{TEMPLATE_DB}"'))
+        upgrade_sync(_pg_url_for(TEMPLATE_DB))
+
+    # Requested from inside async fixtures too: do the blocking work on a thread with its own loop.
+    _in_thread(prepare)
     yield TEMPLATE_DB
-    asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)'))
+    _in_thread(lambda: asyncio.run(_pg_exec(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')))
+
+
+def _in_thread(fn: Callable[[], object]) -> None:
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(fn).result()
 
 
 async def new_postgres_database(template: str) -> str:

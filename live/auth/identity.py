@@ -19,7 +19,8 @@ from live.typedefs import DB, SETTINGS
 LOGIN_COOKIE = "live_login"
 CSRF_COOKIE = "live_csrf"
 LOGIN_MAX_AGE = 14 * 24 * 3600
-_STAFF_KEY = "live.staff"
+_STAFF_KEY: web.RequestKey[Staff | None] = web.RequestKey("live.staff")
+_CSRF_SEED_KEY = web.RequestKey("live.csrf_seed", str)
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,10 @@ async def require_staff(request: web.Request, action: Action | None = None) -> S
 
 def csrf_seed(request: web.Request) -> str:
     """The per-browser random value the CSRF token is signed over (double-submit cookie)."""
-    seed = request.cookies.get(CSRF_COOKIE) or request.get("live.csrf_seed")
+    seed = request.cookies.get(CSRF_COOKIE) or request.get(_CSRF_SEED_KEY)
     if not seed:
         seed = secrets.token_urlsafe(24)
-        request["live.csrf_seed"] = seed
+        request[_CSRF_SEED_KEY] = seed
     return str(seed)
 
 
@@ -132,7 +133,7 @@ def csrf_ok(request: web.Request, token: str) -> bool:
 async def csrf_cookie_middleware(request: web.Request, handler: object) -> web.StreamResponse:
     """Sets the CSRF seed cookie on the response when a page minted one."""
     response: web.StreamResponse = await handler(request)  # type: ignore[operator]
-    seed = request.get("live.csrf_seed")
+    seed = request.get(_CSRF_SEED_KEY)
     if seed and not request.cookies.get(CSRF_COOKIE):
         response.set_cookie(
             CSRF_COOKIE, seed, httponly=True, samesite="Lax", secure=request.app[SETTINGS].secure_cookies, path="/"

@@ -12,10 +12,7 @@ import socketio
 from aiohttp import web
 from playwright.async_api import async_playwright
 
-try:  # tests/ is a package once it has an __init__.py; until then pytest puts tests/ on sys.path.
-    from tests.browser_support import launch_chromium, screenshot
-except ModuleNotFoundError:
-    from browser_support import launch_chromium, screenshot  # type: ignore[no-redef]
+from tests.browser_support import launch_chromium, screenshot
 
 PAGE = """<!doctype html>
 <html>

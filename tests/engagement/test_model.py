@@ -6,6 +6,7 @@ import math
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -26,7 +27,7 @@ HOUR = 3600.0
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 
 
-def measures(**changes: float) -> SessionMeasures:
+def measures(**changes: Any) -> SessionMeasures:
     """A full hour, fully focused, camera on, one of one poll answered, quiet otherwise."""
     base = SessionMeasures(
         present_seconds=HOUR,

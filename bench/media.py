@@ -1,0 +1,478 @@
+"""How many webinar viewers one server process can feed: the packet forwarder against aiortc's MediaRelay.
+
+    .venv/bin/python bench/media.py [--counts 10,50,100,200] [--stock-counts 5,10,20] [--seconds 20]
+
+For each row the bench starts, as separate processes: the server (`live.media.router.MediaRouter`
+for `forward`, or a minimal server built on aiortc's stock `MediaRelay` for `stock`), one aiortc
+publisher sending a moving 640x480 picture at 30 fps (VP8), and N aiortc subscribers spread over a
+few processes. Signaling is HTTP on loopback; media is real WebRTC (ICE, DTLS, SRTP) over the host
+interface.
+
+Subscribers count received *encoded* frames with the same receiver hook the server uses
+(`EncodedFrameTap`): decoding 200 streams would cost the client side more CPU than the server
+spends, on the same two cores. One subscriber (`--decoded`) decodes normally, to show the picture
+arrives right: its resolution and whether the moving bar moves are printed.
+
+Measured over a window of `--seconds` after every subscriber has received frames:
+- server CPU: user+system time of the server process and all its threads, from /proc/<pid>/stat,
+  divided by subscriber-minutes (N x window minutes);
+- fps: encoded video frames received per subscriber per second (mean, and the slowest subscriber);
+- loss: 1 - frames received / frames the publisher sent in the window, averaged over subscribers;
+- machine busy: all CPUs over the window, from /proc/stat (clients and server share 2 cores).
+`--profile` runs the server under cProfile for the forward rows and prints where its time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import multiprocessing
+import os
+import pstats
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
+from aiortc import RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription, VideoStreamTrack  # noqa: E402
+from aiortc.contrib.media import MediaRelay  # noqa: E402
+from aiortc.jitterbuffer import JitterFrame  # noqa: E402
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack  # noqa: E402
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters  # noqa: E402
+from av import VideoFrame  # noqa: E402
+
+from live.media.forwarder import EncodedFrameTap  # noqa: E402
+from live.media.router import MediaRouter, codec_preferences  # noqa: E402
+
+WIDTH, HEIGHT, BAR = 640, 480, 64
+# Subscribers per client process: one asyncio loop receiving, decrypting and reassembling ~50
+# streams of 30 fps is about what one Python process does without falling behind.
+SUBSCRIBERS_PER_PROCESS = 50
+MAX_CLIENT_PROCESSES = 4
+# Subscribers negotiate this many at a time, so 200 offers do not all wait on one another.
+CONNECT_CONCURRENCY = 10
+
+
+class MovingPicture(VideoStreamTrack):
+    """A bright bar sweeping across a dark 640x480 picture at 30 fps; counts the frames it produced."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self._chroma = bytes([128]) * (WIDTH // 2 * HEIGHT // 2)
+
+    async def recv(self) -> VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        x = (self.count * 8) % (WIDTH - BAR)
+        row = bytes([16]) * x + bytes([235]) * BAR + bytes([16]) * (WIDTH - BAR - x)
+        frame = VideoFrame(WIDTH, HEIGHT, "yuv420p")
+        frame.planes[0].update(row * HEIGHT)
+        frame.planes[1].update(self._chroma)
+        frame.planes[2].update(self._chroma)
+        frame.pts, frame.time_base = pts, time_base
+        self.count += 1
+        return frame
+
+
+# ---------------------------------------------------------------------------------------- server
+
+
+class StockServer:
+    """The baseline: aiortc's MediaRelay, which gives each subscriber's sender decoded frames to encode."""
+
+    def __init__(self) -> None:
+        self.relay = MediaRelay()
+        self.sources: list[MediaStreamTrack] = []
+        self.pcs: list[RTCPeerConnection] = []
+
+    async def publish(self, participant_id: str, offer: dict[str, str]) -> dict[str, str]:
+        pc = RTCPeerConnection()
+        self.pcs.append(pc)
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            self.sources.append(track)
+
+        await pc.setRemoteDescription(RTCSessionDescription(**offer))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
+
+    async def subscribe(self, participant_id: str, offer: dict[str, str]) -> dict[str, str]:
+        pc = RTCPeerConnection()
+        self.pcs.append(pc)
+        for source in self.sources:
+            # Unbuffered: a subscriber whose encoder falls behind skips frames rather than queueing.
+            transceiver = pc.addTransceiver(self.relay.subscribe(source, buffered=False), direction="sendonly")
+            transceiver.setCodecPreferences(codec_preferences(source.kind))
+        await pc.setRemoteDescription(RTCSessionDescription(**offer))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
+
+    async def close(self) -> None:
+        for pc in self.pcs:
+            await pc.close()
+
+
+def run_server(mode: str, port: int, profile: bool) -> None:
+    profiler = cProfile.Profile() if profile else None
+
+    async def main() -> None:
+        server: MediaRouter | StockServer = MediaRouter([], session_id="bench") if mode == "forward" else StockServer()
+
+        async def publish(request: web.Request) -> web.Response:
+            body = await request.json()
+            return web.json_response(await server.publish(body["participant_id"], body["offer"]))
+
+        async def subscribe(request: web.Request) -> web.Response:
+            body = await request.json()
+            return web.json_response(await server.subscribe(body["participant_id"], body["offer"]))
+
+        async def stats(request: web.Request) -> web.Response:
+            result: dict[str, Any] = {}
+            if isinstance(server, MediaRouter):
+                for forwarder in server.forwarders("host"):
+                    result[forwarder.kind] = {
+                        "frames_in": forwarder.frames_in,
+                        "keyframes_in": forwarder.keyframes_in,
+                        "keyframe_requests_sent": forwarder.keyframe_requests_sent,
+                    }
+            return web.json_response(result)
+
+        async def profile_control(request: web.Request) -> web.Response:
+            if profiler is not None:
+                if request.match_info["action"] == "start":
+                    profiler.enable()
+                else:
+                    profiler.disable()
+                    out = io.StringIO()
+                    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(18)
+                    return web.Response(text=out.getvalue())
+            return web.Response(text="")
+
+        app = web.Application()
+        app.router.add_post("/publish", publish)
+        app.router.add_post("/subscribe", subscribe)
+        app.router.add_get("/stats", stats)
+        app.router.add_post("/profile/{action}", profile_control)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.close()
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------------------------------- clients
+
+
+async def signal(url: str, path: str, participant_id: str, pc: RTCPeerConnection) -> None:
+    await pc.setLocalDescription(await pc.createOffer())
+    offer = {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{url}/{path}", json={"participant_id": participant_id, "offer": offer}) as response:
+            response.raise_for_status()
+            answer = await response.json()
+    await pc.setRemoteDescription(RTCSessionDescription(**answer))
+
+
+async def wait_until(wall_time: float) -> None:
+    await asyncio.sleep(max(0.0, wall_time - time.time()))
+
+
+def run_publisher(url: str, conn: Connection) -> None:
+    async def main() -> None:
+        pc = RTCPeerConnection()
+        picture = MovingPicture()
+        pc.addTransceiver(picture, direction="sendonly")
+        await signal(url, "publish", "host", pc)
+        conn.send("published")
+        start, end = await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        await wait_until(start)
+        first = picture.count
+        await wait_until(end)
+        conn.send(picture.count - first)
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        await pc.close()
+
+    asyncio.run(main())
+
+
+@dataclass
+class Subscriber:
+    pc: RTCPeerConnection
+    frames: int = 0
+    decoded_sizes: set[tuple[int, int]] | None = None
+    bar_positions: set[int] | None = None
+
+
+def run_subscribers(url: str, ids: list[str], decoded: int, conn: Connection) -> None:
+    async def main() -> None:
+        subscribers = [Subscriber(RTCPeerConnection()) for _ in ids]
+        tasks: list[asyncio.Task[None]] = []
+
+        def count(subscriber: Subscriber) -> Any:
+            def on_frame(codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
+                subscriber.frames += 1
+
+            return on_frame
+
+        async def consume(subscriber: Subscriber, track: MediaStreamTrack) -> None:
+            assert subscriber.decoded_sizes is not None and subscriber.bar_positions is not None
+            while True:
+                try:
+                    frame = await track.recv()
+                except MediaStreamError:
+                    return
+                assert isinstance(frame, VideoFrame)
+                subscriber.frames += 1
+                subscriber.decoded_sizes.add((frame.width, frame.height))
+                plane = frame.planes[0]
+                start = plane.line_size * (frame.height // 2)
+                row = bytes(plane)[start : start + frame.width]
+                subscriber.bar_positions.add(row.index(max(row)))
+
+        async def connect(n: int, subscriber: Subscriber, gate: asyncio.Semaphore) -> None:
+            transceiver: RTCRtpTransceiver = subscriber.pc.addTransceiver("video", direction="recvonly")
+            if n < decoded:
+                subscriber.decoded_sizes, subscriber.bar_positions = set(), set()
+
+                @subscriber.pc.on("track")
+                def on_track(track: MediaStreamTrack) -> None:
+                    tasks.append(asyncio.ensure_future(consume(subscriber, track)))
+
+            async with gate:
+                await signal(url, "subscribe", ids[n], subscriber.pc)
+            if n >= decoded:
+                # Before ICE connects, as on the server: the receiver then never decodes.
+                EncodedFrameTap.install(transceiver.receiver, count(subscriber), lambda: None)
+
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        await asyncio.gather(*(connect(n, s, gate) for n, s in enumerate(subscribers)))
+        deadline = time.monotonic() + 120
+        while any(s.frames == 0 for s in subscribers) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        conn.send(sum(1 for s in subscribers if s.frames))
+
+        start, end = await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        await wait_until(start)
+        first = [s.frames for s in subscribers]
+        await wait_until(end)
+        counts = [s.frames - f for s, f in zip(subscribers, first, strict=True)]
+        samples = [
+            {"sizes": sorted(s.decoded_sizes), "positions": len(s.bar_positions or ())}
+            for s in subscribers
+            if s.decoded_sizes is not None
+        ]
+        conn.send({"counts": counts, "samples": samples})
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        for task in tasks:
+            task.cancel()
+        for subscriber in subscribers:
+            await subscriber.pc.close()
+
+    asyncio.run(main())
+
+
+# ---------------------------------------------------------------------------------------- orchestration
+
+
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # Fields 14 and 15 of /proc/<pid>/stat (utime, stime), counted after the ")" of the command name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[int, int]:
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Row:
+    mode: str
+    subscribers: int
+    connected: int
+    cpu_per_subscriber_minute: float
+    server_cpu_percent: float
+    fps_mean: float
+    fps_min: float
+    loss_percent: float
+    publisher_fps: float
+    machine_busy_percent: float
+    client_cpu_percent: float
+    decoded: str
+    server_stats: str
+    profile: str = ""
+
+
+def measure(mode: str, count: int, seconds: float, decoded: int, profile: bool) -> Row:
+    ctx = multiprocessing.get_context("spawn")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = ctx.Process(target=run_server, args=(mode, port, profile), daemon=True)
+    server.start()
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+
+    pub_end, pub_conn = ctx.Pipe()
+    publisher = ctx.Process(target=run_publisher, args=(url, pub_conn), daemon=True)
+    publisher.start()
+    assert pub_end.recv() == "published"
+
+    processes = min(MAX_CLIENT_PROCESSES, max(1, -(-count // SUBSCRIBERS_PER_PROCESS)))
+    groups = [[f"viewer{n}" for n in range(count) if n % processes == p] for p in range(processes)]
+    clients: list[tuple[Any, Connection]] = []
+    for p, ids in enumerate(groups):
+        end, conn = ctx.Pipe()
+        process = ctx.Process(target=run_subscribers, args=(url, ids, decoded if p == 0 else 0, conn), daemon=True)
+        process.start()
+        clients.append((process, end))
+    connected = sum(end.recv() for _, end in clients)
+
+    time.sleep(2.0)  # settle: the last subscribers' first keyframes, queues drained
+    start = time.time() + 0.5
+    finish = start + seconds
+    for end in [pub_end] + [end for _, end in clients]:
+        end.send((start, finish))
+    time.sleep(max(0.0, start - time.time()))
+    pids = [publisher.pid] + [process.pid for process, _ in clients]
+    if profile and mode == "forward":
+        urllib_post(f"{url}/profile/start")
+    cpu0, busy0, clients0 = process_cpu_seconds(server.pid), machine_cpu(), sum(map(process_cpu_seconds, pids))
+    time.sleep(max(0.0, finish - time.time()))
+    cpu1, busy1, clients1 = process_cpu_seconds(server.pid), machine_cpu(), sum(map(process_cpu_seconds, pids))
+    profile_text = urllib_post(f"{url}/profile/stop") if profile and mode == "forward" else ""
+    server_stats = urllib_get(f"{url}/stats")
+
+    published = pub_end.recv()
+    counts: list[int] = []
+    samples: list[dict[str, Any]] = []
+    for _, end in clients:
+        result = end.recv()
+        counts += result["counts"]
+        samples += result["samples"]
+    for end in [pub_end] + [end for _, end in clients]:
+        end.send("exit")
+    for process in [publisher] + [process for process, _ in clients]:
+        process.join(timeout=30)
+        if process.is_alive():
+            process.kill()
+    server.kill()
+    server.join()
+
+    server_cpu = cpu1 - cpu0
+    fps = [c / seconds for c in counts]
+    loss = [max(0.0, 1 - c / published) for c in counts] if published else [1.0]
+    decoded_text = "; ".join(
+        f"{'x'.join(map(str, size))} bar at {sample['positions']} places"
+        for sample in samples
+        for size in sample["sizes"]
+    )
+    return Row(
+        mode=mode,
+        subscribers=count,
+        connected=connected,
+        cpu_per_subscriber_minute=server_cpu / (count * seconds / 60),
+        server_cpu_percent=100 * server_cpu / seconds,
+        fps_mean=sum(fps) / len(fps),
+        fps_min=min(fps),
+        loss_percent=100 * sum(loss) / len(loss),
+        publisher_fps=published / seconds,
+        machine_busy_percent=100 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]),
+        client_cpu_percent=100 * (clients1 - clients0) / seconds,
+        decoded=decoded_text or "-",
+        server_stats=server_stats,
+        profile=profile_text,
+    )
+
+
+def urllib_post(url: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=30) as response:
+        return str(response.read().decode())
+
+
+def urllib_get(url: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return str(response.read().decode())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", default="10,50,100,200", help="subscriber counts for the forwarder")
+    parser.add_argument("--stock-counts", default="5,10,20", help="subscriber counts for stock MediaRelay")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measurement window per row")
+    parser.add_argument("--decoded", type=int, default=1, help="subscribers that decode (picture check)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the server in forward rows")
+    parser.add_argument("--json", help="also write the rows to this file")
+    args = parser.parse_args()
+
+    plan = [("stock", int(n)) for n in args.stock_counts.split(",") if n] + [
+        ("forward", int(n)) for n in args.counts.split(",") if n
+    ]
+    print(f"{os.cpu_count()} CPUs; window {args.seconds:g} s per row; 640x480 VP8 at 30 fps, video only")
+    header = (
+        f"{'mode':8} {'N':>4} {'conn':>4} {'cpu s/sub-min':>13} {'server cpu':>10} {'fps mean':>8} "
+        f"{'fps min':>7} {'loss %':>6} {'pub fps':>7} {'machine':>7} {'clients':>7}  decoded sample"
+    )
+    print(header)
+    rows = []
+    for mode, count in plan:
+        row = measure(mode, count, args.seconds, args.decoded, args.profile)
+        rows.append(row)
+        print(
+            f"{row.mode:8} {row.subscribers:>4} {row.connected:>4} {row.cpu_per_subscriber_minute:>13.3f} "
+            f"{row.server_cpu_percent:>9.0f}% {row.fps_mean:>8.1f} {row.fps_min:>7.1f} {row.loss_percent:>6.1f} "
+            f"{row.publisher_fps:>7.1f} {row.machine_busy_percent:>6.0f}% {row.client_cpu_percent:>6.0f}%  "
+            f"{row.decoded}",
+            flush=True,
+        )
+    stock = [r for r in rows if r.mode == "stock"]
+    forward = [r for r in rows if r.mode == "forward"]
+    if stock and forward:
+        stock_cost = min(r.cpu_per_subscriber_minute for r in stock)
+        forward_cost = max(r.cpu_per_subscriber_minute for r in forward)
+        print(
+            f"\nAt equal server CPU the forwarder feeds {stock_cost / forward_cost:.0f}x the subscribers of stock "
+            f"MediaRelay (stock's cheapest {stock_cost:.3f} vs forward's dearest {forward_cost:.3f} CPU s/sub-min)."
+        )
+    for row in forward:
+        print(f"server forwarder stats at N={row.subscribers}: {row.server_stats}")
+    for row in rows:
+        if row.profile:
+            print(f"\n--- server profile, forward N={row.subscribers} (cProfile slows it; shares, not totals) ---")
+            print("\n".join(row.profile.splitlines()[:40]))
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.__dict__ for r in rows], indent=2))
+
+
+if __name__ == "__main__":
+    main()

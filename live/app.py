@@ -16,6 +16,7 @@ from live.api.errors import error_middleware
 from live.auth.identity import csrf_cookie_middleware
 from live.db.engine import create_engine, session_factory
 from live.engagement.config import EngagementConfig
+from live.events.writer import writer_ctx
 from live.settings import Settings
 from live.typedefs import DB, ENGAGEMENT, ENGINE, METRICS, SETTINGS, SIO
 from live.webhooks.delivery import outbox_ctx
@@ -43,6 +44,7 @@ def init_app(settings: Settings) -> web.Application:
     env.globals["public_url"] = settings.public_url
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(outbox_ctx)
+    app.cleanup_ctx.append(writer_ctx)
 
     manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     sio = socketio.AsyncServer(
@@ -55,6 +57,9 @@ def init_app(settings: Settings) -> web.Application:
     )
     sio.attach(app)
     app[SIO] = sio
+    from live.rooms.namespace import setup as setup_rooms
+
+    setup_rooms(app)
 
     from live.accounts.routes import routes as account_routes
     from live.pages.routes import routes as page_routes

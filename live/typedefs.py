@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -10,13 +11,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from live.settings import Settings
 
 if TYPE_CHECKING:
+    from live.events.writer import EventWriter
     from live.metrics import Metrics
+    from live.rooms.dispatch import EventRegistry, StatePart
+    from live.rooms.state import RoomState
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 SIO = web.AppKey("sio", Any)
+EVENT_WRITER: web.AppKey[EventWriter] = web.AppKey("event_writer")
+# Live rooms: shared room state (in memory, or Redis), the Socket.IO event registry, and the parts of
+# `room.state` other capabilities contribute (`app[ROOM_STATE_PARTS]["poll"] = fn`).
+ROOM_STATE: web.AppKey[RoomState] = web.AppKey("room_state")
+ROOM_EVENTS: web.AppKey[EventRegistry] = web.AppKey("room_events")
+ROOM_STATE_PARTS: web.AppKey[dict[str, StatePart]] = web.AppKey("room_state_parts")
+# Called as `await fn(app, session_id)` after a session ends (engagement appends its scorer here).
+SessionEndedHook = Callable[[web.Application, str], Awaitable[None]]
+ON_SESSION_ENDED: web.AppKey[list[SessionEndedHook]] = web.AppKey("on_session_ended")
 
 from live.engagement.config import EngagementConfig  # noqa: E402
 

@@ -1,0 +1,106 @@
+"""Chat text rules and the chat/Q&A history derived from a session's event log (pure)."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from live.errors import InvalidInput
+from live.events.model import EventType, LogEvent
+
+MAX_TEXT = 2000
+# How many chat messages a joiner sees (`room.state.chat`), and how many each room keeps so that
+# deletions still leave a full screen.
+RECENT_CHAT = 50
+KEEP_CHAT = 200
+# Control characters are refused (they break logs and terminals); tab and newlines are text.
+_ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+
+
+def check_text(text: str, what: str = "message") -> str:
+    """Returns the text exactly as typed, or refuses it naming why. HTML is text: pages escape it."""
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"The {what} has {len(text)} characters; at most {MAX_TEXT} are allowed.", code="too_long")
+    if not text.strip():
+        raise InvalidInput(f"The {what} is empty.", code="empty")
+    for char in text:
+        if char not in _ALLOWED_CONTROLS and unicodedata.category(char) == "Cc":
+            raise InvalidInput(f"The {what} contains the control character {char!r}.")
+    return text
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    id: str
+    participant_id: str
+    name: str
+    text: str
+    at: str
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "participant_id": self.participant_id, "name": self.name, "text": self.text, "at": self.at}
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    participant_id: str
+    name: str
+    text: str
+    at: str
+    upvoters: frozenset[str] = field(default_factory=frozenset)
+    answered: bool = False
+
+    def upvote(self, participant_id: str) -> Question:
+        return replace(self, upvoters=self.upvoters | {participant_id})
+
+    def public(self, upvotes: int | None = None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "participant_id": self.participant_id,
+            "name": self.name,
+            "text": self.text,
+            "upvotes": len(self.upvoters) if upvotes is None else upvotes,
+            "answered": self.answered,
+            "at": self.at,
+        }
+
+
+def _iso(event: LogEvent) -> str:
+    return event.at.isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class History:
+    chat: list[ChatMessage]
+    deleted: set[str]
+    questions: dict[str, Question]
+
+    def visible_chat(self, limit: int = RECENT_CHAT) -> list[ChatMessage]:
+        return [m for m in self.chat if m.id not in self.deleted][-limit:]
+
+
+def replay(events: Iterable[LogEvent]) -> History:
+    """Chat (messages minus deletions) and questions (with upvoters and answered) from the log, in log order."""
+    names: dict[str, str] = {}
+    history = History(chat=[], deleted=set(), questions={})
+    for event in events:
+        pid = event.participant_id or ""
+        data = event.data
+        if event.type is EventType.JOINED:
+            names[pid] = str(data.get("name", ""))
+        elif event.type is EventType.CHAT_MESSAGE and "id" in data:
+            history.chat.append(ChatMessage(data["id"], pid, names.get(pid, ""), str(data.get("text", "")), _iso(event)))
+        elif event.type is EventType.CHAT_DELETED and "id" in data:
+            history.deleted.add(data["id"])
+        elif event.type is EventType.QA_ASKED and "id" in data:
+            history.questions[data["id"]] = Question(
+                data["id"], pid, names.get(pid, ""), str(data.get("text", "")), _iso(event)
+            )
+        elif event.type is EventType.QA_UPVOTED and data.get("id") in history.questions:
+            history.questions[data["id"]] = history.questions[data["id"]].upvote(pid)
+        elif event.type is EventType.QA_ANSWERED and data.get("id") in history.questions:
+            history.questions[data["id"]] = replace(history.questions[data["id"]], answered=True)
+    return history

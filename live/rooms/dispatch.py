@@ -1,0 +1,191 @@
+"""The `/live` event registry: event name -> payload model, who may send it, when, its rate limit and handler.
+
+Any capability plugs its Socket.IO events in here (see docs/internals.md, "Adding a Socket.IO event"):
+
+    registry.add("poll.open", open_poll, PollOpenIn, roles=STAFF)
+
+    async def open_poll(ctx: Ctx, body: PollOpenIn) -> dict[str, Any] | None:
+        ...                                   # check_ then do_ in the domain
+        ctx.log(EventType.POLL_OPENED, {...})  # queued, never awaited
+        await ctx.emit("poll.opened", {...})   # to the whole session
+        return {"id": poll_id}                 # merged into the ack {"ok": true, ...}
+
+The namespace validates the payload, checks the role, the session status and the rate limit
+before the handler runs, and turns any `LiveError` into an `{ok: false, error}` ack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict
+
+from live.events.model import EventType, LogEvent
+from live.rooms.model import EVERYONE, Participant, RateKind, RoomRole
+from live.typedefs import EVENT_WRITER, ROOM_STATE, SETTINGS
+
+if TYPE_CHECKING:
+    from live.rooms.state import RoomState
+    from live.settings import Settings
+
+M = TypeVar("M", bound=BaseModel)
+
+# Statuses in which an event is accepted unless its registration says otherwise: the waiting room
+# before the host goes live works like the live room; once ended, the room is read-only.
+OPEN_STATUSES = frozenset({"scheduled", "live"})
+ANY_STATUS = frozenset({"scheduled", "live", "ended"})
+
+
+class Payload(BaseModel):
+    """Base of every client payload: unknown keys refused, no type coercion, strings kept as sent."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Empty(Payload):
+    pass
+
+
+def session_room(session_id: str) -> str:
+    """The Socket.IO room of every connection in a session."""
+    return f"s:{session_id}"
+
+
+def person_room(session_id: str, participant_id: str) -> str:
+    """The Socket.IO room of one person's connections (tabs) in a session, on every process."""
+    return f"p:{session_id}:{participant_id}"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class Ctx:
+    """What a handler gets: who sent the event on which socket, and the room's tools."""
+
+    app: web.Application
+    sio: Any
+    namespace: str
+    sid: str
+    me: Participant
+    session: dict[str, Any]  # {id, kind, title, host_id}: fixed for the session's life
+
+    @property
+    def session_id(self) -> str:
+        return self.me.session_id
+
+    @property
+    def state(self) -> RoomState:
+        return self.app[ROOM_STATE]
+
+    @property
+    def settings(self) -> Settings:
+        return self.app[SETTINGS]
+
+    def log(self, type: EventType, data: dict[str, Any] | None = None, at: datetime | None = None) -> datetime:
+        """Queues an event-log row by this participant (never waits on the database); returns its time."""
+        at = at or now()
+        self.app[EVENT_WRITER].append(
+            LogEvent(session_id=self.session_id, type=type, at=at, participant_id=self.me.participant_id, data=data or {})
+        )
+        return at
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Runs work after the ack (e.g. the session-ended hooks); awaited on shutdown."""
+        spawn(self.app, coro)
+
+    async def status(self) -> str:
+        return await session_status(self.app, self.session_id)
+
+    async def emit(self, event: str, payload: dict[str, Any], *, skip_me: bool = False) -> None:
+        """To every connection in the session (on every process)."""
+        await self.sio.emit(
+            event,
+            payload,
+            to=session_room(self.session_id),
+            namespace=self.namespace,
+            skip_sid=self.sid if skip_me else None,
+        )
+
+    async def emit_to(self, participant_id: str, event: str, payload: dict[str, Any]) -> None:
+        """To every connection of one person (on every process)."""
+        await self.sio.emit(event, payload, to=person_room(self.session_id, participant_id), namespace=self.namespace)
+
+
+async def session_status(app: web.Application, session_id: str) -> str:
+    """The status every process agrees on (the namespace seeds it from the database at first join)."""
+    return await app[ROOM_STATE].hash_get(session_id, "kv", "status") or "scheduled"
+
+
+Handler = Callable[[Ctx, Any], Awaitable[dict[str, Any] | None]]
+StatePart = Callable[[Ctx], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class EventSpec(Generic[M]):
+    name: str
+    handler: Callable[[Ctx, M], Awaitable[dict[str, Any] | None]]
+    model: type[M]
+    roles: frozenset[RoomRole]
+    statuses: frozenset[str]
+    rate: RateKind | None
+
+
+# Awaited before a connection is accepted, e.g. to fill a room's cache from the event log.
+JoinHook = Callable[[web.Application, str], Awaitable[None]]
+
+
+class EventRegistry:
+    """Event name -> `EventSpec`; one per app (`app[ROOM_EVENTS]`), plus hooks run on every join."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, EventSpec[Any]] = {}
+        self.on_join: list[JoinHook] = []
+
+    def add(
+        self,
+        name: str,
+        handler: Callable[[Ctx, M], Awaitable[dict[str, Any] | None]],
+        model: type[M],
+        *,
+        roles: Iterable[RoomRole] = EVERYONE,
+        statuses: Iterable[str] = OPEN_STATUSES,
+        rate: RateKind | None = None,
+    ) -> None:
+        if name in self._specs:
+            raise ValueError(f"Socket.IO event {name!r} is already registered.")
+        if name in ("connect", "disconnect", "connect_error"):
+            raise ValueError(f"{name!r} is reserved by Socket.IO.")
+        self._specs[name] = EventSpec(name, handler, model, frozenset(roles), frozenset(statuses), rate)
+
+    def get(self, name: str) -> EventSpec[Any] | None:
+        return self._specs.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+
+# Background work of the rooms (welcomes, session-ended hooks), awaited on shutdown.
+ROOM_TASKS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("room_tasks")
+
+
+def spawn(app: web.Application, coro: Coroutine[Any, Any, Any]) -> None:
+    task = asyncio.ensure_future(coro)
+    tasks = app[ROOM_TASKS]
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+def monotonic() -> float:
+    return time.monotonic()

@@ -1,0 +1,135 @@
+"""Who is connecting to which session: the `/live` auth payload resolved against join tokens, API tokens and the login cookie."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from live.auth.identity import LOGIN_COOKIE, LOGIN_MAX_AGE
+from live.auth.store import user_for_token
+from live.db.tables import Contact, Invitation, LiveSession, User
+from live.errors import Forbidden, LiveError, NotFound, Unauthenticated
+from live.rooms.model import (
+    Participant,
+    RoomRole,
+    contact_participant_id,
+    role_for_staff,
+    user_participant_id,
+)
+from live.sessions.invitations import read_join_token
+from live.sessions.store import invitation_by_token
+
+# Longest token we look at: join tokens are ~90 characters, API tokens 48; anything longer is garbage.
+MAX_TOKEN = 400
+
+
+class Refusal(LiveError):
+    """A refused connection; the code says which of the documented reasons applies."""
+
+
+@dataclass(frozen=True)
+class Joining:
+    participant: Participant
+    session: dict[str, Any]  # {id, kind, title, host_id}
+    status: str
+
+
+def login_cookie_user(secret: str, cookie_header: str) -> str | None:
+    """The staff user id in a `live_login` cookie (the same signing as `live.auth.identity`), if valid."""
+    if not cookie_header:
+        return None
+    try:
+        jar = SimpleCookie(cookie_header)
+    except CookieError:
+        return None
+    morsel = jar.get(LOGIN_COOKIE)
+    if morsel is None or not morsel.value:
+        return None
+    try:
+        data = URLSafeTimedSerializer(secret, salt="login").loads(morsel.value, max_age=LOGIN_MAX_AGE)
+    except BadSignature:
+        return None
+    user_id = data.get("u") if isinstance(data, dict) else None
+    return user_id if isinstance(user_id, str) else None
+
+
+def parse_auth(auth: Any) -> tuple[str | None, str]:
+    """(token or None, session id) from the connect payload; refuses anything else."""
+    if not isinstance(auth, dict):
+        raise Unauthenticated(
+            "Connect with auth {\"token\": <join or API token>, \"session\": <session id>}; got "
+            f"{type(auth).__name__}.",
+            code="bad_auth",
+        )
+    extra = set(auth) - {"token", "session"}
+    session_id = auth.get("session")
+    token = auth.get("token")
+    if not isinstance(session_id, str) or not session_id or len(session_id) > 64:
+        raise Unauthenticated(f"'session' must be a session id; got {session_id!r}.", code="bad_auth")
+    if token is not None and (not isinstance(token, str) or len(token) > MAX_TOKEN):
+        raise Unauthenticated("'token' must be a join token or an API token string.", code="bad_auth")
+    if extra:
+        raise Unauthenticated(f"Unknown auth keys: {', '.join(sorted(map(str, extra)))}.", code="bad_auth")
+    return (token or None), session_id
+
+
+async def resolve(db: AsyncSession, secret: str, auth: Any, cookie_header: str) -> Joining:
+    token, session_id = parse_auth(auth)
+    session = await db.get(LiveSession, session_id)
+    if session is None:
+        raise NotFound(f"Session {session_id!r} does not exist.", code="unknown_session")
+    info = {"id": session.id, "kind": session.kind, "title": session.title, "host_id": session.host_id}
+
+    participant: Participant | None = None
+    if token is not None:
+        claim = read_join_token(secret, token)
+        if claim is not None:
+            participant = await _contact(db, token, claim.session_id, claim.contact_id, session)
+        else:
+            user = await user_for_token(db, token)
+            if user is None:
+                raise Unauthenticated("That token is neither a valid join link nor an API token.", code="invalid_token")
+            await db.commit()
+            participant = _staff(user, session)
+    else:
+        user_id = login_cookie_user(secret, cookie_header)
+        user = await db.get(User, user_id) if user_id else None
+        if user is None:
+            raise Unauthenticated("Send auth.token (a join token or an API token), or sign in.", code="bad_auth")
+        participant = _staff(user, session)
+
+    if participant.role is RoomRole.ATTENDEE and session.status == "ended":
+        raise Forbidden(f"Session {session.title!r} has ended.", code="session_ended")
+    return Joining(participant=participant, session=info, status=session.status)
+
+
+async def _contact(db: AsyncSession, token: str, claimed_session: str, contact_id: str, session: LiveSession) -> Participant:
+    if claimed_session != session.id:
+        raise Forbidden("This join link belongs to another session.", code="wrong_session")
+    invitation: Invitation | None = await invitation_by_token(db, token)
+    if invitation is None or invitation.contact_id != contact_id or invitation.session_id != session.id:
+        raise Unauthenticated("This join link is no longer valid.", code="invalid_token")
+    contact = await db.get(Contact, contact_id)
+    if contact is None:
+        raise Unauthenticated("This join link is no longer valid.", code="invalid_token")
+    return Participant(
+        session_id=session.id,
+        participant_id=contact_participant_id(contact.id),
+        role=RoomRole.ATTENDEE,
+        name=contact.name,
+        contact_id=contact.id,
+    )
+
+
+def _staff(user: User, session: LiveSession) -> Participant:
+    return Participant(
+        session_id=session.id,
+        participant_id=user_participant_id(user.id),
+        role=role_for_staff(user.id, session.host_id),
+        name=user.name or user.email,
+        user_id=user.id,
+    )

@@ -1,0 +1,305 @@
+"""The `/live` Socket.IO namespace: refuses or admits connections, tracks presence, dispatches every event.
+
+Every client event goes through `dispatch`: the registry (`live.rooms.dispatch`) names its payload
+model, roles, statuses and rate limit; any refusal becomes an `{ok: false, error}` ack and never
+an exception that would drop the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import socketio
+from aiohttp import web
+from pydantic import ValidationError
+
+from live.errors import InvalidInput, LiveError, Unauthenticated, describe_validation_error
+from live.events.model import EventType, LogEvent
+from live.events.writer import WriterClosed
+from live.rooms import join
+from live.rooms.dispatch import (
+    ROOM_TASKS,
+    Ctx,
+    EventRegistry,
+    StatePart,
+    iso,
+    monotonic,
+    now,
+    person_room,
+    session_room,
+    session_status,
+    spawn,
+)
+from live.rooms.model import Participant, RateKind, RateLimit, RateLimiter, check_role, check_status
+from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState
+from live.typedefs import (
+    DB,
+    EVENT_WRITER,
+    METRICS,
+    ON_SESSION_ENDED,
+    ROOM_EVENTS,
+    ROOM_STATE,
+    ROOM_STATE_PARTS,
+    SETTINGS,
+    SIO,
+)
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/live"
+# How long a new connection's `room.state` waits for Socket.IO to finish accepting it.
+WELCOME_WAIT = 5.0
+# Seconds the shutdown waits for in-flight work (welcomes, session-ended hooks) before closing.
+SHUTDOWN_WAIT = 5.0
+
+
+class Refused(socketio.exceptions.ConnectionRefusedError):
+    """A refused connect; the client's `connect_error` gets `{message, code, data: {code, message}}`.
+
+    Browsers read `err.message` and `err.data` (Socket.IO's convention); Python clients get the
+    whole object, so `code` sits at the top level as well.
+    """
+
+    def __init__(self, error: LiveError) -> None:
+        super().__init__(error.message)
+        self.error_args = {"message": error.message, "code": error.code, "data": error.as_dict()}
+
+
+class LiveNamespace(socketio.AsyncNamespace):
+    def __init__(self, app: web.Application) -> None:
+        super().__init__(NAMESPACE)
+        self.app = app
+        settings = app[SETTINGS]
+        self.limiter = RateLimiter(
+            {
+                RateKind.CHAT: RateLimit(settings.chat_burst, settings.chat_rate),
+                RateKind.REACTION: RateLimit(settings.reaction_burst, settings.reaction_rate),
+            }
+        )
+        # This process's sockets: sid -> (participant, session info). Socket.IO keeps sockets local.
+        self.sockets: dict[str, tuple[Participant, dict[str, Any]]] = {}
+
+    @property
+    def state(self) -> RoomState:
+        return self.app[ROOM_STATE]
+
+    @property
+    def registry(self) -> EventRegistry:
+        return self.app[ROOM_EVENTS]
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event == "connect":
+            sid, environ, *rest = args
+            return await self.on_connect(sid, environ, rest[0] if rest else None)
+        if event == "disconnect":
+            return await self.on_disconnect(args[0], args[1] if len(args) > 1 else "")
+        return await self.dispatch(event, args[0], args[1:])
+
+    # --- joining and leaving --------------------------------------------------------------
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        settings = self.app[SETTINGS]
+        try:
+            async with self.app[DB]() as db:
+                joining = await join.resolve(db, settings.secret_key, auth, environ.get("HTTP_COOKIE", ""))
+            me = joining.participant
+            if await self.state.is_removed(me.session_id, me.participant_id):
+                raise LiveError("A host removed you from this session.", code="removed", status=403)
+            await self.state.hash_set(me.session_id, "kv", "status", joining.status, only_new=True)
+            for hook in self.registry.on_join:
+                await hook(self.app, me.session_id)
+            self.app[EVENT_WRITER].append(
+                LogEvent(
+                    me.session_id,
+                    EventType.JOINED,
+                    now(),
+                    me.participant_id,
+                    {"sid": sid, "role": me.role.value, "name": me.name}
+                    | ({"contact_id": me.contact_id} if me.contact_id else {})
+                    | ({"user_id": me.user_id} if me.user_id else {}),
+                )
+            )
+        except LiveError as exc:
+            log.info("refused a /live connection: %s (%s)", exc.message, exc.code)
+            raise Refused(exc) from exc
+        except Exception as exc:
+            log.exception("refused a /live connection: internal error")
+            raise Refused(LiveError("The server could not admit you; try again.", code="internal")) from exc
+        self.sockets[sid] = (me, joining.session)
+        first = await self.state.add_connection(me, sid)
+        if first:
+            await self.emit("presence.joined", me.public(), to=session_room(me.session_id))
+        log.info("%s %s: connected (%s)", me.session_id, me.participant_id, sid)
+        self.app[METRICS].participants.inc()
+        spawn(self.app, self.welcome(sid))
+
+    async def welcome(self, sid: str) -> None:
+        """After Socket.IO accepts the connection: join its rooms, then send `room.state`."""
+        deadline = monotonic() + WELCOME_WAIT
+        while not self.server.manager.is_connected(sid, NAMESPACE):
+            if sid not in self.sockets or monotonic() > deadline:
+                return
+            await asyncio.sleep(0.005)
+        me, info = self.sockets[sid]
+        await self.enter_room(sid, session_room(me.session_id))
+        await self.enter_room(sid, person_room(me.session_id, me.participant_id))
+        try:
+            payload = await self.room_state(self.ctx(sid, me, info))
+        except Exception:
+            log.exception("%s %s: could not build room.state", me.session_id, me.participant_id)
+            return
+        await self.emit("room.state", payload, to=sid)
+
+    async def room_state(self, ctx: Ctx) -> dict[str, Any]:
+        session_id = ctx.session_id
+        settings = ctx.settings
+        hands = await self.state.hands(session_id)
+        media = {pid: json.loads(raw) for pid, raw in (await self.state.hash_all(session_id, "media")).items()}
+        people = sorted(await self.state.participants(session_id), key=lambda p: (p.role != "host", p.name))
+        participants = [
+            p.public() | {"hand_raised": p.participant_id in hands} | media.get(p.participant_id, {}) for p in people
+        ]
+        info = ctx.session
+        payload: dict[str, Any] = {
+            "session": {"id": info["id"], "kind": info["kind"], "title": info["title"], "status": await ctx.status()},
+            "you": {"participant_id": ctx.me.participant_id, "role": ctx.me.role.value, "name": ctx.me.name},
+            "participants": participants,
+            "hands": hands,
+            "poll": None,
+            "chat": [],
+            "questions": [],
+            "ice_servers": settings.ice_servers,
+            "limits": {
+                "chat": {"burst": settings.chat_burst, "rate": settings.chat_rate},
+                "reaction": {"burst": settings.reaction_burst, "rate": settings.reaction_rate},
+            },
+        }
+        parts: dict[str, StatePart] = self.app[ROOM_STATE_PARTS]
+        for name, part in parts.items():
+            payload[name] = await part(ctx)
+        return payload
+
+    async def on_disconnect(self, sid: str, reason: Any) -> None:
+        entry = self.sockets.pop(sid, None)
+        if entry is None:
+            return
+        me, _ = entry
+        self.app[METRICS].participants.dec()
+        try:
+            self.app[EVENT_WRITER].append(
+                LogEvent(me.session_id, EventType.LEFT, now(), me.participant_id, {"sid": sid, "reason": str(reason)})
+            )
+        except WriterClosed:
+            log.warning("%s %s: left after the event writer closed", me.session_id, me.participant_id)
+        last = await self.state.remove_connection(me.session_id, me.participant_id, sid)
+        log.info("%s %s: disconnected (%s, %s)", me.session_id, me.participant_id, sid, reason)
+        if last:
+            self.limiter.forget(me.participant_id)
+            await self.emit("presence.left", me.public(), to=session_room(me.session_id))
+
+    # --- events ---------------------------------------------------------------------------
+    def ctx(self, sid: str, me: Participant, info: dict[str, Any]) -> Ctx:
+        return Ctx(app=self.app, sio=self.server, namespace=NAMESPACE, sid=sid, me=me, session=info)
+
+    async def dispatch(self, event: str, sid: str, args: tuple[Any, ...]) -> dict[str, Any]:
+        spec = self.registry.get(event) if isinstance(event, str) else None
+        label = spec.name if spec is not None else "unknown"
+        try:
+            if spec is None:
+                known = ", ".join(self.registry.names())
+                raise InvalidInput(f"Unknown event {str(event)[:60]!r}; known events: {known}.", code="unknown_event")
+            entry = self.sockets.get(sid)
+            if entry is None:
+                raise Unauthenticated("This connection has not joined a session.", code="not_joined")
+            me, info = entry
+            payload = _single_payload(args)
+            try:
+                body = spec.model.model_validate(payload)
+            except ValidationError as exc:
+                raise InvalidInput(describe_validation_error(exc)) from exc
+            check_role(me.role, spec.roles, event)
+            check_status(await session_status(self.app, me.session_id), spec.statuses, event)
+            if spec.rate is not None:
+                self.limiter.check(me.participant_id, me.role, spec.rate, monotonic())
+            result = await spec.handler(self.ctx(sid, me, info), body)
+            ack: dict[str, Any] = {"ok": True} | (result or {})
+        except LiveError as exc:
+            ack = exc.as_ack()
+        except Exception:
+            log.exception("/live event %r failed", label)
+            ack = LiveError("The server failed to handle this event.", code="internal").as_ack()
+        self.app[METRICS].socket_events.labels(label, "true" if ack["ok"] else "false").inc()
+        return ack
+
+
+def _single_payload(args: tuple[Any, ...]) -> dict[str, Any]:
+    """The event's one payload object; no payload at all counts as `{}` (e.g. `hand.raise`)."""
+    if len(args) == 0 or (len(args) == 1 and args[0] is None):
+        return {}
+    if len(args) > 1:
+        raise InvalidInput(f"Send one payload object, not {len(args)} arguments.")
+    if not isinstance(args[0], dict):
+        raise InvalidInput(f"The payload must be an object, not {type(args[0]).__name__}.")
+    return args[0]
+
+
+def setup(app: web.Application) -> None:
+    """Registers `/live`, the core events (rooms and chat) and the state, start-up and shutdown hooks."""
+    from live.chat import handlers as chat_handlers
+    from live.rooms import handlers as room_handlers
+
+    registry = EventRegistry()
+    app[ROOM_EVENTS] = registry
+    app[ROOM_TASKS] = set()
+    # Other capabilities may have added their parts or hooks already; keep them.
+    if ROOM_STATE_PARTS not in app:
+        app[ROOM_STATE_PARTS] = {}
+    if ON_SESSION_ENDED not in app:
+        app[ON_SESSION_ENDED] = []
+    room_handlers.register(app, registry)
+    chat_handlers.register(app, registry)
+    namespace = LiveNamespace(app)
+    sio: Any = app[SIO]
+    sio.register_namespace(namespace)
+    app[_NAMESPACE] = namespace
+    app.cleanup_ctx.append(rooms_ctx)
+    app.on_shutdown.append(_disconnect_everyone)
+
+
+_NAMESPACE: web.AppKey[LiveNamespace] = web.AppKey("live_namespace")
+
+
+async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    state: RoomState = RedisRoomState(settings.redis_url) if settings.redis_url else MemoryRoomState()
+    await state.start()
+    app[ROOM_STATE] = state
+    yield
+    # Connections this process still holds (a shutdown that could not disconnect them) are released.
+    for conn in await state.local_connections():
+        await state.remove_connection(conn.session_id, conn.participant_id, conn.sid)
+    await state.close()
+
+
+async def _disconnect_everyone(app: web.Application) -> None:
+    """On shutdown: every local socket leaves (logged and announced) before the event writer's last flush."""
+    namespace = app[_NAMESPACE]
+    sio: Any = app[SIO]
+    for sid in list(namespace.sockets):
+        try:
+            await sio.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
+        except Exception:
+            log.exception("shutdown: could not disconnect %s", sid)
+    tasks: set[asyncio.Task[Any]] = app[ROOM_TASKS]
+    if tasks:
+        await asyncio.wait(list(tasks), timeout=SHUTDOWN_WAIT)
+    try:
+        await sio.eio.disconnect()
+    except Exception:
+        log.exception("shutdown: could not close Engine.IO connections")
+
+
+__all__ = ["NAMESPACE", "LiveNamespace", "iso", "setup"]

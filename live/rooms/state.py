@@ -1,0 +1,456 @@
+"""Room state several processes must agree on: presence, hands, removals, and small shared data.
+
+Two implementations of one interface: `MemoryRoomState` (one process) and `RedisRoomState`
+(many processes on one Redis, every multi-step change atomic in a Lua script or MULTI block).
+
+Besides presence, a generic per-session API serves the other capabilities (polls keep the open
+poll in a hash and tallies in counters; chat keeps recent messages in a list):
+hashes (`hash_set/hash_get/hash_all/hash_delete`), counters (`incr/counters/clear_counters`),
+sets (`set_add/set_remove/set_members`, each returning the new size) and capped lists
+(`list_push/list_all`). Values are strings: callers JSON-encode what they store.
+
+Redis key layout (one prefix per session, so a session's state is easy to inspect and expire):
+    live:{session}:people          hash  participant_id -> participant JSON (present people only)
+    live:{session}:conns:{pid}     set   socket ids of that person
+    live:{session}:hands           set   participant ids with a raised hand
+    live:{session}:removed         set   participant ids removed by a host (refused on reconnect)
+    live:{session}:h:{name}        hash  generic hashes (e.g. `kv`, `media`, `questions`)
+    live:{session}:n:{name}        hash  generic counters
+    live:{session}:s:{name}        set   generic sets
+    live:{session}:l:{name}        list  generic capped lists
+    live:proc:{process}:conns      set   "session\\tparticipant\\tsid" of one process's connections
+    live:proc:{process}:alive      str   heartbeat, expires PROCESS_TTL seconds after the last beat
+    live:procs                     set   every process that has held connections
+
+A process removes its own connections on shutdown. A process that died without doing so stops
+beating; the next process to sweep (every HEARTBEAT seconds) removes its connections, so stale
+presence lasts at most PROCESS_TTL + HEARTBEAT seconds.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from live.rooms.model import Participant
+
+log = logging.getLogger(__name__)
+
+# A process beats every HEARTBEAT seconds; its beat expires after PROCESS_TTL (three missed beats).
+HEARTBEAT = 10.0
+PROCESS_TTL = 30
+
+
+@dataclass(frozen=True)
+class Connection:
+    session_id: str
+    participant_id: str
+    sid: str
+
+
+class RoomState(abc.ABC):
+    """The interface handlers use; `process_id` names this process's connections."""
+
+    def __init__(self) -> None:
+        self.process_id = uuid.uuid4().hex[:12]
+
+    # --- presence -------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def add_connection(self, participant: Participant, sid: str) -> bool:
+        """Adds a socket of a person; True when it is that person's first (they just joined)."""
+
+    @abc.abstractmethod
+    async def remove_connection(self, session_id: str, participant_id: str, sid: str) -> bool:
+        """Removes a socket; True when it was the person's last (they left: their hand is lowered)."""
+
+    @abc.abstractmethod
+    async def participants(self, session_id: str) -> list[Participant]: ...
+
+    @abc.abstractmethod
+    async def connections(self, session_id: str, participant_id: str) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def local_connections(self) -> list[Connection]:
+        """This process's connections (to clean up on shutdown)."""
+
+    # --- hands and removals ---------------------------------------------------------------
+    @abc.abstractmethod
+    async def raise_hand(self, session_id: str, participant_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def lower_hand(self, session_id: str, participant_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def hands(self, session_id: str) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def mark_removed(self, session_id: str, participant_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def is_removed(self, session_id: str, participant_id: str) -> bool: ...
+
+    # --- generic shared data --------------------------------------------------------------
+    @abc.abstractmethod
+    async def hash_set(self, session_id: str, name: str, field: str, value: str, *, only_new: bool = False) -> bool:
+        """Sets a field; with `only_new`, only when absent. True when it was set."""
+
+    @abc.abstractmethod
+    async def hash_get(self, session_id: str, name: str, field: str) -> str | None: ...
+
+    @abc.abstractmethod
+    async def hash_all(self, session_id: str, name: str) -> dict[str, str]: ...
+
+    @abc.abstractmethod
+    async def hash_delete(self, session_id: str, name: str, field: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def incr(self, session_id: str, name: str, field: str, by: int = 1) -> int: ...
+
+    @abc.abstractmethod
+    async def counters(self, session_id: str, name: str) -> dict[str, int]: ...
+
+    @abc.abstractmethod
+    async def clear_counters(self, session_id: str, name: str) -> None: ...
+
+    @abc.abstractmethod
+    async def set_add(self, session_id: str, name: str, member: str) -> tuple[bool, int]:
+        """Adds a member; returns (whether it was new, the set's size after), atomically."""
+
+    @abc.abstractmethod
+    async def set_remove(self, session_id: str, name: str, member: str) -> tuple[bool, int]: ...
+
+    @abc.abstractmethod
+    async def set_members(self, session_id: str, name: str) -> set[str]: ...
+
+    @abc.abstractmethod
+    async def list_push(self, session_id: str, name: str, value: str, limit: int) -> None:
+        """Appends, keeping only the newest `limit` items."""
+
+    @abc.abstractmethod
+    async def list_all(self, session_id: str, name: str) -> list[str]: ...
+
+    # --- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:  # noqa: B027 - optional hook, nothing to do in memory
+        """Begins heartbeats and sweeps (Redis)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, nothing to do in memory
+        """Stops background work and releases connections to the backend."""
+
+
+class MemoryRoomState(RoomState):
+    """One process: plain dicts, each operation atomic because it never awaits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._people: dict[str, dict[str, Participant]] = defaultdict(dict)
+        self._conns: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._hands: dict[str, set[str]] = defaultdict(set)
+        self._removed: dict[str, set[str]] = defaultdict(set)
+        self._hashes: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+        self._counters: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+        self._sets: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._lists: dict[tuple[str, str], list[str]] = defaultdict(list)
+
+    async def add_connection(self, participant: Participant, sid: str) -> bool:
+        conns = self._conns[(participant.session_id, participant.participant_id)]
+        first = not conns
+        conns.add(sid)
+        self._people[participant.session_id][participant.participant_id] = participant
+        return first
+
+    async def remove_connection(self, session_id: str, participant_id: str, sid: str) -> bool:
+        key = (session_id, participant_id)
+        conns = self._conns.get(key)
+        if not conns or sid not in conns:
+            return False
+        conns.discard(sid)
+        if conns:
+            return False
+        del self._conns[key]
+        self._people[session_id].pop(participant_id, None)
+        self._hands[session_id].discard(participant_id)
+        return True
+
+    async def participants(self, session_id: str) -> list[Participant]:
+        return list(self._people.get(session_id, {}).values())
+
+    async def connections(self, session_id: str, participant_id: str) -> list[str]:
+        return sorted(self._conns.get((session_id, participant_id), set()))
+
+    async def local_connections(self) -> list[Connection]:
+        return [Connection(s, p, sid) for (s, p), sids in self._conns.items() for sid in sids]
+
+    async def raise_hand(self, session_id: str, participant_id: str) -> bool:
+        hands = self._hands[session_id]
+        new = participant_id not in hands
+        hands.add(participant_id)
+        return new
+
+    async def lower_hand(self, session_id: str, participant_id: str) -> bool:
+        hands = self._hands[session_id]
+        had = participant_id in hands
+        hands.discard(participant_id)
+        return had
+
+    async def hands(self, session_id: str) -> list[str]:
+        return sorted(self._hands.get(session_id, set()))
+
+    async def mark_removed(self, session_id: str, participant_id: str) -> None:
+        self._removed[session_id].add(participant_id)
+
+    async def is_removed(self, session_id: str, participant_id: str) -> bool:
+        return participant_id in self._removed.get(session_id, set())
+
+    async def hash_set(self, session_id: str, name: str, field: str, value: str, *, only_new: bool = False) -> bool:
+        table = self._hashes[(session_id, name)]
+        if only_new and field in table:
+            return False
+        table[field] = value
+        return True
+
+    async def hash_get(self, session_id: str, name: str, field: str) -> str | None:
+        return self._hashes.get((session_id, name), {}).get(field)
+
+    async def hash_all(self, session_id: str, name: str) -> dict[str, str]:
+        return dict(self._hashes.get((session_id, name), {}))
+
+    async def hash_delete(self, session_id: str, name: str, field: str) -> bool:
+        return self._hashes[(session_id, name)].pop(field, None) is not None
+
+    async def incr(self, session_id: str, name: str, field: str, by: int = 1) -> int:
+        table = self._counters[(session_id, name)]
+        table[field] = table.get(field, 0) + by
+        return table[field]
+
+    async def counters(self, session_id: str, name: str) -> dict[str, int]:
+        return dict(self._counters.get((session_id, name), {}))
+
+    async def clear_counters(self, session_id: str, name: str) -> None:
+        self._counters.pop((session_id, name), None)
+
+    async def set_add(self, session_id: str, name: str, member: str) -> tuple[bool, int]:
+        members = self._sets[(session_id, name)]
+        new = member not in members
+        members.add(member)
+        return new, len(members)
+
+    async def set_remove(self, session_id: str, name: str, member: str) -> tuple[bool, int]:
+        members = self._sets[(session_id, name)]
+        had = member in members
+        members.discard(member)
+        return had, len(members)
+
+    async def set_members(self, session_id: str, name: str) -> set[str]:
+        return set(self._sets.get((session_id, name), set()))
+
+    async def list_push(self, session_id: str, name: str, value: str, limit: int) -> None:
+        items = self._lists[(session_id, name)]
+        items.append(value)
+        del items[: max(0, len(items) - limit)]
+
+    async def list_all(self, session_id: str, name: str) -> list[str]:
+        return list(self._lists.get((session_id, name), []))
+
+
+# KEYS: people, conns, proc-conns, procs.  ARGV: participant id, participant JSON, sid, proc entry, process id.
+# Returns the person's number of connections after adding.
+_ADD_CONNECTION = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[4])
+redis.call('SADD', KEYS[4], ARGV[5])
+return redis.call('SCARD', KEYS[2])
+"""
+
+# KEYS: people, conns, proc-conns, hands.  ARGV: participant id, sid, proc entry.
+# Returns -1 when the socket was not there, else the person's connections left (0: they left).
+_REMOVE_CONNECTION = """
+redis.call('SREM', KEYS[3], ARGV[3])
+if redis.call('SREM', KEYS[2], ARGV[2]) == 0 then return -1 end
+local left = redis.call('SCARD', KEYS[2])
+if left == 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('SREM', KEYS[4], ARGV[1])
+end
+return left
+"""
+
+
+class RedisRoomState(RoomState):
+    """Many processes on one Redis; see the module docstring for the key layout."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        import redis.asyncio as redis
+
+        self._redis: Any = redis.Redis.from_url(url, decode_responses=True)
+        self._add = self._redis.register_script(_ADD_CONNECTION)
+        self._remove = self._redis.register_script(_REMOVE_CONNECTION)
+        self._beat: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def _k(session_id: str, *parts: str) -> str:
+        return ":".join(("live", session_id, *parts))
+
+    def _proc_key(self, process_id: str | None = None) -> str:
+        return f"live:proc:{process_id or self.process_id}:conns"
+
+    async def add_connection(self, participant: Participant, sid: str) -> bool:
+        import json
+
+        s, p = participant.session_id, participant.participant_id
+        count = await self._add(
+            keys=[self._k(s, "people"), self._k(s, "conns", p), self._proc_key(), "live:procs"],
+            args=[p, json.dumps(participant.to_dict()), sid, f"{s}\t{p}\t{sid}", self.process_id],
+        )
+        return int(count) == 1
+
+    async def remove_connection(self, session_id: str, participant_id: str, sid: str) -> bool:
+        return await self._remove_for(self.process_id, session_id, participant_id, sid)
+
+    async def _remove_for(self, process_id: str, session_id: str, participant_id: str, sid: str) -> bool:
+        left = await self._remove(
+            keys=[
+                self._k(session_id, "people"),
+                self._k(session_id, "conns", participant_id),
+                self._proc_key(process_id),
+                self._k(session_id, "hands"),
+            ],
+            args=[participant_id, sid, f"{session_id}\t{participant_id}\t{sid}"],
+        )
+        return int(left) == 0
+
+    async def participants(self, session_id: str) -> list[Participant]:
+        import json
+
+        raw = await self._redis.hgetall(self._k(session_id, "people"))
+        return [Participant.from_dict(json.loads(v)) for v in raw.values()]
+
+    async def connections(self, session_id: str, participant_id: str) -> list[str]:
+        return sorted(await self._redis.smembers(self._k(session_id, "conns", participant_id)))
+
+    async def local_connections(self) -> list[Connection]:
+        return _parse_entries(await self._redis.smembers(self._proc_key()))
+
+    async def raise_hand(self, session_id: str, participant_id: str) -> bool:
+        return bool(await self._redis.sadd(self._k(session_id, "hands"), participant_id))
+
+    async def lower_hand(self, session_id: str, participant_id: str) -> bool:
+        return bool(await self._redis.srem(self._k(session_id, "hands"), participant_id))
+
+    async def hands(self, session_id: str) -> list[str]:
+        return sorted(await self._redis.smembers(self._k(session_id, "hands")))
+
+    async def mark_removed(self, session_id: str, participant_id: str) -> None:
+        await self._redis.sadd(self._k(session_id, "removed"), participant_id)
+
+    async def is_removed(self, session_id: str, participant_id: str) -> bool:
+        return bool(await self._redis.sismember(self._k(session_id, "removed"), participant_id))
+
+    async def hash_set(self, session_id: str, name: str, field: str, value: str, *, only_new: bool = False) -> bool:
+        key = self._k(session_id, "h", name)
+        if only_new:
+            return bool(await self._redis.hsetnx(key, field, value))
+        await self._redis.hset(key, field, value)
+        return True
+
+    async def hash_get(self, session_id: str, name: str, field: str) -> str | None:
+        value = await self._redis.hget(self._k(session_id, "h", name), field)
+        return None if value is None else str(value)
+
+    async def hash_all(self, session_id: str, name: str) -> dict[str, str]:
+        return dict(await self._redis.hgetall(self._k(session_id, "h", name)))
+
+    async def hash_delete(self, session_id: str, name: str, field: str) -> bool:
+        return bool(await self._redis.hdel(self._k(session_id, "h", name), field))
+
+    async def incr(self, session_id: str, name: str, field: str, by: int = 1) -> int:
+        return int(await self._redis.hincrby(self._k(session_id, "n", name), field, by))
+
+    async def counters(self, session_id: str, name: str) -> dict[str, int]:
+        raw = await self._redis.hgetall(self._k(session_id, "n", name))
+        return {k: int(v) for k, v in raw.items()}
+
+    async def clear_counters(self, session_id: str, name: str) -> None:
+        await self._redis.delete(self._k(session_id, "n", name))
+
+    async def set_add(self, session_id: str, name: str, member: str) -> tuple[bool, int]:
+        key = self._k(session_id, "s", name)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            added, size = await pipe.sadd(key, member).scard(key).execute()
+        return bool(added), int(size)
+
+    async def set_remove(self, session_id: str, name: str, member: str) -> tuple[bool, int]:
+        key = self._k(session_id, "s", name)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            removed, size = await pipe.srem(key, member).scard(key).execute()
+        return bool(removed), int(size)
+
+    async def set_members(self, session_id: str, name: str) -> set[str]:
+        return set(await self._redis.smembers(self._k(session_id, "s", name)))
+
+    async def list_push(self, session_id: str, name: str, value: str, limit: int) -> None:
+        key = self._k(session_id, "l", name)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            await pipe.rpush(key, value).ltrim(key, -limit, -1).execute()
+
+    async def list_all(self, session_id: str, name: str) -> list[str]:
+        return list(await self._redis.lrange(self._k(session_id, "l", name), 0, -1))
+
+    async def start(self) -> None:
+        await self._heartbeat()
+        self._beat = asyncio.create_task(self._beat_forever(), name="room-state-heartbeat")
+
+    async def _heartbeat(self) -> None:
+        await self._redis.set(f"live:proc:{self.process_id}:alive", "1", ex=PROCESS_TTL)
+        await self._redis.sadd("live:procs", self.process_id)
+
+    async def _beat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            try:
+                await self._heartbeat()
+                await self.sweep_dead_processes()
+            except Exception:
+                log.exception("room state: heartbeat failed")
+
+    async def sweep_dead_processes(self) -> list[Connection]:
+        """Removes connections held by processes whose heartbeat expired; returns them."""
+        swept: list[Connection] = []
+        for process_id in await self._redis.smembers("live:procs"):
+            if process_id == self.process_id or await self._redis.exists(f"live:proc:{process_id}:alive"):
+                continue
+            for conn in _parse_entries(await self._redis.smembers(self._proc_key(process_id))):
+                await self._remove_for(process_id, conn.session_id, conn.participant_id, conn.sid)
+                swept.append(conn)
+            await self._redis.srem("live:procs", process_id)
+            log.info("room state: swept %d connections of dead process %s", len(swept), process_id)
+        return swept
+
+    async def close(self) -> None:
+        if self._beat is not None:
+            self._beat.cancel()
+            try:
+                await self._beat
+            except asyncio.CancelledError:
+                pass
+        try:
+            await self._redis.delete(f"live:proc:{self.process_id}:alive")
+            await self._redis.srem("live:procs", self.process_id)
+        except Exception:
+            log.exception("room state: could not deregister process %s", self.process_id)
+        await self._redis.aclose()
+
+
+def _parse_entries(entries: set[str]) -> list[Connection]:
+    result = []
+    for entry in entries:
+        parts = entry.split("\t")
+        if len(parts) == 3:
+            result.append(Connection(*parts))
+    return result

@@ -13,7 +13,14 @@ from live.db.tables import Base
 target_metadata = Base.metadata
 
 
+# Any constant works; it only has to be the same in every process that migrates this database.
+MIGRATION_LOCK = 7_416_001
+
+
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Two processes starting together must not both create the schema: the second waits here.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

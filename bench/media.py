@@ -64,19 +64,33 @@ CONNECT_CONCURRENCY = 10
 
 
 class MovingPicture(VideoStreamTrack):
-    """A bright bar sweeping across a dark 640x480 picture at 30 fps; counts the frames it produced."""
+    """A bright bar sweeping across a 640x480 picture at 30 fps; counts the frames it produced.
 
-    def __init__(self) -> None:
+    `textured` puts the bar on a noisy background that pans 4 pixels a frame, so, like a camera,
+    the whole picture changes every frame: the VP8 encoder works about as hard as on real video and
+    fills its 500 kbit/s budget (2 RTP packets a frame). Without it the picture is a flat field that
+    encodes almost for free into one packet a frame, flattering both modes.
+    """
+
+    def __init__(self, textured: bool) -> None:
         super().__init__()
         self.count = 0
         self._chroma = bytes([128]) * (WIDTH // 2 * HEIGHT // 2)
+        # Luma 60..190 so the 235 bar stays the brightest thing on any row.
+        levels = bytes(60 + i * 130 // 256 for i in range(256))
+        self._background = os.urandom(WIDTH * HEIGHT).translate(levels) if textured else bytes([16]) * (WIDTH * HEIGHT)
+        self._bar = bytes([235]) * BAR
 
     async def recv(self) -> VideoFrame:
         pts, time_base = await self.next_timestamp()
+        shift = (self.count * 4) % WIDTH
+        luma = bytearray(self._background[shift:] + self._background[:shift])
         x = (self.count * 8) % (WIDTH - BAR)
-        row = bytes([16]) * x + bytes([235]) * BAR + bytes([16]) * (WIDTH - BAR - x)
+        for y in range(HEIGHT):
+            start = y * WIDTH + x
+            luma[start : start + BAR] = self._bar
         frame = VideoFrame(WIDTH, HEIGHT, "yuv420p")
-        frame.planes[0].update(row * HEIGHT)
+        frame.planes[0].update(bytes(luma))
         frame.planes[1].update(self._chroma)
         frame.planes[2].update(self._chroma)
         frame.pts, frame.time_base = pts, time_base
@@ -193,10 +207,10 @@ async def wait_until(wall_time: float) -> None:
     await asyncio.sleep(max(0.0, wall_time - time.time()))
 
 
-def run_publisher(url: str, conn: Connection) -> None:
+def run_publisher(url: str, textured: bool, conn: Connection) -> None:
     async def main() -> None:
         pc = RTCPeerConnection()
-        picture = MovingPicture()
+        picture = MovingPicture(textured)
         pc.addTransceiver(picture, direction="sendonly")
         await signal(url, "publish", "host", pc)
         conn.send("published")
@@ -327,7 +341,7 @@ class Row:
     profile: str = ""
 
 
-def measure(mode: str, count: int, seconds: float, decoded: int, profile: bool) -> Row:
+def measure(mode: str, count: int, seconds: float, decoded: int, profile: bool, textured: bool) -> Row:
     ctx = multiprocessing.get_context("spawn")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -341,7 +355,7 @@ def measure(mode: str, count: int, seconds: float, decoded: int, profile: bool) 
             time.sleep(0.05)
 
     pub_end, pub_conn = ctx.Pipe()
-    publisher = ctx.Process(target=run_publisher, args=(url, pub_conn), daemon=True)
+    publisher = ctx.Process(target=run_publisher, args=(url, textured, pub_conn), daemon=True)
     publisher.start()
     assert pub_end.recv() == "published"
 
@@ -434,13 +448,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="measurement window per row")
     parser.add_argument("--decoded", type=int, default=1, help="subscribers that decode (picture check)")
     parser.add_argument("--profile", action="store_true", help="cProfile the server in forward rows")
+    parser.add_argument("--flat", action="store_true", help="flat background instead of panning texture")
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
 
     plan = [("stock", int(n)) for n in args.stock_counts.split(",") if n] + [
         ("forward", int(n)) for n in args.counts.split(",") if n
     ]
-    print(f"{os.cpu_count()} CPUs; window {args.seconds:g} s per row; 640x480 VP8 at 30 fps, video only")
+    picture = "flat picture with a moving bar" if args.flat else "panning textured picture with a moving bar"
+    print(f"{os.cpu_count()} CPUs; window {args.seconds:g} s per row; 640x480 VP8 at 30 fps, video only; {picture}")
     header = (
         f"{'mode':8} {'N':>4} {'conn':>4} {'cpu s/sub-min':>13} {'server cpu':>10} {'fps mean':>8} "
         f"{'fps min':>7} {'loss %':>6} {'pub fps':>7} {'machine':>7} {'clients':>7}  decoded sample"
@@ -448,7 +464,7 @@ def main() -> None:
     print(header)
     rows = []
     for mode, count in plan:
-        row = measure(mode, count, args.seconds, args.decoded, args.profile)
+        row = measure(mode, count, args.seconds, args.decoded, args.profile, not args.flat)
         rows.append(row)
         print(
             f"{row.mode:8} {row.subscribers:>4} {row.connected:>4} {row.cpu_per_subscriber_minute:>13.3f} "

@@ -165,8 +165,10 @@ class ForwardedTrack(MediaStreamTrack):
         if not self._joined:
             self._joined = True
             self._forwarder._join(self)
-        while not self._queue:
+        while not self._queue or self._closed:
             if self._closed or self.readyState != "live":
+                # The published track is gone: its backlog is of no use to anyone.
+                self._queue.clear()
                 raise MediaStreamError
             self._waiter = asyncio.get_running_loop().create_future()
             try:

@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from av import VideoFrame
 
 from live.errors import InvalidInput
+from live.media.forwarder import TrackForwarder
 from live.media.router import MediaRouter
 
 WIDTH, HEIGHT = 640, 480
@@ -284,3 +287,35 @@ async def test_a_subscriber_offering_more_m_lines_than_tracks_gets_them_inactive
     await wait_for(lambda: viewer.video_frames >= 5, "the viewer's pictures")
     directions = [line for line in viewer.pc.remoteDescription.sdp.splitlines() if line in ("a=sendonly", "a=inactive")]
     assert directions == ["a=sendonly", "a=inactive", "a=sendonly"]
+
+
+def vp8_frame(timestamp: int, keyframe: bool) -> JitterFrame:
+    # Only the first byte matters to the forwarder: bit 0 of the VP8 frame tag is 0 on a keyframe.
+    return JitterFrame(data=bytes([0x10 if keyframe else 0x11]) + bytes(99), timestamp=timestamp)
+
+
+async def test_a_subscriber_that_falls_behind_skips_to_the_next_keyframe_without_holding_up_others() -> None:
+    forwarder = TrackForwarder("video", "u_host-video-0", "u_host", "s_test/u_host/video0")
+    vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=97)
+    reading, stalled = forwarder.subscribe(), forwarder.subscribe()
+    forwarder._forward(vp8, vp8_frame(0, keyframe=True))
+    first_reads = [asyncio.ensure_future(track.recv()) for track in (reading, stalled)]
+    await asyncio.sleep(0)
+    forwarder._forward(vp8, vp8_frame(3000, keyframe=True))
+    await asyncio.gather(*first_reads)
+
+    received = 0
+    for n in range(2, 100):
+        forwarder._forward(vp8, vp8_frame(3000 * n, keyframe=False))
+        await reading.recv()
+        received += 1
+
+    assert received == 98
+    assert stalled.dropped > 0
+    forwarder._forward(vp8, vp8_frame(300_000, keyframe=False))
+    forwarder._forward(vp8, vp8_frame(303_000, keyframe=True))
+    packet = await asyncio.wait_for(stalled.recv(), 5)
+    assert packet.pts == 303_000
+    forwarder.close()
+    with pytest.raises(MediaStreamError):
+        await reading.recv()

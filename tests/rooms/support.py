@@ -9,13 +9,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import socketio
+from pydantic import BaseModel
 
+from live.chat.events import EMITTED as CHAT_EMITTED
 from live.db.engine import create_engine, session_factory
 from live.db.tables import Account, Contact, Invitation, LiveSession
+from live.rooms.events import EMITTED as ROOM_EMITTED
 from live.sessions.invitations import make_join_token
 
 NAMESPACE = "/live"
 TIMEOUT = 5.0
+# Every event a client receives is checked against its schema: the tests double as schema tests.
+SCHEMAS: dict[str, type[BaseModel]] = {**ROOM_EMITTED, **CHAT_EMITTED}
 
 
 @dataclass(frozen=True)
@@ -89,13 +94,16 @@ class Client:
         return str(self.state["you"]["participant_id"])
 
     async def next(self, event: str, timeout: float = TIMEOUT) -> Any:
-        return await asyncio.wait_for(self.queues[event].get(), timeout)
+        payload = await asyncio.wait_for(self.queues[event].get(), timeout)
+        check_schema(event, payload)
+        return payload
 
     async def next_where(self, event: str, timeout: float = TIMEOUT, **match: Any) -> Any:
         """The next `event` whose payload has all the given key/values (earlier non-matching ones are dropped)."""
         async def find() -> Any:
             while True:
                 payload = await self.queues[event].get()
+                check_schema(event, payload)
                 if all(payload.get(k) == v for k, v in match.items()):
                     return payload
 
@@ -117,6 +125,12 @@ class Client:
     async def close(self) -> None:
         if self.sio.connected:
             await self.sio.disconnect()
+
+
+def check_schema(event: str, payload: Any) -> None:
+    model = SCHEMAS.get(event)
+    if model is not None:
+        model.model_validate(payload)
 
 
 def _new_client(errors: list[Any] | None = None) -> tuple[socketio.AsyncClient, Client]:

@@ -33,3 +33,68 @@ async def test_a_forged_token_is_refused_with_a_code(room: Room, sqlite_server: 
     error = await refusal(sqlite_server.url, {"token": room.guests[0].token + "x", "session": room.session_id})
     assert error["code"] == "invalid_token"
     assert error["data"]["code"] == "invalid_token" and error["message"]
+
+
+async def test_missing_auth_is_refused(room: Room, sqlite_server: LiveServer) -> None:
+    assert (await refusal(sqlite_server.url, None))["code"] == "bad_auth"
+
+
+async def test_garbled_auth_is_refused(room: Room, sqlite_server: LiveServer) -> None:
+    assert (await refusal(sqlite_server.url, {"token": 42, "session": room.session_id}))["code"] == "bad_auth"
+    assert (await refusal(sqlite_server.url, {"token": "x", "session": ["no"]}))["code"] == "bad_auth"
+
+
+async def test_an_unknown_session_is_refused(room: Room, sqlite_server: LiveServer) -> None:
+    error = await refusal(sqlite_server.url, {"token": room.guests[0].token, "session": "nope"})
+    assert error["code"] == "unknown_session" and "nope" in error["message"]
+
+
+async def test_a_join_token_for_another_session_is_refused(
+    room: Room, sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember]
+) -> None:
+    from tests.rooms.support import make_room
+
+    other = await make_room(sqlite_server.settings.database_url, sqlite_server.settings.secret_key, sqlite_staff["host"].id)
+    error = await refusal(sqlite_server.url, {"token": room.guests[0].token, "session": other.session_id})
+    assert error["code"] == "wrong_session"
+
+
+async def test_an_unknown_api_token_is_refused(room: Room, sqlite_server: LiveServer) -> None:
+    error = await refusal(sqlite_server.url, {"token": "live_not-a-token", "session": room.session_id})
+    assert error["code"] == "invalid_token"
+
+
+async def test_staff_may_join_with_the_login_cookie(
+    room: Room, join: Connector, sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember]
+) -> None:
+    from itsdangerous import URLSafeTimedSerializer
+
+    cookie = URLSafeTimedSerializer(sqlite_server.settings.secret_key, salt="login").dumps({"u": sqlite_staff["host"].id})
+    client = await join(None, room.session_id, headers={"Cookie": f"live_login={cookie}"})
+    assert client.state["you"]["role"] == "host"
+
+
+async def test_a_reconnect_keeps_the_participant_id_and_does_not_duplicate_presence(
+    room: Room, join: Connector, sqlite_staff: dict[str, StaffMember]
+) -> None:
+    host = await join(sqlite_staff["host"].token, room.session_id)
+    guest = room.guests[0]
+    first = await join(guest.token, room.session_id)
+    assert (await host.next("presence.joined"))["participant_id"] == guest.participant_id
+    second = await join(guest.token, room.session_id)  # a second tab
+    assert second.participant_id == first.participant_id
+    assert [p["participant_id"] for p in second.state["participants"]].count(guest.participant_id) == 1
+    await first.close()
+    await second.close()
+    left = await host.next("presence.left")
+    assert left == {"participant_id": guest.participant_id, "name": "Guest 1", "role": "attendee"}
+    again = await join(guest.token, room.session_id)
+    assert again.participant_id == guest.participant_id
+    await host.next("presence.joined")
+    assert host.pending("presence.joined") == [] and host.pending("presence.left") == []
+
+
+async def test_room_state_carries_ice_servers_and_limits(room: Room, join: Connector) -> None:
+    state = (await join(room.guests[0].token, room.session_id)).state
+    assert state["ice_servers"] == []
+    assert state["limits"]["chat"] == {"burst": 5, "rate": 1.0}

@@ -1,0 +1,3 @@
+from tests.rooms.conftest import join, room
+
+__all__ = ["join", "room"]

@@ -93,12 +93,12 @@ class Client:
     def participant_id(self) -> str:
         return str(self.state["you"]["participant_id"])
 
-    async def next(self, event: str, timeout: float = TIMEOUT) -> Any:
-        payload = await asyncio.wait_for(self.queues[event].get(), timeout)
+    async def next(self, event: str, wait: float = TIMEOUT) -> Any:
+        payload = await asyncio.wait_for(self.queues[event].get(), wait)
         check_schema(event, payload)
         return payload
 
-    async def next_where(self, event: str, timeout: float = TIMEOUT, **match: Any) -> Any:
+    async def next_where(self, event: str, wait: float = TIMEOUT, **match: Any) -> Any:
         """The next `event` whose payload has all the given key/values (earlier non-matching ones are dropped)."""
         async def find() -> Any:
             while True:
@@ -107,7 +107,7 @@ class Client:
                 if all(payload.get(k) == v for k, v in match.items()):
                     return payload
 
-        return await asyncio.wait_for(find(), timeout)
+        return await asyncio.wait_for(find(), wait)
 
     def pending(self, event: str) -> list[Any]:
         """Everything queued for `event` right now, without waiting."""
@@ -117,10 +117,10 @@ class Client:
             items.append(queue.get_nowait())
         return items
 
-    async def call(self, event: str, *args: Any, timeout: float = TIMEOUT) -> Any:
+    async def call(self, event: str, *args: Any, wait: float = TIMEOUT) -> Any:
         """Emits with an ack and returns the ack (`sio.call`)."""
         data: Any = args[0] if len(args) == 1 else (tuple(args) if args else None)
-        return await self.sio.call(event, data, namespace=NAMESPACE, timeout=timeout)
+        return await self.sio.call(event, data, namespace=NAMESPACE, timeout=wait)
 
     async def close(self) -> None:
         if self.sio.connected:

@@ -151,7 +151,7 @@ async def test_media_state_is_broadcast_and_kept_for_late_joiners(room: Room, jo
     assert await a.call("media.state", {"camera": True, "mic": False}) == {"ok": True}
     assert await b.next("media.state") == {"participant_id": a.participant_id, "camera": True, "mic": False}
     b2 = await join(room.guests[1].token, room.session_id)
-    mine = [p for p in b2.state["participants"] if p["participant_id"] == a.participant_id][0]
+    mine = next(p for p in b2.state["participants"] if p["participant_id"] == a.participant_id)
     assert mine["camera"] is True and mine["mic"] is False
 
 

@@ -1,0 +1,110 @@
+"""Room state, in memory and in Redis: the same behaviour from both, atomic under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from live.rooms.model import Participant, RoomRole
+from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState
+from tests.conftest import REDIS_URL
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def state(request: pytest.FixtureRequest) -> AsyncIterator[RoomState]:
+    made: RoomState = MemoryRoomState() if request.param == "memory" else RedisRoomState(REDIS_URL)
+    await made.start()
+    yield made
+    await made.close()
+
+
+def person(session: str, n: int, role: RoomRole = RoomRole.ATTENDEE) -> Participant:
+    return Participant(session, f"c_{n}", role, f"Guest {n}", contact_id=str(n))
+
+
+@pytest.fixture
+def session_id() -> str:
+    return "t" + uuid.uuid4().hex
+
+
+async def test_a_person_joins_with_their_first_connection_and_leaves_with_their_last(
+    state: RoomState, session_id: str
+) -> None:
+    ann = person(session_id, 1)
+    assert await state.add_connection(ann, "sid1") is True
+    assert await state.add_connection(ann, "sid2") is False
+    assert [p.participant_id for p in await state.participants(session_id)] == ["c_1"]
+    assert await state.connections(session_id, "c_1") == ["sid1", "sid2"]
+    await state.raise_hand(session_id, "c_1")
+    assert await state.remove_connection(session_id, "c_1", "sid1") is False
+    assert await state.remove_connection(session_id, "c_1", "sid1") is False  # twice is harmless
+    assert await state.remove_connection(session_id, "c_1", "sid2") is True
+    assert await state.participants(session_id) == []
+    assert await state.hands(session_id) == []  # leaving lowers the hand
+
+
+async def test_concurrent_joins_of_one_person_announce_exactly_one_arrival(state: RoomState, session_id: str) -> None:
+    ann = person(session_id, 1)
+    firsts = await asyncio.gather(*(state.add_connection(ann, f"sid{n}") for n in range(20)))
+    assert firsts.count(True) == 1
+    lasts = await asyncio.gather(*(state.remove_connection(session_id, "c_1", f"sid{n}") for n in range(20)))
+    assert lasts.count(True) == 1
+
+
+async def test_hands_and_removals(state: RoomState, session_id: str) -> None:
+    assert await state.raise_hand(session_id, "c_1") is True
+    assert await state.raise_hand(session_id, "c_1") is False
+    assert await state.hands(session_id) == ["c_1"]
+    assert await state.lower_hand(session_id, "c_1") is True
+    assert await state.lower_hand(session_id, "c_1") is False
+    assert await state.is_removed(session_id, "c_2") is False
+    await state.mark_removed(session_id, "c_2")
+    assert await state.is_removed(session_id, "c_2") is True
+
+
+async def test_the_generic_api_hashes_counters_sets_and_capped_lists(state: RoomState, session_id: str) -> None:
+    assert await state.hash_set(session_id, "kv", "poll", "p1", only_new=True) is True
+    assert await state.hash_set(session_id, "kv", "poll", "p2", only_new=True) is False
+    assert await state.hash_get(session_id, "kv", "poll") == "p1"
+    assert await state.hash_all(session_id, "kv") == {"poll": "p1"}
+    assert await state.hash_delete(session_id, "kv", "poll") is True
+    assert await state.hash_get(session_id, "kv", "poll") is None
+    counts = await asyncio.gather(*(state.incr(session_id, "tally", "0") for _ in range(50)))
+    assert sorted(counts) == list(range(1, 51))
+    await state.incr(session_id, "tally", "1", 3)
+    assert await state.counters(session_id, "tally") == {"0": 50, "1": 3}
+    await state.clear_counters(session_id, "tally")
+    assert await state.counters(session_id, "tally") == {}
+    assert await state.set_add(session_id, "votes", "c_1") == (True, 1)
+    assert await state.set_add(session_id, "votes", "c_1") == (False, 1)
+    assert await state.set_remove(session_id, "votes", "c_1") == (True, 0)
+    for n in range(5):
+        await state.list_push(session_id, "chat", str(n), limit=3)
+    assert await state.list_all(session_id, "chat") == ["2", "3", "4"]
+
+
+async def test_local_connections_name_this_process_only(state: RoomState, session_id: str) -> None:
+    await state.add_connection(person(session_id, 1), "sidA")
+    mine = [c for c in await state.local_connections() if c.session_id == session_id]
+    assert [(c.participant_id, c.sid) for c in mine] == [("c_1", "sidA")]
+    await state.remove_connection(session_id, "c_1", "sidA")
+
+
+async def test_a_dead_processs_connections_are_swept_by_a_live_one(session_id: str) -> None:
+    dead = RedisRoomState(REDIS_URL)
+    alive = RedisRoomState(REDIS_URL)
+    await dead.start()
+    await alive.start()
+    await dead.add_connection(person(session_id, 1), "sid1")
+    # The process dies without cleaning up: its heartbeat stops and expires.
+    assert dead._beat is not None
+    dead._beat.cancel()
+    await dead._redis.delete(f"live:proc:{dead.process_id}:alive")
+    swept = await alive.sweep_dead_processes()
+    assert [(c.session_id, c.participant_id) for c in swept] == [(session_id, "c_1")]
+    assert await alive.participants(session_id) == []
+    await alive.close()
+    await dead._redis.aclose()

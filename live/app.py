@@ -63,6 +63,7 @@ def init_app(settings: Settings) -> web.Application:
 
     from live.accounts.routes import routes as account_routes
     from live.pages.routes import routes as page_routes
+    from live.sessions.reports import routes as session_report_routes
     from live.sessions.routes import routes as session_routes
     from live.webhooks.routes import routes as webhook_routes
 
@@ -70,6 +71,7 @@ def init_app(settings: Settings) -> web.Application:
     app.router.add_get("/metrics", metrics_mod.metrics_view)
     app.router.add_routes(account_routes)
     app.router.add_routes(session_routes)
+    app.router.add_routes(session_report_routes)
     app.router.add_routes(webhook_routes)
     app.router.add_routes(page_routes)
     app.router.add_static("/static", WEB_DIR / "static", name="static")

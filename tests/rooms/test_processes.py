@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import aiohttp
 import pytest
@@ -24,6 +24,14 @@ from tests.conftest import REDIS_URL, add_staff, free_port
 from tests.rooms.support import Client, connect, make_room
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _spawn(tmp_path: Path, port: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    log = open(tmp_path / f"serve-{port}.log", "wb")  # the caller closes it
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "live", "serve", "--port", str(port)], cwd=tmp_path, env=env, stdout=log, stderr=log
+    )
+    return proc, log
 
 
 @asynccontextmanager
@@ -42,10 +50,7 @@ async def serve(tmp_path: Path, database_url: str, secret: str, redis_url: str |
     env.pop("LIVE_REDIS_URL", None)
     if redis_url:
         env["LIVE_REDIS_URL"] = redis_url
-    log = open(tmp_path / f"serve-{port}.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "live", "serve", "--port", str(port)], cwd=tmp_path, env=env, stdout=log, stderr=log
-    )
+    proc, log = _spawn(tmp_path, port, env)
     try:
         async with aiohttp.ClientSession() as http:
             for _ in range(300):
@@ -120,7 +125,16 @@ async def test_two_processes_on_one_postgres_and_redis_act_as_one_room(tmp_path:
             await close_all(on_a, guest_a, guest_b)
 
 
-async def _burst(client: Client, make: Callable[[int], tuple[str, dict[str, Any]]], acked: list[Any], stop: asyncio.Event) -> None:
+BUSY = 200  # acked chat messages before the SIGTERM: well into the burst
+
+
+async def _burst(
+    client: Client,
+    make: Callable[[int], tuple[str, dict[str, Any]]],
+    acked: list[Any],
+    stop: asyncio.Event,
+    busy: asyncio.Event,
+) -> None:
     n = 0
     while not stop.is_set():
         event, payload = make(n)
@@ -131,6 +145,8 @@ async def _burst(client: Client, make: Callable[[int], tuple[str, dict[str, Any]
             return
         if ack.get("ok"):
             acked.append(ack.get("id", n))
+            if len(acked) >= BUSY:
+                busy.set()
         elif ack["error"]["code"] == "rate_limited":
             await asyncio.sleep(0.05)
         if not client.sio.connected:
@@ -147,15 +163,14 @@ async def test_sigterm_mid_burst_loses_no_acknowledged_event(tmp_path: Path, sql
     async with serve(tmp_path, sqlite_url, secret) as (url, proc):
         staff = [await connect(url, host.token, room.session_id), await connect(url, csm.token, room.session_id)]
         guests = [await connect(url, g.token, room.session_id) for g in room.guests]
-        stop = asyncio.Event()
+        stop, busy, never = asyncio.Event(), asyncio.Event(), asyncio.Event()
         tasks = [
-            asyncio.create_task(_burst(c, lambda n: ("chat.send", {"text": f"<m{n}>"}), chats, stop)) for c in staff
+            asyncio.create_task(_burst(c, lambda n: ("chat.send", {"text": f"<m{n}>"}), chats, stop, busy)) for c in staff
         ] + [
-            asyncio.create_task(_burst(c, lambda n: ("reaction.send", {"kind": "heart"}), reactions, stop))
+            asyncio.create_task(_burst(c, lambda n: ("reaction.send", {"kind": "heart"}), reactions, stop, never))
             for c in guests
         ]
-        while len(chats) < 200:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(busy.wait(), 30)
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(proc.wait, 30) == 0
         stop.set()
@@ -166,7 +181,7 @@ async def test_sigterm_mid_burst_loses_no_acknowledged_event(tmp_path: Path, sql
     events = await session_events(engine, room.session_id)
     await engine.dispose()
     written_chat = {e.data["id"] for e in events if e.type is EventType.CHAT_MESSAGE}
-    assert len(chats) >= 200 and set(chats) <= written_chat
+    assert len(chats) >= BUSY and set(chats) <= written_chat
     assert len(reactions) <= sum(1 for e in events if e.type is EventType.REACTION)
     joins = sum(1 for e in events if e.type is EventType.JOINED)
     lefts = sum(1 for e in events if e.type is EventType.LEFT)

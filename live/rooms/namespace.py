@@ -8,6 +8,7 @@ an exception that would drop the connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -35,7 +36,7 @@ from live.rooms.dispatch import (
     spawn,
 )
 from live.rooms.model import Participant, RateKind, RateLimit, RateLimiter, check_role, check_status
-from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState
+from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState, Swept
 from live.typedefs import (
     DB,
     EVENT_WRITER,
@@ -274,7 +275,12 @@ _NAMESPACE: web.AppKey[LiveNamespace] = web.AppKey("live_namespace")
 
 async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    state: RoomState = RedisRoomState(settings.redis_url) if settings.redis_url else MemoryRoomState()
+    state: RoomState
+    if settings.redis_url:
+        state = RedisRoomState(settings.redis_url)
+        state.on_swept = lambda swept: _announce_swept(app, swept)
+    else:
+        state = MemoryRoomState()
     await state.start()
     app[ROOM_STATE] = state
     yield
@@ -282,6 +288,19 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     for conn in await state.local_connections():
         await state.remove_connection(conn.session_id, conn.participant_id, conn.sid)
     await state.close()
+
+
+async def _announce_swept(app: web.Application, swept: list[Swept]) -> None:
+    """Connections of a process that died: their leaving is logged and, for a person's last, announced."""
+    sio: Any = app[SIO]
+    for item in swept:
+        conn = item.connection
+        with contextlib.suppress(WriterClosed):
+            app[EVENT_WRITER].append(
+                LogEvent(conn.session_id, EventType.LEFT, now(), conn.participant_id, {"sid": conn.sid, "reason": "process gone"})
+            )
+        if item.left and item.participant is not None:
+            await sio.emit("presence.left", item.participant.public(), to=session_room(conn.session_id), namespace=NAMESPACE)
 
 
 async def _disconnect_everyone(app: web.Application) -> None:

@@ -34,6 +34,7 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,18 @@ class Connection:
     session_id: str
     participant_id: str
     sid: str
+
+
+@dataclass(frozen=True)
+class Swept:
+    """A dead process's connection removed by a sweep; `left` when it was the person's last."""
+
+    connection: Connection
+    participant: Participant | None
+    left: bool
+
+
+SweptHandler = Callable[[list[Swept]], Awaitable[None]]
 
 
 class RoomState(abc.ABC):
@@ -292,6 +305,8 @@ class RedisRoomState(RoomState):
         self._add = self._redis.register_script(_ADD_CONNECTION)
         self._remove = self._redis.register_script(_REMOVE_CONNECTION)
         self._beat: asyncio.Task[None] | None = None
+        # Told about connections swept from dead processes (the namespace announces who left).
+        self.on_swept: SweptHandler | None = None
 
     @staticmethod
     def _k(session_id: str, *parts: str) -> str:
@@ -415,19 +430,25 @@ class RedisRoomState(RoomState):
             await asyncio.sleep(HEARTBEAT)
             try:
                 await self._heartbeat()
-                await self.sweep_dead_processes()
+                swept = await self.sweep_dead_processes()
+                if swept and self.on_swept is not None:
+                    await self.on_swept(swept)
             except Exception:
                 log.exception("room state: heartbeat failed")
 
-    async def sweep_dead_processes(self) -> list[Connection]:
+    async def sweep_dead_processes(self) -> list[Swept]:
         """Removes connections held by processes whose heartbeat expired; returns them."""
-        swept: list[Connection] = []
+        import json
+
+        swept: list[Swept] = []
         for process_id in await self._redis.smembers("live:procs"):
             if process_id == self.process_id or await self._redis.exists(f"live:proc:{process_id}:alive"):
                 continue
             for conn in _parse_entries(await self._redis.smembers(self._proc_key(process_id))):
-                await self._remove_for(process_id, conn.session_id, conn.participant_id, conn.sid)
-                swept.append(conn)
+                raw = await self._redis.hget(self._k(conn.session_id, "people"), conn.participant_id)
+                person = Participant.from_dict(json.loads(raw)) if raw else None
+                left = await self._remove_for(process_id, conn.session_id, conn.participant_id, conn.sid)
+                swept.append(Swept(conn, person, left))
             await self._redis.srem("live:procs", process_id)
             log.info("room state: swept %d connections of dead process %s", len(swept), process_id)
         return swept

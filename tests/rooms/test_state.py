@@ -104,7 +104,10 @@ async def test_a_dead_processs_connections_are_swept_by_a_live_one(session_id: s
     dead._beat.cancel()
     await dead._redis.delete(f"live:proc:{dead.process_id}:alive")
     swept = await alive.sweep_dead_processes()
-    assert [(c.session_id, c.participant_id) for c in swept] == [(session_id, "c_1")]
+    assert [(s.connection.session_id, s.connection.participant_id, s.left) for s in swept] == [
+        (session_id, "c_1", True)
+    ]
+    assert swept[0].participant == person(session_id, 1)
     assert await alive.participants(session_id) == []
     await alive.close()
     await dead._redis.aclose()

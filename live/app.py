@@ -18,7 +18,7 @@ from live.db.engine import create_engine, session_factory
 from live.engagement.config import EngagementConfig
 from live.events.writer import writer_ctx
 from live.settings import Settings
-from live.typedefs import DB, ENGAGEMENT, ENGINE, METRICS, SETTINGS, SIO
+from live.typedefs import DB, ENGAGEMENT, ENGINE, METRICS, ON_SESSION_ENDED, ROOM_EVENTS, SETTINGS, SIO
 from live.webhooks.delivery import outbox_ctx
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,16 @@ def init_app(settings: Settings) -> web.Application:
     from live.rooms.namespace import setup as setup_rooms
 
     setup_rooms(app)
+    from live.engagement.service import session_ended
+
+    app.setdefault(ON_SESSION_ENDED, []).append(session_ended)
+    from live.polls.handlers import register as register_polls  # polls: Socket.IO events, room.state part
+
+    register_polls(app, app[ROOM_EVENTS])
 
     from live.accounts.routes import routes as account_routes
     from live.pages.routes import routes as page_routes
+    from live.polls.routes import routes as poll_routes
     from live.sessions.reports import routes as session_report_routes
     from live.sessions.routes import routes as session_routes
     from live.webhooks.routes import routes as webhook_routes
@@ -72,6 +79,7 @@ def init_app(settings: Settings) -> web.Application:
     app.router.add_routes(account_routes)
     app.router.add_routes(session_routes)
     app.router.add_routes(session_report_routes)
+    app.router.add_routes(poll_routes)
     app.router.add_routes(webhook_routes)
     app.router.add_routes(page_routes)
     app.router.add_static("/static", WEB_DIR / "static", name="static")

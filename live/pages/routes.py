@@ -1,54 +1,37 @@
-"""Page handlers: they read what a page shows and render its template; the room pages then go live over Socket.IO."""
+"""Page handlers: sign-in and the today page here; accounts, sessions and rooms in their own modules.
+
+Every module adds its handlers to the one table in `live.pages.base`; importing them here is what
+registers them (`live.app` adds `routes`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import quote
+from datetime import UTC, datetime, timedelta
 
-import aiohttp_jinja2
 from aiohttp import web
+from sqlalchemy import select
 
-from live.auth.identity import (
-    LOGIN_COOKIE,
-    Staff,
-    csrf_ok,
-    csrf_token,
-    current_staff,
-    set_login_cookie,
-)
+from live.accounts import store as accounts
+from live.auth.identity import LOGIN_COOKIE, csrf_ok, current_staff, set_login_cookie
 from live.auth.store import authenticate
-from live.db.tables import Contact, LiveSession
-from live.errors import NotFound
+from live.db.tables import User
+from live.pages import accounts as _accounts_pages  # noqa: F401  (registers its routes)
+from live.pages import rooms as _room_pages  # noqa: F401
+from live.pages import sessions as _session_pages  # noqa: F401
+from live.pages.base import render, routes, safe_next, staff_or_login
+from live.pages.sessions import KIND_LABELS
 from live.sessions import store as sessions
-from live.sessions.invitations import read_join_token
-from live.typedefs import DB, SETTINGS
+from live.typedefs import DB
 
-routes = web.RouteTableDef()
-
-
-async def staff_or_login(request: web.Request) -> Staff:
-    staff = await current_staff(request)
-    if staff is None:
-        raise web.HTTPFound(f"/login?next={quote(request.path_qs)}")
-    return staff
-
-
-def base_context(request: web.Request, staff: Staff | None, **extra: Any) -> dict[str, Any]:
-    return {"staff": staff, "csrf_token": csrf_token(request), **extra}
-
-
-def safe_next(value: str | None) -> str:
-    # Only local paths: never redirect a signed-in user to another site.
-    if value and value.startswith("/") and not value.startswith("//"):
-        return value
-    return "/"
+__all__ = ["routes"]
 
 
 @routes.get("/login")
 async def login_form(request: web.Request) -> web.Response:
-    return aiohttp_jinja2.render_template(
-        "login.html", request, base_context(request, None, error=None, email="", next=safe_next(request.query.get("next")))
-    )
+    next_path = safe_next(request.query.get("next"))
+    if await current_staff(request) is not None:
+        raise web.HTTPFound(next_path)
+    return render(request, "login.html", None, error=None, email="", next=next_path)
 
 
 @routes.post("/login")
@@ -70,9 +53,7 @@ async def login(request: web.Request) -> web.Response:
             set_login_cookie(request, redirect, user.id)
             raise redirect
         error = "That email and password do not match a staff account."
-    response = aiohttp_jinja2.render_template(
-        "login.html", request, base_context(request, None, error=error, email=email, next=next_path)
-    )
+    response = render(request, "login.html", None, error=error, email=email, next=next_path)
     response.set_status(401 if error and "match" in error else 400)
     return response
 
@@ -90,24 +71,34 @@ async def logout(request: web.Request) -> web.Response:
 @routes.get("/")
 async def today(request: web.Request) -> web.Response:
     staff = await staff_or_login(request)
+    now = datetime.now(UTC)
     async with request.app[DB]() as db:
-        upcoming = [s for s in await sessions.list_sessions(db) if s.status != "ended"]
-    return aiohttp_jinja2.render_template("today.html", request, base_context(request, staff, sessions=upcoming))
-
-
-@routes.get("/join/{token}")
-async def join(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    token = request.match_info["token"]
-    claim = read_join_token(settings.secret_key, token)
-    async with request.app[DB]() as db:
-        invitation = await sessions.invitation_by_token(db, token) if claim else None
-        if invitation is None:
-            raise NotFound(
-                "This join link is not valid. Check that you copied the whole link, or ask your host for a new one."
-            )
-        session = await db.get(LiveSession, invitation.session_id)
-        contact = await db.get(Contact, invitation.contact_id)
-    return aiohttp_jinja2.render_template(
-        "join.html", request, base_context(request, None, session=session, contact=contact, token=token)
+        open_sessions = [s for s in await sessions.list_sessions(db) if s.status != "ended"]
+        hosts = {u.id: u for u in (await db.execute(select(User))).scalars()}
+        everyone = await accounts.list_accounts(db)
+        names = {a.id: a.name for a in everyone}
+    live = [s for s in open_sessions if s.status == "live"]
+    proposed = [s for s in open_sessions if s.status == "scheduled" and s.proposed]
+    # "Upcoming": the coming week; anything further out is on /sessions.
+    upcoming = [
+        s for s in open_sessions if s.status == "scheduled" and not s.proposed and s.starts_at <= now + timedelta(days=7)
+    ]
+    at_risk = sorted(
+        (a for a in everyone if a.health == "at_risk" or (a.engine_state or {}).get("at_risk")),
+        key=lambda a: (a.engagement is not None, a.engagement or 0.0),
     )
+    return render(
+        request,
+        "today.html",
+        staff,
+        live=live,
+        upcoming=upcoming,
+        proposed=proposed,
+        at_risk=at_risk,
+        hosts=hosts,
+        account_names=names,
+        kinds=KIND_LABELS,
+        later_count=len(open_sessions) - len(live) - len(proposed) - len(upcoming),
+    )
+
+

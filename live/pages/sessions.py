@@ -1,0 +1,76 @@
+"""The sessions pages: the schedule with its form, and one session's invitations, attendance, polls and report."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from live.accounts import store as accounts
+from live.auth.model import Action
+from live.db.tables import Account, User
+from live.pages import reports
+from live.pages.base import render, routes, staff_or_login
+from live.sessions import store as sessions
+from live.sessions.invitations import join_url
+from live.sessions.model import SessionKind
+from live.typedefs import DB, ENGINE, SETTINGS
+
+KIND_LABELS = {
+    SessionKind.WEBINAR.value: "Webinar",
+    SessionKind.WELCOME_SEMINAR.value: "Welcome seminar",
+    SessionKind.ONE_ON_ONE.value: "One-on-one",
+}
+
+
+@routes.get("/sessions")
+async def session_list(request: web.Request) -> web.Response:
+    staff = await staff_or_login(request, Action.READ_SESSIONS)
+    async with request.app[DB]() as db:
+        rows = list(await sessions.list_sessions(db))
+        hosts = {u.id: u for u in (await db.execute(select(User).order_by(User.name, User.email))).scalars()}
+        all_accounts = list(await accounts.list_accounts(db))
+    upcoming = [s for s in rows if s.status != "ended"]
+    past = sorted((s for s in rows if s.status == "ended"), key=lambda s: s.starts_at, reverse=True)
+    return render(
+        request,
+        "sessions.html",
+        staff,
+        upcoming=upcoming,
+        past=past,
+        hosts=hosts,
+        kinds=KIND_LABELS,
+        accounts=all_accounts,
+    )
+
+
+@routes.get("/sessions/{id}")
+async def session_page(request: web.Request) -> web.Response:
+    staff = await staff_or_login(request, Action.READ_SESSIONS)
+    settings = request.app[SETTINGS]
+    async with request.app[DB]() as db:
+        session = await sessions.get_session(db, request.match_info["id"])
+        host = await db.get(User, session.host_id)
+        invitations = [
+            (invitation, contact, join_url(settings.public_url, invitation.token))
+            for invitation, contact in await sessions.invitations_of(db, session.id)
+        ]
+        account_names = dict((await db.execute(select(Account.id, Account.name))).tuples().all())
+        rows = await reports.attendance(db, request.app[ENGINE], session)
+        poll_results = await reports.polls(db, session.id)
+        all_accounts = list(await accounts.list_accounts(db)) if session.status != "ended" else []
+    present = [r for r in rows if r.present_seconds > 0]
+    return render(
+        request,
+        "session.html",
+        staff,
+        session=session,
+        host=host,
+        kinds=KIND_LABELS,
+        invitations=invitations,
+        account_names=account_names,
+        attendance=rows,
+        present_count=len(present),
+        polls=poll_results,
+        accounts=all_accounts,
+        duration=reports.duration,
+    )

@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from live.db.tables import Account, Contact, Invitation, LiveSession, Poll, PollTally, PollVote, SessionScore
+from live.db.tables import Account, Contact, Invitation, LiveSession, SessionScore
 from live.engagement.attendance import derive_attendance
 from live.events.store import session_events
+from live.polls import store as poll_store
 from live.sessions import store as sessions
 
 
@@ -98,25 +99,12 @@ class PollResult:
 
 
 async def polls(db: AsyncSession, session_id: str) -> list[PollResult]:
-    rows = (
-        await db.execute(select(Poll).where(Poll.session_id == session_id).order_by(Poll.created_at))
-    ).scalars().all()
+    """Every poll of the session with its counts, from the polls store (as `GET .../polls` reads it)."""
     result = []
-    for poll in rows:
+    for stored in await poll_store.polls_of_session(db, session_id):
+        poll = stored.poll
         options = [str(o) for o in poll.options or []]
-        counts = [0] * len(options)
-        votes = (await db.execute(select(PollVote.choices).where(PollVote.poll_id == poll.id))).scalars().all()
-        if poll.anonymous:
-            for option, count in (
-                await db.execute(select(PollTally.option, PollTally.count).where(PollTally.poll_id == poll.id))
-            ).tuples():
-                if 0 <= option < len(counts):
-                    counts[option] = count
-        else:
-            for choices in votes:
-                for index in choices or []:
-                    if isinstance(index, int) and 0 <= index < len(counts):
-                        counts[index] += 1
+        counts = list(stored.counts) + [0] * (len(options) - len(stored.counts))
         total = sum(counts) or 1
         result.append(
             PollResult(
@@ -124,8 +112,8 @@ async def polls(db: AsyncSession, session_id: str) -> list[PollResult]:
                 question=poll.question,
                 status=poll.status,
                 anonymous=poll.anonymous,
-                options=tuple((text, n, n / total) for text, n in zip(options, counts, strict=True)),
-                voters=len(votes),
+                options=tuple((text, n, n / total) for text, n in zip(options, counts, strict=False)),
+                voters=len(stored.votes),
             )
         )
     return result

@@ -13,6 +13,7 @@ from live.auth.model import Action
 from live.db.tables import Contact, LiveSession, User
 from live.errors import NotFound
 from live.pages.base import render, routes, staff_or_login
+from live.polls import store as poll_store
 from live.sessions import store as sessions
 from live.sessions.invitations import read_join_token
 from live.typedefs import DB, SETTINGS
@@ -61,11 +62,18 @@ async def host_console(request: web.Request) -> web.Response:
     staff = await staff_or_login(request, Action.RUN_SESSIONS)
     async with request.app[DB]() as db:
         session = await sessions.get_session(db, request.match_info["id"])
+        drafts = [
+            {"id": s.poll.id, "question": s.poll.question, "options": list(s.poll.options)}
+            for s in await poll_store.polls_of_session(db, session.id)
+            if s.poll.status == "draft"
+        ]
     role = "host" if staff.id == session.host_id else "co_host"
+    config = room_config(request, session, role=role, name=staff.name or staff.email, token=None)
+    config["drafts"] = drafts
     return render(
         request,
         "host.html",
         staff,
         session=session,
-        config=room_config(request, session, role=role, name=staff.name or staff.email, token=None),
+        config=config,
     )

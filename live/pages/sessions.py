@@ -10,6 +10,7 @@ from live.auth.model import Action
 from live.db.tables import Account, User
 from live.pages import reports
 from live.pages.base import render, routes, staff_or_login
+from live.polls.writer import POLL_WRITER
 from live.sessions import store as sessions
 from live.sessions.invitations import join_url
 from live.sessions.model import SessionKind
@@ -47,6 +48,7 @@ async def session_list(request: web.Request) -> web.Response:
 async def session_page(request: web.Request) -> web.Response:
     staff = await staff_or_login(request, Action.READ_SESSIONS)
     settings = request.app[SETTINGS]
+    await request.app[POLL_WRITER].flush()  # this process's queued votes count in the results
     async with request.app[DB]() as db:
         session = await sessions.get_session(db, request.match_info["id"])
         host = await db.get(User, session.host_id)

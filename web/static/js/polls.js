@@ -41,7 +41,8 @@ function normalize(poll) {
     anonymous: Boolean(poll.anonymous),
     counts,
     voters: poll.voters ?? counts.reduce((a, b) => a + b, 0),
-    mine: poll.my_choices ?? poll.your_choices ?? poll.choices ?? null,
+    // Your earlier vote (room.state after a reload); an anonymous poll only says that you voted.
+    mine: poll.choices ?? (poll.voted ? [] : null),
     closed: poll.status === "closed",
   };
 }
@@ -144,7 +145,7 @@ export class HostPolls {
     this.current = document.getElementById("poll-current");
     this.preparedList = document.getElementById("poll-prepared");
     this.error = this.form.querySelector("[data-form-error]");
-    this.storageKey = `live.prepared-polls.${room.config.session.id}`;
+    this.drafts = [...(room.config.drafts ?? [])];
     this.poll = null;
     document.getElementById("poll-add-option").addEventListener("click", () => this.addOption(true));
     document.getElementById("poll-save").addEventListener("click", () => this.save());
@@ -209,26 +210,29 @@ export class HostPolls {
     return true;
   }
 
-  prepared() {
-    try {
-      return JSON.parse(localStorage.getItem(this.storageKey) ?? "[]");
-    } catch {
-      return [];
-    }
-  }
-
-  save() {
+  // Prepared polls are drafts on the server (`POST /api/v1/sessions/{id}/polls`), launched by id.
+  async save() {
     const draft = this.draft();
     if (!draft) return;
-    localStorage.setItem(this.storageKey, JSON.stringify([...this.prepared(), draft]));
+    const response = await fetch(`/api/v1/sessions/${encodeURIComponent(this.room.config.session.id)}/polls`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content },
+      body: JSON.stringify(draft),
+    });
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      this.say(data?.error?.message ?? `The poll was not saved (${response.status}).`);
+      return;
+    }
+    this.drafts.push({ id: data.id, question: data.question, options: data.options });
     this.resetForm();
     this.renderPrepared();
   }
 
   renderPrepared() {
-    const drafts = this.prepared();
     this.preparedList.replaceChildren(
-      ...drafts.map((draft, index) =>
+      ...this.drafts.map((draft) =>
         el(
           "li",
           {},
@@ -236,32 +240,24 @@ export class HostPolls {
           el("button", {
             className: "small primary",
             text: "Launch",
-            attrs: { type: "button" },
+            attrs: { type: "button", "aria-label": `Launch prepared poll: ${draft.question}` },
             on: {
               click: async () => {
-                if (await this.launch(draft)) {
-                  const rest = this.prepared().filter((_, i) => i !== index);
-                  localStorage.setItem(this.storageKey, JSON.stringify(rest));
-                  this.renderPrepared();
+                const ack = await this.room.send("poll.open", { poll_id: draft.id });
+                if (!ack.ok) {
+                  this.say(ack.error?.message ?? "The poll did not open.");
+                  return;
                 }
-              },
-            },
-          }),
-          el("button", {
-            className: "small",
-            text: "Remove",
-            attrs: { type: "button", "aria-label": `Remove prepared poll: ${draft.question}` },
-            on: {
-              click: () => {
-                localStorage.setItem(this.storageKey, JSON.stringify(this.prepared().filter((_, i) => i !== index)));
+                this.drafts = this.drafts.filter((d) => d.id !== draft.id);
                 this.renderPrepared();
+                this.showCurrent({ ...draft, id: ack.id ?? draft.id });
               },
             },
           }),
         ),
       ),
     );
-    this.preparedList.parentElement.hidden = drafts.length === 0;
+    this.preparedList.parentElement.hidden = this.drafts.length === 0;
   }
 
   load(poll) {

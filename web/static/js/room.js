@@ -301,7 +301,7 @@ class Room {
     const item = el("li", { className: "person", dataset: { participant: id } });
     item.append(el("span", { className: "person-name", text: id === this.me ? `${p.name} (you)` : p.name }));
     if (p.role !== "attendee") item.append(el("span", { className: "tag", text: p.role.replace("_", "-") }));
-    if (hand) item.append(el("span", { className: "hand", text: "✋", attrs: { role: "img", "aria-label": "hand raised" } }));
+    if (hand) item.append(el("span", { className: "tag hand", text: "hand raised" }));
     const icons = [];
     if (p.camera === false) icons.push("camera off");
     if (p.mic === false) icons.push("muted");
@@ -373,16 +373,16 @@ class Room {
   toggleCamera(on, report = true) {
     this.local.setCamera(on);
     const button = document.getElementById("toggle-camera");
-    button.setAttribute("aria-pressed", String(!on));
-    button.querySelector(".label").textContent = on ? "Camera on" : "Camera off";
+    button.classList.toggle("off", !on);
+    button.querySelector(".label").textContent = on ? "Stop camera" : "Start camera";
     if (report) this.reportMedia();
   }
 
   toggleMic(on, report = true) {
     this.local.setMic(on);
     const button = document.getElementById("toggle-mic");
-    button.setAttribute("aria-pressed", String(!on));
-    button.querySelector(".label").textContent = on ? "Mic on" : "Muted";
+    button.classList.toggle("off", !on);
+    button.querySelector(".label").textContent = on ? "Mute" : "Unmute";
     if (report) this.reportMedia();
   }
 }

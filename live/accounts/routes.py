@@ -203,6 +203,10 @@ async def patch_account(request: web.Request) -> web.Response:
                 raise InvalidInput("'mrr' cannot be null.")
             account.mrr = body.mrr
             account.ltv = lifetime_value(body.mrr, config.gross_margin, config.monthly_churn)
+        released = [
+            f for f in ("tier", "phase")
+            if f in given and getattr(body, f) is None and getattr(account, f"{f}_source") == Source.MANUAL
+        ]
         changes = _apply_overrides(db, account, body, given, staff.email, config.version)
         if "mrr" in given and account.tier_source == Source.ENGINE:
             new_tier = store.engine_tier(account, config)
@@ -222,6 +226,15 @@ async def patch_account(request: web.Request) -> web.Response:
         from live.engagement.automations import on_account_changed
 
         await on_account_changed(request.app, account.id, changes)
+    if released:
+        from live.engagement.automations import on_override_released
+
+        # The engine takes over at once; the body stays the account as released, and says what the engine
+        # then decided (a GET shows the account after both).
+        await on_override_released(request.app, account.id)
+        async with request.app[DB]() as db:
+            after = account_json(await store.get_account(db, account.id))
+        payload["reevaluated"] = {k: after[k] for k in ("tier", "tier_source", "phase", "phase_source", "health", "engagement")}
     return web.json_response(payload)
 
 

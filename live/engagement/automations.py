@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.accounts.model import Phase
-from live.db.tables import Account, Contact, LiveSession
+from live.auth.model import Role
+from live.db.tables import Account, Contact, LiveSession, User
 from live.sessions import store as sessions
-from live.sessions.model import SessionKind, SessionStatus
+from live.sessions.model import ONE_ON_ONE_MAX_PEOPLE, SessionKind, SessionStatus
 from live.typedefs import DB, SETTINGS
+
+if TYPE_CHECKING:
+    from live.engagement.report import AttendanceReport
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +78,95 @@ async def on_account_changed(app: web.Application, account_id: str, changes: lis
     from live.engagement.service import announce_changes
 
     await announce_changes(app, account_id, changes)
+
+
+async def on_override_released(app: web.Application, account_id: str) -> None:
+    """A tier or phase handed back to the engine is re-evaluated at once, not at the next session or night."""
+    from live.engagement.service import reevaluate
+
+    await reevaluate(app, account_id)
+
+
+async def reinvite_no_shows(db: AsyncSession, secret: str, report: AttendanceReport, now: datetime) -> int:
+    """Every invited no-show of a welcome seminar is invited to the next one (reason "no_show")."""
+    no_shows = [r.contact_id for r in report.rows if r.no_show and r.invited and r.contact_id is not None]
+    if not no_shows:
+        return 0
+    seminar = await next_welcome_seminar(db, now)
+    if seminar is None:
+        log.info("%s: %d no-shows, but no welcome seminar is scheduled", report.session.id, len(no_shows))
+        return 0
+    contacts = (await db.execute(select(Contact).where(Contact.id.in_(no_shows)))).scalars().all()
+    await sessions.invite(db, secret, seminar, contacts, reason="no_show")
+    log.info("%s: invited %d no-shows to %s", report.session.id, len(contacts), seminar.id)
+    return len(contacts)
+
+
+# A proposed check-in: two business days out, mid-afternoon UTC (morning in the Americas, late
+# afternoon in Europe), half an hour. The CSM confirms or drops it.
+CHECK_IN_BUSINESS_DAYS = 2
+CHECK_IN_TIME = time(15, 0, tzinfo=UTC)
+CHECK_IN_MINUTES = 30
+
+
+def check_in_start(now: datetime, business_days: int = CHECK_IN_BUSINESS_DAYS) -> datetime:
+    """15:00 UTC on the `business_days`-th weekday after `now`'s date."""
+    day = now.astimezone(UTC).date()
+    left = business_days
+    while left > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            left -= 1
+    return datetime.combine(day, CHECK_IN_TIME)
+
+
+async def check_in_host(db: AsyncSession, account: Account) -> User | None:
+    """The account's CSM, else the longest-serving CSM, else an admin."""
+    if account.csm_email:
+        user = (await db.execute(select(User).where(User.email == account.csm_email))).scalar_one_or_none()
+        if user is not None:
+            return user
+    for role in (Role.CSM, Role.ADMIN):
+        query = select(User).where(User.role == role.value).order_by(User.created_at, User.id).limit(1)
+        user = (await db.execute(query)).scalar_one_or_none()
+        if user is not None:
+            return user
+    return None
+
+
+async def propose_check_in(db: AsyncSession, secret: str, account: Account, now: datetime) -> LiveSession | None:
+    """An account that turns at risk gets a proposed one-on-one with its CSM, unless one is already coming."""
+    coming = (
+        await db.execute(
+            select(LiveSession.id).where(
+                LiveSession.account_id == account.id,
+                LiveSession.kind == SessionKind.ONE_ON_ONE.value,
+                LiveSession.status == SessionStatus.SCHEDULED.value,
+                LiveSession.starts_at > now,
+            )
+        )
+    ).first()
+    if coming is not None:
+        return None
+    host = await check_in_host(db, account)
+    if host is None:
+        log.warning("account %s is at risk, but there is no CSM or admin to host a check-in", account.id)
+        return None
+    session = await sessions.create_session(
+        db,
+        kind=SessionKind.ONE_ON_ONE,
+        title=f"Check-in: {account.name}",
+        starts_at=check_in_start(now),
+        duration_minutes=CHECK_IN_MINUTES,
+        host=host,
+        proposed=True,
+        account_id=account.id,
+    )
+    contacts = (
+        await db.execute(
+            select(Contact).where(Contact.account_id == account.id).order_by(Contact.created_at, Contact.id)
+        )
+    ).scalars().all()
+    await sessions.invite(db, secret, session, contacts[: ONE_ON_ONE_MAX_PEOPLE - 1], reason="at_risk")
+    log.info("account %s: at risk, proposed check-in %s with %s", account.id, session.id, host.email)
+    return session

@@ -1,0 +1,262 @@
+"""When accounts are evaluated, and `live scores recompute`: the same timeline replayed from the event log.
+
+An account is evaluated at two kinds of moments, both fixed by the data rather than by when a process
+happens to run: at the end of every session its contacts were invited to, and at every midnight UTC
+after it was created (the daily tick that lets decay and inactivity act). The incremental path catches
+up the ticks it missed before each evaluation (`catch_up_times`); the recompute evaluates the merged
+timeline in order. Both call `evaluate_through`, so a recompute reproduces the incremental history.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time as clock
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from live.accounts.model import Health, Phase, Source, lifetime_value, tier_for_ltv
+from live.db.tables import Account, AccountHistory, Contact, Invitation, LiveSession
+from live.engagement import store
+from live.engagement.config import EngagementConfig
+from live.engagement.engine import AccountSnapshot, EngineState, Evaluation, evaluate
+from live.engagement.model import ScoredSession
+from live.engagement.report import attendance_report
+from live.sessions.model import SessionStatus
+from live.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The daily evaluation happens at midnight UTC: one fixed instant per day, whoever runs it and whenever.
+TICK_TIME = time(0, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+# Engine history rows have no actor; manual changes and the rows written at creation keep theirs.
+ENGINE_SOURCE = Source.ENGINE.value
+
+
+# --- the timeline (pure) ----------------------------------------------------------------------
+
+
+def daily_ticks(after: datetime, until: datetime) -> list[datetime]:
+    """Every midnight UTC strictly after `after` and at or before `until`."""
+    if until <= after:
+        return []
+    first = datetime.combine(after.astimezone(UTC).date(), TICK_TIME)
+    if first <= after:
+        first += DAY
+    ticks = []
+    at = first
+    while at <= until:
+        ticks.append(at)
+        at += DAY
+    return ticks
+
+
+def catch_up_times(account: AccountSnapshot, created_at: datetime, until: datetime) -> list[datetime]:
+    """The ticks an account missed since its last evaluation (or its creation), up to `until`."""
+    last = EngineState.from_json(account.engine_state).last_evaluated_at
+    return daily_ticks(last or created_at, until)
+
+
+def account_timeline(created_at: datetime, session_ends: Sequence[datetime], until: datetime) -> list[datetime]:
+    """Every evaluation of an account from its creation to `until`, in the order the incremental path makes
+    them: at one instant a tick comes before a session end, and each session end evaluates once."""
+    events = [(at, 0) for at in daily_ticks(created_at, until)]
+    events += [(at, 1) for at in session_ends if at <= until]
+    return [at for at, _ in sorted(events)]
+
+
+def carry(account: AccountSnapshot, result: Evaluation) -> AccountSnapshot:
+    """The snapshot the next evaluation starts from (what `store.apply_evaluation` writes back)."""
+    expired_tier = account.tier_source is Source.MANUAL and result.tier_source is Source.ENGINE
+    expired_phase = account.phase_source is Source.MANUAL and result.phase_source is Source.ENGINE
+    return replace(
+        account,
+        tier=result.tier,
+        tier_source=result.tier_source,
+        tier_override_expires_at=None if expired_tier else account.tier_override_expires_at,
+        phase=result.phase,
+        phase_source=result.phase_source,
+        phase_override_expires_at=None if expired_phase else account.phase_override_expires_at,
+        health=result.health,
+        engine_state=result.engine_state,
+    )
+
+
+def replay(
+    account: AccountSnapshot, scores: Sequence[ScoredSession], times: Sequence[datetime], config: EngagementConfig
+) -> tuple[AccountSnapshot, list[tuple[datetime, Evaluation]]]:
+    """The engine alone over a timeline, no database (the baseline of `bench/recompute.py`)."""
+    results = []
+    for at in times:
+        result = evaluate(account, scores, at, config)
+        results.append((at, result))
+        account = carry(account, result)
+    return account, results
+
+
+# --- against the database ---------------------------------------------------------------------
+
+
+def evaluate_through(
+    db: AsyncSession,
+    account: Account,
+    scores: Sequence[ScoredSession],
+    times: Sequence[datetime],
+    config: EngagementConfig,
+) -> list[tuple[datetime, Evaluation]]:
+    """Evaluates the account at each time in turn, writing every outcome back (fields and history)."""
+    results = []
+    for at in times:
+        result = evaluate(store.snapshot(account), scores, at, config)
+        store.apply_evaluation(db, account, result, at)
+        results.append((at, result))
+    return results
+
+
+def reset_account(account: Account, config: EngagementConfig) -> None:
+    """Back to what `create_account` made: the LTV band, onboarding, no engine memory. Manual overrides
+    that still hold are kept (they are decisions, not derived state)."""
+    account.ltv = lifetime_value(account.mrr, config.gross_margin, config.monthly_churn)
+    if account.tier_source != Source.MANUAL:
+        account.tier = tier_for_ltv(account.ltv, config.high_band, config.low_band).value
+    if account.phase_source != Source.MANUAL:
+        account.phase = Phase.ONBOARDING.value
+    account.health = Health.NEUTRAL.value
+    account.engagement = None
+    account.engine_state = {}
+
+
+@dataclass
+class RecomputeStats:
+    accounts: int = 0
+    sessions: int = 0
+    events: int = 0
+    scores: int = 0
+    evaluations: int = 0
+    changes: int = 0
+    seconds: float = 0.0
+
+
+Progress = Callable[[int], Any]
+
+
+async def recompute(
+    db: AsyncSession,
+    config: EngagementConfig,
+    now: datetime,
+    account_id: str | None = None,
+    progress: Callable[[str, int], Progress] | None = None,
+) -> RecomputeStats:
+    """Rebuilds session scores, then every account's tier, phase, health and engine history, from the log.
+
+    Sessions are scored in the order they ended; then each account is reset and evaluated over its
+    timeline up to `now`. Engine history rows are replaced; manual and creation rows are kept. Nothing is
+    announced: a rebuild is not news (no webhooks, no automations). Runs in the caller's transaction.
+    """
+    started = clock.perf_counter()
+    stats = RecomputeStats()
+    session_query = select(LiveSession).where(LiveSession.status == SessionStatus.ENDED.value)
+    if account_id is not None:
+        await store_account(db, account_id)
+        theirs = select(Invitation.session_id).join(Contact, Contact.id == Invitation.contact_id).where(
+            Contact.account_id == account_id
+        )
+        session_query = session_query.where(LiveSession.id.in_(theirs))
+    sessions = (await db.execute(session_query)).scalars().all()
+    sessions = sorted(sessions, key=lambda s: (s.ended_at or s.starts_at, s.id))
+    tick = progress("sessions", len(sessions)) if progress else None
+    for session in sessions:
+        events = await store.session_events(db, session.id)
+        invited, known = await store.session_people(db, session.id, events)
+        report = attendance_report(store.session_info(session), events, invited, known, session.ended_at or now, config)
+        await store.replace_scores(db, report, account_id)
+        stats.sessions += 1
+        stats.events += len(events)
+        stats.scores += sum(1 for r in report.rows if r.contact_id is not None and r.account_id is not None)
+        if tick:
+            tick(1)
+    await db.flush()
+
+    account_query = select(Account).order_by(Account.created_at, Account.id)
+    if account_id is not None:
+        account_query = account_query.where(Account.id == account_id)
+    accounts = (await db.execute(account_query)).scalars().all()
+    tick = progress("accounts", len(accounts)) if progress else None
+    engine_rows = and_(
+        AccountHistory.source == ENGINE_SOURCE, AccountHistory.actor.is_(None), AccountHistory.old.is_not(None)
+    )
+    history_query = delete(AccountHistory).where(engine_rows)
+    if account_id is not None:
+        history_query = history_query.where(AccountHistory.account_id == account_id)
+    await db.execute(history_query)
+    all_scores = await store.scores_of(db, [a.id for a in accounts]) if account_id else await all_account_scores(db)
+    for account in accounts:
+        scores = all_scores.get(account.id, [])
+        reset_account(account, config)
+        times = account_timeline(account.created_at, [s.ended_at for s in _per_session(scores)], now)
+        results = evaluate_through(db, account, scores, times, config)
+        stats.accounts += 1
+        stats.evaluations += len(results)
+        stats.changes += sum(len(r.changes) for _, r in results)
+        if tick:
+            tick(1)
+    await db.flush()
+    stats.seconds = clock.perf_counter() - started
+    return stats
+
+
+def _per_session(scores: Sequence[ScoredSession]) -> list[ScoredSession]:
+    """One score per session (the account is evaluated once per session end, whatever its contacts)."""
+    seen: dict[str, ScoredSession] = {}
+    for s in scores:
+        seen.setdefault(s.session_id, s)
+    return list(seen.values())
+
+
+async def store_account(db: AsyncSession, account_id: str) -> Account:
+    from live.accounts.store import get_account
+
+    return await get_account(db, account_id)
+
+
+async def all_account_scores(db: AsyncSession) -> dict[str, list[ScoredSession]]:
+    ids = (await db.execute(select(Account.id))).scalars().all()
+    return await store.scores_of(db, ids)
+
+
+async def recompute_cli(settings: Settings, account_id: str | None) -> None:
+    """`live scores recompute [--account ID]`, with a progress bar per stage on stderr."""
+    from tqdm import tqdm
+
+    from live.db.engine import create_engine, session_factory, upgrade
+
+    if settings.is_sqlite:
+        await upgrade(settings.database_url)
+    config = EngagementConfig().with_overrides(settings.engagement)
+    engine = create_engine(settings.database_url)
+    bars: list[Any] = []
+
+    def progress(stage: str, total: int) -> Progress:
+        bar = tqdm(total=total, desc=stage, unit=stage.rstrip("s"), file=sys.stderr, leave=True)
+        bars.append(bar)
+        return bar.update  # type: ignore[no-any-return]
+
+    try:
+        async with session_factory(engine)() as db:
+            stats = await recompute(db, config, datetime.now(UTC), account_id, progress)
+            await db.commit()
+    finally:
+        for bar in bars:
+            bar.close()
+        await engine.dispose()
+    print(
+        f"recomputed {stats.sessions} sessions ({stats.scores} scores) and {stats.accounts} accounts "
+        f"({stats.evaluations} evaluations, {stats.changes} changes) in {stats.seconds:.1f} s "
+        f"with configuration {config.version}"
+    )

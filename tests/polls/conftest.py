@@ -1,0 +1,29 @@
+"""Poll fixtures: the room fixtures, every received poll event checked against its schema, and a recorder of all events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from live.polls.events import EMITTED as POLL_EMITTED
+from tests.rooms import support
+from tests.rooms.conftest import join, room
+from tests.rooms.support import NAMESPACE, Client
+
+# Poll events are checked like the room's and chat's (tests/rooms/support.py reads this dict).
+support.SCHEMAS.update(POLL_EMITTED)
+
+
+def record_everything(client: Client) -> list[tuple[str, Any]]:
+    """Every event the client receives from now on, in order, besides its queues (and its `room.state`)."""
+    seen: list[tuple[str, Any]] = [("room.state", client.state)]
+
+    async def any_event(event: str, *args: Any) -> None:
+        payload = args[0] if len(args) == 1 else list(args)
+        seen.append((event, payload))
+        await client.queues[event].put(payload)
+
+    client.sio.on("*", any_event, namespace=NAMESPACE)
+    return seen
+
+
+__all__ = ["join", "record_everything", "room"]

@@ -307,6 +307,7 @@ async def _disconnect_everyone(app: web.Application) -> None:
     """On shutdown: every local socket leaves (logged and announced) before the event writer's last flush."""
     namespace = app[_NAMESPACE]
     sio: Any = app[SIO]
+    log.info("shutdown: closing %d /live connections", len(namespace.sockets))
     for sid in list(namespace.sockets):
         try:
             await sio.disconnect(sid, namespace=NAMESPACE, ignore_queue=True)
@@ -319,6 +320,7 @@ async def _disconnect_everyone(app: web.Application) -> None:
         await sio.eio.disconnect()
     except Exception:
         log.exception("shutdown: could not close Engine.IO connections")
+    log.info("shutdown: /live connections closed, %d background tasks left", len(tasks))
 
 
 __all__ = ["NAMESPACE", "LiveNamespace", "iso", "setup"]

@@ -16,6 +16,7 @@ from live.api.errors import error_middleware
 from live.auth.identity import csrf_cookie_middleware
 from live.db.engine import create_engine, session_factory
 from live.engagement.config import EngagementConfig
+from live.engagement.scheduler import scheduler_ctx
 from live.events.writer import writer_ctx
 from live.settings import Settings
 from live.typedefs import DB, ENGAGEMENT, ENGINE, METRICS, ON_SESSION_ENDED, ROOM_EVENTS, SETTINGS, SIO
@@ -45,6 +46,7 @@ def init_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(outbox_ctx)
     app.cleanup_ctx.append(writer_ctx)
+    app.cleanup_ctx.append(scheduler_ctx)
 
     manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
     sio = socketio.AsyncServer(

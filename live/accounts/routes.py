@@ -14,6 +14,8 @@ from live.api.parse import Body, json_body, validate
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.db.tables import Account, AccountHistory, Contact
+from live.engagement import store as engagement_store
+from live.engagement.report import engagement_series, explain
 from live.errors import InvalidInput
 from live.typedefs import DB, ENGAGEMENT
 
@@ -168,6 +170,27 @@ async def get_account(request: web.Request) -> web.Response:
         payload = account_json(account)
         payload["history"] = [history_json(h) for h in await store.history(db, account.id)]
         payload["contacts"] = [contact_json(c) for c in await store.contacts_of(db, account.id)]
+        payload["sessions"] = await engagement_store.account_sessions(db, account.id)
+        scores = (await engagement_store.scores_of(db, [account.id])).get(account.id, [])
+        payload["engagement_series"] = engagement_series(scores, datetime.now(UTC), request.app[ENGAGEMENT])
+        return web.json_response(payload)
+
+
+@routes.get("/api/v1/accounts/{id}/explain")
+async def explain_account(request: web.Request) -> web.Response:
+    await require_staff(request, Action.READ_ACCOUNTS)
+    async with request.app[DB]() as db:
+        account = await store.get_account(db, request.match_info["id"])
+        scores = (await engagement_store.scores_of(db, [account.id])).get(account.id, [])
+        titles = await engagement_store.session_titles(db, (s.session_id for s in scores))
+        names = {c.id: c.name for c in await store.contacts_of(db, account.id)}
+        payload = explain(engagement_store.snapshot(account), scores, datetime.now(UTC), request.app[ENGAGEMENT])
+        for line in payload["engagement"]["sessions"]:
+            line["title"] = titles.get(line["session_id"])
+            line["contact_name"] = names.get(line["contact_id"])
+        payload["account"] = account_json(account)
+        payload["stored"] = {"engagement": account.engagement, "health": account.health, "tier": account.tier,
+                             "phase": account.phase, "engine_state": account.engine_state}
         return web.json_response(payload)
 
 

@@ -97,11 +97,12 @@ async def eventually(check: Callable[[], Awaitable[Any]], within: float = 10.0, 
 class Receiver:
     """A real HTTP webhook endpoint on a free port; answers with the queued statuses, then 204."""
 
-    def __init__(self, statuses: list[int] | None = None) -> None:
+    def __init__(self, statuses: list[int] | None = None, port: int | None = None) -> None:
         self.statuses = list(statuses or [])
         self.requests: list[tuple[dict[str, str], str]] = []
         self.runner: web.AppRunner | None = None
-        self.url = ""
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hook"
 
     async def start(self) -> Receiver:
         async def hook(request: web.Request) -> web.Response:
@@ -112,9 +113,7 @@ class Receiver:
         app.router.add_post("/hook", hook)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
-        port = free_port()
-        await web.TCPSite(self.runner, "127.0.0.1", port).start()
-        self.url = f"http://127.0.0.1:{port}/hook"
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
         return self
 
     async def stop(self) -> None:

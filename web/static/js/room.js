@@ -214,7 +214,8 @@ class Room {
     this.participants.set(person.participant_id, { ...known, ...person });
     this.stage.rename(person.participant_id, person.name);
     this.renderParticipants();
-    if (this.mesh) this.mesh.sync([...this.participants.keys()]);
+    // No link to a newcomer from here: the newcomer offers once its room.state arrives. Offering now
+    // could reach it before its connection has joined the session's rooms, and be lost.
   }
 
   left(person) {
@@ -354,17 +355,19 @@ class Room {
         }),
       );
     }
-    byTestId("go-live")?.addEventListener("click", async (event) => {
-      event.currentTarget.disabled = true;
+    const goLive = byTestId("go-live");
+    goLive?.addEventListener("click", async () => {
+      goLive.disabled = true;
       const ack = this.complain(await this.send("session.start", {}));
-      event.currentTarget.disabled = false;
+      goLive.disabled = false;
       if (ack.ok) this.setStatus("live");
     });
-    byTestId("end-session")?.addEventListener("click", async (event) => {
-      if (!window.confirm("End the session for everyone?")) return;
-      event.currentTarget.disabled = true;
+    const end = byTestId("end-session");
+    end?.addEventListener("click", async () => {
+      // No confirm() dialog: the button is apart from the others, red, and says what it does.
+      end.disabled = true;
       const ack = this.complain(await this.send("session.end", {}));
-      event.currentTarget.disabled = false;
+      end.disabled = false;
       if (ack.ok) this.ended();
     });
     document.getElementById("leave")?.addEventListener("click", () => this.finish("You left the session. You can rejoin with the same link while it runs."));

@@ -200,6 +200,11 @@ class LiveNamespace(socketio.AsyncNamespace):
         if last:
             self.limiter.forget(me.participant_id)
             await self.emit("presence.left", me.public(), to=session_room(me.session_id))
+        for hook in self.registry.on_leave:
+            try:
+                await hook(self.app, me, sid, last)
+            except Exception:
+                log.exception("%s %s: leave hook %r failed", me.session_id, me.participant_id, hook)
 
     # --- events ---------------------------------------------------------------------------
     def ctx(self, sid: str, me: Participant, info: dict[str, Any]) -> Ctx:
@@ -317,7 +322,9 @@ async def _disconnect_everyone(app: web.Application) -> None:
     if tasks:
         await asyncio.wait(list(tasks), timeout=SHUTDOWN_WAIT)
     try:
-        await sio.eio.disconnect()
+        # Engine.IO's disconnect-all waits on an empty task set (ValueError) when nobody is left.
+        if sio.eio.sockets:
+            await sio.eio.disconnect()
     except Exception:
         log.exception("shutdown: could not close Engine.IO connections")
     log.info("shutdown: /live connections closed, %d background tasks left", len(tasks))

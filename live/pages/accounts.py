@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -10,6 +11,8 @@ from live.accounts import store as accounts
 from live.accounts.model import PHASE_ORDER, TIER_ORDER, Health, Phase, Tier
 from live.auth.model import Action
 from live.db.tables import Account
+from live.engagement import store as engagement_store
+from live.engagement.report import engagement_series
 from live.pages import reports
 from live.pages.base import render, routes, staff_or_login
 from live.pages.charts import line_chart
@@ -75,12 +78,14 @@ async def account_list(request: web.Request) -> web.Response:
 async def account_page(request: web.Request) -> web.Response:
     staff = await staff_or_login(request, Action.READ_ACCOUNTS)
     config = request.app[ENGAGEMENT]
+    # The same reads as `GET /api/v1/accounts/{id}`.
     async with request.app[DB]() as db:
         account: Account = await accounts.get_account(db, request.match_info["id"])
         history = list(await accounts.history(db, account.id))
         contacts = list(await accounts.contacts_of(db, account.id))
-        attended = await reports.account_sessions(db, account.id)
-        series = await reports.engagement_series(db, account.id)
+        attended = await engagement_store.account_sessions(db, account.id)
+        scores = (await engagement_store.scores_of(db, [account.id])).get(account.id, [])
+    series = reports.series_points(engagement_series(scores, datetime.now(UTC), config))
     # Guide lines: below the first the account is at risk; the second is the bar for establishment.
     thresholds = (config.at_risk_engagement, config.establishment_engagement)
     return render(
@@ -92,7 +97,6 @@ async def account_page(request: web.Request) -> web.Response:
         contacts=contacts,
         sessions=attended,
         chart=line_chart(series, thresholds=thresholds),
-        series=series,
         at_risk=bool((account.engine_state or {}).get("at_risk")),
         tiers=[t.value for t in Tier],
         phases=[p.value for p in PHASE_ORDER],

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aiohttp import web
 from sqlalchemy import select
 
 from live.accounts import store as accounts
 from live.auth.model import Action
 from live.db.tables import Account, User
+from live.engagement import store as engagement_store
 from live.pages import reports
 from live.pages.base import render, routes, staff_or_login
 from live.polls.writer import POLL_WRITER
 from live.sessions import store as sessions
 from live.sessions.invitations import join_url
 from live.sessions.model import SessionKind
-from live.typedefs import DB, ENGINE, SETTINGS
+from live.typedefs import DB, ENGAGEMENT, SETTINGS
 
 KIND_LABELS = {
     SessionKind.WEBINAR.value: "Webinar",
@@ -57,10 +60,13 @@ async def session_page(request: web.Request) -> web.Response:
             for invitation, contact in await sessions.invitations_of(db, session.id)
         ]
         account_names = dict((await db.execute(select(Account.id, Account.name))).tuples().all())
-        rows = await reports.attendance(db, request.app[ENGINE], session)
+        # The same report as `GET /api/v1/sessions/{id}/attendance`.
+        report = await engagement_store.build_report(db, session, datetime.now(UTC), request.app[ENGAGEMENT])
         poll_results = await reports.polls(db, session.id)
         all_accounts = list(await accounts.list_accounts(db)) if session.status != "ended" else []
-    present = [r for r in rows if r.present_seconds > 0]
+    rows = sorted(report.rows, key=lambda r: (r.role != "attendee", r.name.lower()))
+    present = [r for r in rows if r.role == "attendee" and r.present_seconds > 0]
+    invited = [r for r in rows if r.role == "attendee"]
     return render(
         request,
         "session.html",
@@ -72,6 +78,7 @@ async def session_page(request: web.Request) -> web.Response:
         account_names=account_names,
         attendance=rows,
         present_count=len(present),
+        attendee_count=len(invited),
         polls=poll_results,
         accounts=all_accounts,
         duration=reports.duration,

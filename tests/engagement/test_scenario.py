@@ -38,8 +38,8 @@ async def test_the_welcome_seminar_scenario_ends_with_no_manual_step(
 
     sid = seminar["id"]
     host_client = await join(server, host.token, sid)
+    guest = await join(server, token_of(seminar, comer["id"]), sid)  # waiting before the start: a full share
     await ok(host_client, "session.start")
-    guest = await join(server, token_of(seminar, comer["id"]), sid)
     await ok(guest, "focus", {"visible": True})
     await ok(guest, "chat.send", {"text": "Hi! Glad to be here."})
     poll = await ok(host_client, "poll.open", {"question": "How far along are you?", "options": ["Set up", "Not yet"]})

@@ -50,8 +50,8 @@ async def run_seminar(server: LiveServer, host: StaffMember, session: dict[str, 
     """The host runs the seminar; `attendee` joins, chats, answers the poll and leaves before the end."""
     sid = session["id"]
     host_client = await join(server, host.token, sid)
+    guest = await join(server, token_of(session, attendee), sid)  # waiting before the start: a full share
     await ok(host_client, "session.start")
-    guest = await join(server, token_of(session, attendee), sid)
     await ok(guest, "chat.send", {"text": "Hello!"})
     poll = await ok(host_client, "poll.open", {"question": "Ready?", "options": ["Yes", "Not yet"]})
     await ok(guest, "poll.vote", {"poll_id": poll["id"], "choices": [0]})

@@ -304,8 +304,11 @@ class Room {
     if (p.role !== "attendee") item.append(el("span", { className: "tag", text: p.role.replace("_", "-") }));
     if (hand) item.append(el("span", { className: "tag hand", text: "hand raised" }));
     const icons = [];
-    if (p.camera === false) icons.push("camera off");
-    if (p.mic === false) icons.push("muted");
+    // In a webinar only the hosts send media; an attendee's camera and mic say nothing.
+    if (p.role !== "attendee" || !this.broadcasts) {
+      if (p.camera === false) icons.push("camera off");
+      if (p.mic === false) icons.push("muted");
+    }
     if (this.isStaff && this.attention.has(id)) icons.push(this.attention.get(id) ? "watching" : "away");
     if (icons.length) item.append(el("span", { className: "muted small", text: icons.join(" · ") }));
     if (this.isStaff && id !== this.me && p.role === "attendee") {

@@ -53,6 +53,20 @@ async def test_an_attendee_votes_with_a_click_and_the_host_sees_the_result(
             await attendee.get_by_test_id("poll-results").locator("[data-count='1']").wait_for()
             await screenshot(host, "host-webinar-poll")
             await screenshot(attendee, "join-webinar-voted")
+
+            # The connection drops: the page says so, reconnects by itself and gets the room back.
+            await attendee.evaluate(
+                """() => {
+                    const status = document.getElementById('connection');
+                    window.statuses = [];
+                    new MutationObserver(() => window.statuses.push(status.textContent))
+                        .observe(status, {childList: true, characterData: true, subtree: true});
+                    window.liveRoom.socket.io.engine.close();
+                }"""
+            )
+            await attendee.wait_for_function("window.statuses.includes('Reconnecting…')")
+            await attendee.wait_for_function("document.getElementById('connection').textContent === 'Connected'")
+            await attendee.get_by_test_id("poll").get_by_test_id("poll-results").wait_for()
         finally:
             await browser.close()
 

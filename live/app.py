@@ -68,6 +68,9 @@ def init_app(settings: Settings) -> web.Application:
     from live.polls.handlers import register as register_polls  # polls: Socket.IO events, room.state part
 
     register_polls(app, app[ROOM_EVENTS])
+    from live.media.handlers import register as register_media  # media: publish/subscribe, routers
+
+    register_media(app, app[ROOM_EVENTS])
 
     from live.accounts.routes import routes as account_routes
     from live.pages.routes import routes as page_routes

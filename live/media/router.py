@@ -59,6 +59,8 @@ TracksChanged = Callable[[str], Awaitable[None]]
 # The one codec per kind that publishers and subscribers negotiate (see the module docstring).
 FORWARDED_CODECS = {"video": "video/VP8", "audio": "audio/opus"}
 MEDIA_KINDS = ("audio", "video")
+# Seconds `close()` gives in-flight `on_tracks_changed` calls before cancelling them.
+CLOSE_WAIT = 1.0
 
 
 @dataclass(frozen=True)
@@ -99,10 +101,12 @@ def _parse_offer(participant_id: str, offer: dict[str, Any]) -> tuple[RTCSession
         parsed = SessionDescription.parse(sdp)
     except Exception as exc:  # aiortc raises assorted errors on malformed SDP
         raise InvalidInput(f"Media offer from {participant_id} is not valid SDP: {exc}") from exc
+    if not any(m.kind in MEDIA_KINDS for m in parsed.media):
+        raise InvalidInput(f"Media offer from {participant_id} has no audio or video m-line")
     return RTCSessionDescription(sdp=sdp, type="offer"), parsed
 
 
-def _ice_configuration(ice_servers: list[dict[str, Any]]) -> RTCConfiguration:
+def ice_configuration(ice_servers: list[dict[str, Any]]) -> RTCConfiguration:
     servers = []
     for server in ice_servers:
         unknown = set(server) - {"urls", "username", "credential"}
@@ -129,7 +133,7 @@ class MediaRouter:
         *,
         session_id: str = "-",
     ) -> None:
-        self._configuration = _ice_configuration(ice_servers)
+        self._configuration = ice_configuration(ice_servers)
         self._on_tracks_changed = on_tracks_changed
         self._session_id = session_id
         self._publishers: dict[str, _Publisher] = {}
@@ -143,6 +147,14 @@ class MediaRouter:
     @property
     def publishers(self) -> list[str]:
         return list(self._forwarders)
+
+    @property
+    def subscribers(self) -> list[str]:
+        return list(self._subscribers)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def tracks(self) -> list[PublishedTrack]:
         """Every published track, in the order `subscribe` assigns them to offered m-lines."""
@@ -172,8 +184,12 @@ class MediaRouter:
                 await pc.setRemoteDescription(description)
                 forwarders = self._attach_sources(participant_id, label, media, transceivers)
                 await pc.setLocalDescription(await pc.createAnswer())
+                self._check_open()  # `close()` ran while this offer was being answered
             except Exception as exc:
                 await pc.close()
+                if self._closed:
+                    for forwarder in self._forwarders.pop(participant_id, []):
+                        forwarder.close()
                 if isinstance(exc, InvalidInput):
                     raise
                 raise InvalidInput(f"Media offer from {participant_id} cannot be answered: {exc}") from exc
@@ -222,8 +238,11 @@ class MediaRouter:
             try:
                 await pc.setRemoteDescription(description)
                 await pc.setLocalDescription(await pc.createAnswer())
+                self._check_open()  # `close()` ran while this offer was being answered
             except Exception as exc:
                 await self._close_subscriber(subscriber)
+                if isinstance(exc, InvalidInput):
+                    raise
                 raise InvalidInput(f"Media offer from {participant_id} cannot be answered: {exc}") from exc
             old = self._subscribers.get(participant_id)
             self._subscribers[participant_id] = subscriber
@@ -250,6 +269,9 @@ class MediaRouter:
         for subscriber in list(self._subscribers.values()):
             await self._close_subscriber(subscriber)
         self._subscribers.clear()
+        # Let notifications already under way (a publisher that just left) reach the room first.
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=CLOSE_WAIT)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

@@ -144,14 +144,19 @@ class EventSpec(Generic[M]):
 
 # Awaited before a connection is accepted, e.g. to fill a room's cache from the event log.
 JoinHook = Callable[[web.Application, str], Awaitable[None]]
+# Awaited after a connection of this process has gone (disconnect, removal, shutdown), as
+# `hook(app, participant, sid, last)`; `last` is true when it was the person's last connection
+# anywhere. E.g. media closes that person's peer connections.
+LeaveHook = Callable[[web.Application, Participant, str, bool], Awaitable[None]]
 
 
 class EventRegistry:
-    """Event name -> `EventSpec`; one per app (`app[ROOM_EVENTS]`), plus hooks run on every join."""
+    """Event name -> `EventSpec`; one per app (`app[ROOM_EVENTS]`), plus hooks run on every join and leave."""
 
     def __init__(self) -> None:
         self._specs: dict[str, EventSpec[Any]] = {}
         self.on_join: list[JoinHook] = []
+        self.on_leave: list[LeaveHook] = []
 
     def add(
         self,

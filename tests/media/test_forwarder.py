@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
@@ -16,54 +15,7 @@ from av import VideoFrame
 from live.errors import InvalidInput
 from live.media.forwarder import TrackForwarder
 from live.media.router import MediaRouter
-
-WIDTH, HEIGHT = 640, 480
-BAR = 64
-# Generous: the machine has two cores shared by the encoder, three decoders and the test itself.
-TIMEOUT = 20.0
-
-
-class MovingPicture(VideoStreamTrack):
-    """A bright vertical bar sweeping across a dark 640x480 picture, 30 frames a second."""
-
-    def __init__(self, brightness: int = 235) -> None:
-        super().__init__()
-        self.brightness = brightness
-        self.count = 0
-        self._chroma = bytes([128]) * (WIDTH // 2 * HEIGHT // 2)
-
-    async def recv(self) -> VideoFrame:
-        pts, time_base = await self.next_timestamp()
-        x = (self.count * 8) % (WIDTH - BAR)
-        row = bytes([16]) * x + bytes([self.brightness]) * BAR + bytes([16]) * (WIDTH - BAR - x)
-        self.count += 1
-        frame = VideoFrame(WIDTH, HEIGHT, "yuv420p")
-        frame.planes[0].update(row * HEIGHT)
-        frame.planes[1].update(self._chroma)
-        frame.planes[2].update(self._chroma)
-        frame.pts = pts
-        frame.time_base = time_base
-        return frame
-
-
-def middle_row(frame: VideoFrame) -> bytes:
-    """The luma of the picture's middle row: enough to see where the bar is and how bright."""
-    plane = frame.planes[0]
-    start = plane.line_size * (frame.height // 2)
-    return bytes(plane)[start : start + frame.width]
-
-
-async def wait_for(condition: Callable[[], bool], what: str, within: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-async def offer_of(pc: RTCPeerConnection) -> dict[str, str]:
-    await pc.setLocalDescription(await pc.createOffer())
-    return {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
+from tests.media.support import HEIGHT, WIDTH, MovingPicture, middle_row, offer_of, wait_for
 
 
 class Publisher:

@@ -1,0 +1,33 @@
+"""Who may send or receive media through the server in which kind of session (pure rules)."""
+
+from __future__ import annotations
+
+from live.errors import Forbidden, LiveError
+from live.rooms.model import STAFF, RoomRole
+from live.sessions.model import SessionKind
+
+
+class WrongKind(LiveError):
+    """Server media asked for in a session kind that does not use it."""
+
+    code = "wrong_kind"
+    status = 409
+
+
+def check_forwarded(kind: str, event: str) -> None:
+    """Server media exists only in webinars and welcome seminars."""
+    if kind not in tuple(SessionKind) or not SessionKind(kind).broadcasts:
+        raise WrongKind(
+            f"'{event}' is for webinars and welcome seminars, not a {kind!r} session: "
+            "one-on-ones are peer to peer, negotiate with 'rtc.signal'."
+        )
+
+
+def check_can_publish(kind: str, role: RoomRole) -> None:
+    check_forwarded(kind, "media.publish")
+    if role not in STAFF:
+        raise Forbidden(f"Only the host or a co-host may publish media; you are {role.value!r}.")
+
+
+def check_can_subscribe(kind: str) -> None:
+    check_forwarded(kind, "media.subscribe")

@@ -136,6 +136,8 @@ class LiveSession(Base):
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # When the engagement loop scored this ended session; NULL on an ended session means still to do.
+    scored_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # A check-in the engine proposed for an at-risk account waits for its CSM to confirm or drop it.
     proposed: Mapped[bool] = mapped_column(Boolean, default=False)
     account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), nullable=True, index=True)

@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from live.db.tables import JobRun
-from live.engagement.service import Loop, Outcome, catch_up_all
+from live.engagement import store
+from live.engagement.service import Loop, Outcome, catch_up_all, session_ended
 from live.typedefs import DB, SETTINGS
 from live.webhooks import delivery
 
@@ -86,6 +87,21 @@ async def run_nightly(app: web.Application, now: datetime | None = None) -> bool
     return True
 
 
+# A session ended this long ago and still unscored was dropped by a stopped process, not in flight.
+UNSCORED_GRACE = timedelta(seconds=30)
+
+
+async def score_unscored(app: web.Application, now: datetime | None = None) -> int:
+    """Scores ended sessions a stopped process never got to, so a restart resumes the loop."""
+    now = now or datetime.now(UTC)
+    async with app[DB]() as db:
+        pending = await store.unscored_sessions(db, now - UNSCORED_GRACE)
+    for session_id in pending:
+        log.info("%s: ended but never scored; scoring it now", session_id)
+        await session_ended(app, session_id)
+    return len(pending)
+
+
 async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     """Checks every `scheduler_interval` seconds (the first check after one interval) for the app's lifetime."""
     interval = app[SETTINGS].scheduler_interval
@@ -93,6 +109,10 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
 
     async def loop() -> None:
         while True:
+            try:
+                await score_unscored(app)
+            except Exception:
+                log.exception("sweep: scoring unscored sessions failed; the next check retries")
             await asyncio.sleep(interval)
             try:
                 await run_nightly(app)

@@ -75,7 +75,7 @@ async def session_ended(app: web.Application, session_id: str) -> None:
 async def close_session(db: AsyncSession, session_id: str, loop: Loop, now: datetime) -> Outcome | None:
     """Scores, evaluates, automates and announces one ended session, once (None if already done)."""
     session = await sessions.get_session(db, session_id)
-    if session.status != SessionStatus.ENDED or await store.has_scores(db, session_id):
+    if session.status != SessionStatus.ENDED or not await store.claim_scoring(db, session_id, now):
         return None
     report = await store.build_report(db, session, now, loop.config)
     # Two processes racing here both fail the unique (session, contact) constraint but one: only one commits.

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.accounts.model import Health, Phase, Source, Tier
@@ -31,6 +31,7 @@ from live.engagement.engine import AccountSnapshot, Evaluation
 from live.engagement.model import ScoredSession
 from live.engagement.report import AttendanceReport, Person, SessionInfo, attendance_report
 from live.events.model import EventType, LogEvent
+from live.sessions.model import SessionStatus
 
 
 async def session_events(db: AsyncSession, session_id: str) -> list[LogEvent]:
@@ -113,9 +114,31 @@ async def replace_scores(db: AsyncSession, report: AttendanceReport, account_id:
     await db.flush()
 
 
-async def has_scores(db: AsyncSession, session_id: str) -> bool:
-    query = select(SessionScore.id).where(SessionScore.session_id == session_id).limit(1)
-    return (await db.execute(query)).first() is not None
+async def claim_scoring(db: AsyncSession, session_id: str, now: datetime) -> bool:
+    """Marks an ended session as scored in the caller's transaction; False if another run already has.
+
+    A conditional UPDATE, so of two processes (or a live callback and the restart sweep) only one scores
+    and announces a session, even one nobody was invited to."""
+    result = await db.execute(
+        update(LiveSession)
+        .where(LiveSession.id == session_id, LiveSession.scored_at.is_(None))
+        .values(scored_at=now)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def unscored_sessions(db: AsyncSession, ended_before: datetime) -> list[str]:
+    """Ended sessions the loop has not scored: a process stopped between the end and the scoring."""
+    query = (
+        select(LiveSession.id)
+        .where(
+            LiveSession.status == SessionStatus.ENDED.value,
+            LiveSession.scored_at.is_(None),
+            LiveSession.ended_at < ended_before,
+        )
+        .order_by(LiveSession.ended_at)
+    )
+    return list((await db.execute(query)).scalars())
 
 
 async def scores_of(db: AsyncSession, account_ids: Iterable[str]) -> dict[str, list[ScoredSession]]:

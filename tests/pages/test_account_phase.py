@@ -27,10 +27,12 @@ async def test_attending_a_welcome_seminar_moves_the_account_to_establishment_on
             _, host = await signed_in(browser, sqlite_server, host_staff)
             await host.goto(f"{sqlite_server.url}/sessions/{room.session_id}/live")
             await enter_room(host)
-            await host.get_by_test_id("go-live").click()
-
             _, attendee = await guest(browser, room.invited[0].join_url)
             await enter_room(attendee)
+            # Attending means present for at least half the session as run: she is in before it starts.
+            await host.get_by_test_id("participants").get_by_text("Nia Newco").wait_for()
+            await host.get_by_test_id("go-live").click()
+            await attendee.get_by_text("Live", exact=True).wait_for()
             await attendee.get_by_test_id("chat-input").fill("Hello from Newco!")
             await attendee.get_by_test_id("chat-send").click()
             await host.get_by_test_id("chat-log").get_by_text("Hello from Newco!").wait_for()

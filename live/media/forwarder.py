@@ -5,8 +5,12 @@ Why not aiortc's `MediaRelay`: it hands every subscriber decoded frames, so ever
 decoded or encoded on the server: the publisher's frames are taken out of the receiver still
 encoded, wrapped once in an `av.Packet`, and that same packet is handed to every subscriber's sender.
 `RTCRtpSender` accepts packets from `track.recv()` and only calls the codec's `pack()` on them
-(payload descriptor + split into RTP payloads), so a subscriber costs packetization, SRTP and a
-`sendto`, nothing more.
+(payload descriptor + split into RTP payloads). Even that is done once per frame here, not once per
+subscriber: the forwarder packs each frame with one packer of its own (`SharedFrame`), and each
+subscriber's sender has its `_next_encoded_frame` pointed at `ForwardedTrack.next_encoded_frame`,
+which hands it those same RTP payloads. So a subscriber costs the sender's RTP header, SRTP and a
+`sendto`, nothing more. (Every subscriber then sees the same VP8 picture ids, which only need to
+increase within one stream; a subscriber that skips frames sees a gap, then a keyframe.)
 
 How the encoded frames are taken out (`EncodedFrameTap`): `RTCRtpReceiver._handle_rtp_packet`
 depayloads each RTP packet, reassembles a whole frame in its jitter buffer (which also drives NACKs
@@ -45,9 +49,12 @@ from typing import Any
 
 import av
 from aiortc import RTCRtpReceiver
+from aiortc.codecs import get_encoder
+from aiortc.codecs.base import Encoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from aiortc.rtcrtpsender import RTCEncodedFrame
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +142,25 @@ def is_keyframe(codec_name: str, data: bytes) -> bool:
     return True
 
 
+class SharedFrame:
+    """One encoded frame as every subscriber gets it: the packet and its RTP payloads, made once."""
+
+    __slots__ = ("encoded", "keyframe", "packet")
+
+    def __init__(self, packet: av.Packet, packer: Encoder, keyframe: bool) -> None:
+        self.packet = packet
+        self.keyframe = keyframe
+        payloads, timestamp = packer.pack(packet)
+        # No audio level: the server never decodes the sound (aiortc measures it on raw frames only).
+        self.encoded = RTCEncodedFrame(payloads, timestamp, None)  # type: ignore[arg-type]
+
+
 class ForwardedTrack(MediaStreamTrack):
-    """One subscriber's view of a published track: `recv()` returns encoded `av.Packet`s.
+    """One subscriber's view of a published track: encoded frames, never decoded pictures.
+
+    A subscriber's `RTCRtpSender` reads it through `next_encoded_frame` (the payloads packed once
+    for everyone, see the module docstring); `recv()` returns the same frames as `av.Packet`s for
+    any other consumer.
 
     It joins its forwarder on the first `recv()` (i.e. when the subscriber's sender has connected
     and starts reading), which asks the publisher for a keyframe; until one arrives, video frames
@@ -148,7 +172,7 @@ class ForwardedTrack(MediaStreamTrack):
         self.kind = forwarder.kind
         self._id = forwarder.track_id
         self._forwarder = forwarder
-        self._queue: deque[av.Packet] = deque()
+        self._queue: deque[SharedFrame] = deque()
         self._limit = VIDEO_QUEUE_FRAMES if forwarder.kind == "video" else AUDIO_QUEUE_FRAMES
         self._waiter: asyncio.Future[None] | None = None
         self._joined = False
@@ -162,6 +186,13 @@ class ForwardedTrack(MediaStreamTrack):
         return self._forwarder
 
     async def recv(self) -> av.Packet:
+        return (await self._next()).packet
+
+    async def next_encoded_frame(self, codec: RTCRtpCodecParameters) -> RTCEncodedFrame:
+        """Stands in for `RTCRtpSender._next_encoded_frame`: the shared payloads, nothing to pack."""
+        return (await self._next()).encoded
+
+    async def _next(self) -> SharedFrame:
         if not self._joined:
             self._joined = True
             self._forwarder._join(self)
@@ -187,7 +218,8 @@ class ForwardedTrack(MediaStreamTrack):
         self._forwarder._leave(self)
         self._close()
 
-    def _push(self, packet: av.Packet, keyframe: bool) -> None:
+    def _push(self, frame: SharedFrame) -> None:
+        keyframe = frame.keyframe
         if self._need_keyframe:
             if not keyframe:
                 return
@@ -205,7 +237,7 @@ class ForwardedTrack(MediaStreamTrack):
             else:
                 self.dropped += 1
                 self._queue.popleft()
-        self._queue.append(packet)
+        self._queue.append(frame)
         self._wake()
 
     def _restart(self) -> None:
@@ -246,6 +278,9 @@ class TrackForwarder:
         self._last_pts: int | None = None
         self._rebase = False
         self._time_base: fractions.Fraction | None = None
+        # Packs each frame into RTP payloads once for every subscriber (made on the first frame).
+        self._packer: Encoder | None = None
+        self._packer_codec = ""
         # Keyframe requests.
         self._last_request = -KEYFRAME_REQUEST_INTERVAL
         self._pending_request: asyncio.TimerHandle | None = None
@@ -357,12 +392,14 @@ class TrackForwarder:
             return
         if self._time_base is None or self._time_base.denominator != codec.clockRate:
             self._time_base = fractions.Fraction(1, codec.clockRate)
-        # One packet object shared by every subscriber: `pack()` only reads it.
+        if self._packer is None or self._packer_codec != codec.mimeType:
+            self._packer, self._packer_codec = get_encoder(codec), codec.mimeType
         packet = av.Packet(data)
         packet.pts = pts
         packet.time_base = self._time_base
+        shared = SharedFrame(packet, self._packer, keyframe)
         for track in self._tracks:
-            track._push(packet, keyframe)
+            track._push(shared)
 
     def _send_pli(self) -> None:
         self._pending_request = None

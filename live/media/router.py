@@ -233,6 +233,8 @@ class MediaRouter:
                 # A subscriber's PLI/FIR would only set a flag for an encoder we never run:
                 # route it to the shared source instead.
                 sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
+                # Frames arrive already packed into RTP payloads, shared by every subscriber.
+                sender._next_encoded_frame = track.next_encoded_frame  # type: ignore[method-assign]
                 subscriber.tracks.append(track)
                 subscriber.senders.append(sender)
             try:

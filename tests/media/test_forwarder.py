@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import av
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
@@ -102,8 +104,17 @@ async def peers() -> AsyncIterator[list[Publisher | Viewer]]:
 
 
 async def test_three_subscribers_each_decode_the_moving_640x480_picture_and_audio(
-    router: MediaRouter, peers: list[Publisher | Viewer]
+    router: MediaRouter, peers: list[Publisher | Viewer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Which VP8 packers run on the server (the publisher's side encodes, it does not pack packets).
+    packers: set[int] = set()
+    pack = Vp8Encoder.pack
+
+    def counting_pack(self: Vp8Encoder, packet: av.Packet) -> tuple[list[bytes], int]:
+        packers.add(id(self))
+        return pack(self, packet)
+
+    monkeypatch.setattr(Vp8Encoder, "pack", counting_pack)
     host = Publisher()
     peers.append(host)
     await host.publish(router, "u_host")
@@ -125,6 +136,8 @@ async def test_three_subscribers_each_decode_the_moving_640x480_picture_and_audi
     video = next(f for f in router.forwarders("u_host") if f.kind == "video")
     assert video.subscriber_count == 3
     assert router.publishers == ["u_host"]
+    # Each frame was packed into RTP payloads once, by the forwarder, for all three subscribers.
+    assert len(packers) == 1
 
 
 async def test_a_late_subscriber_gets_a_picture_from_a_requested_keyframe(

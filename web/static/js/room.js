@@ -116,7 +116,9 @@ class Room {
     });
     socket.on("rtc.signal", (message) => this.mesh?.receive(message));
     socket.on("media.available", ({ participant_id: id }) => {
-      if (id !== this.me) this.subscribe();
+      if (id === this.me) return;
+      this.publishers.add(id);
+      this.subscribe();
     });
     // Attention as the room reports it, if it does (hosts see who has the page in view).
     for (const name of ["focus", "participant.focus", "attention"]) {
@@ -168,7 +170,7 @@ class Room {
     this.participants = new Map(state.participants.map((p) => [p.participant_id, p]));
     this.hands = new Set(state.hands ?? state.participants.filter((p) => p.hand_raised).map((p) => p.participant_id));
     for (const p of state.participants) if (p.visible !== undefined) this.attention.set(p.participant_id, p.visible);
-    this.publishers = new Set(state.publishers ?? state.media?.publishers ?? []);
+    this.publishers = new Set(state.publishers ?? []);
     this.setStatus(state.session.status);
     this.chat.load(state.chat);
     this.questions.load(state.questions);

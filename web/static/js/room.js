@@ -24,6 +24,7 @@ class Room {
     this.participants = new Map();
     this.hands = new Set();
     this.attention = new Map();
+    this.publishers = new Set();
     this.status = config.session.status;
     this.local = new LocalMedia({
       video: byTestId("local-video"),

@@ -62,6 +62,11 @@ def person_room(session_id: str, participant_id: str) -> str:
     return f"p:{session_id}:{participant_id}"
 
 
+def staff_room(session_id: str) -> str:
+    """The Socket.IO room of the host's and co-hosts' connections: what only they should see."""
+    return f"staff:{session_id}"
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -117,6 +122,10 @@ class Ctx:
             namespace=self.namespace,
             skip_sid=self.sid if skip_me else None,
         )
+
+    async def emit_to_staff(self, event: str, payload: dict[str, Any]) -> None:
+        """To the host's and co-hosts' connections (on every process)."""
+        await self.sio.emit(event, payload, to=staff_room(self.session_id), namespace=self.namespace)
 
     async def emit_to(self, participant_id: str, event: str, payload: dict[str, Any]) -> None:
         """To every connection of one person (on every process)."""

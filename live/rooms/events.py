@@ -72,6 +72,7 @@ class ParticipantOut(Emitted):
     hand_raised: bool = False
     camera: bool | None = None
     mic: bool | None = None
+    visible: bool | None = None  # only in the host's and co-hosts' room.state
 
 
 class Limit(Emitted):
@@ -119,6 +120,11 @@ class MediaStateOut(Emitted):
     mic: bool
 
 
+class FocusOut(Emitted):
+    participant_id: str
+    visible: bool
+
+
 class Muted(Emitted):
     participant_id: str
     by: str
@@ -147,6 +153,7 @@ EMITTED: dict[str, type[Emitted]] = {
     "session.started": SessionChanged,
     "session.ended": SessionChanged,
     "media.state": MediaStateOut,
+    "participant.focus": FocusOut,
     "moderation.muted": Muted,
     "moderation.removed": Removed,
     "rtc.signal": RtcSignalOut,

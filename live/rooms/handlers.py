@@ -130,8 +130,11 @@ async def lower_hand(ctx: Ctx, body: HandLowerIn) -> dict[str, Any]:
 
 
 async def focus(ctx: Ctx, body: FocusIn) -> None:
-    # Recorded for attention scoring only; nobody else needs to know who switched tabs.
+    # Recorded for attention scoring, and shown to the host and co-hosts only: attendees need not know
+    # who switched tabs.
     ctx.log(EventType.FOCUS, {"sid": ctx.sid, "visible": body.visible})
+    await ctx.state.hash_set(ctx.session_id, "focus", ctx.me.participant_id, "1" if body.visible else "0")
+    await ctx.emit_to_staff("participant.focus", {"participant_id": ctx.me.participant_id, "visible": body.visible})
 
 
 async def media_state(ctx: Ctx, body: MediaStateIn) -> None:

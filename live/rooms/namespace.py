@@ -32,10 +32,11 @@ from live.rooms.dispatch import (
     now,
     person_room,
     session_room,
+    staff_room,
     session_status,
     spawn,
 )
-from live.rooms.model import Participant, RateKind, RateLimit, RateLimiter, check_role, check_status
+from live.rooms.model import STAFF, Participant, RateKind, RateLimit, RateLimiter, check_role, check_status
 from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState, Swept
 from live.typedefs import (
     DB,
@@ -131,14 +132,15 @@ class LiveNamespace(socketio.AsyncNamespace):
             raise Refused(LiveError("The server could not admit you; try again.", code="internal")) from exc
         self.sockets[sid] = (me, joining.session)
         first = await self.state.add_connection(me, sid)
-        if first:
-            await self.emit("presence.joined", me.public(), to=session_room(me.session_id))
         log.info("%s %s: connected (%s)", me.session_id, me.participant_id, sid)
         self.app[METRICS].participants.inc()
-        spawn(self.app, self.welcome(sid))
+        spawn(self.app, self.welcome(sid, first))
 
-    async def welcome(self, sid: str) -> None:
-        """After Socket.IO accepts the connection: join its rooms, then send `room.state`."""
+    async def welcome(self, sid: str, first: bool) -> None:
+        """After Socket.IO accepts the connection: join its rooms, announce the person, send `room.state`.
+
+        `presence.joined` goes out only once the newcomer's own rooms are joined, so whatever others send
+        them in answer (an `rtc.signal` offer, say) reaches them."""
         deadline = monotonic() + WELCOME_WAIT
         while not self.server.manager.is_connected(sid, NAMESPACE):
             if sid not in self.sockets or monotonic() > deadline:
@@ -147,6 +149,10 @@ class LiveNamespace(socketio.AsyncNamespace):
         me, info = self.sockets[sid]
         await self.enter_room(sid, session_room(me.session_id))
         await self.enter_room(sid, person_room(me.session_id, me.participant_id))
+        if me.role in STAFF:
+            await self.enter_room(sid, staff_room(me.session_id))
+        if first:
+            await self.emit("presence.joined", me.public(), to=session_room(me.session_id), skip_sid=sid)
         try:
             payload = await self.room_state(self.ctx(sid, me, info))
         except Exception:
@@ -163,6 +169,11 @@ class LiveNamespace(socketio.AsyncNamespace):
         participants = [
             p.public() | {"hand_raised": p.participant_id in hands} | media.get(p.participant_id, {}) for p in people
         ]
+        if ctx.me.role in STAFF:
+            # Attention is for the host's eyes: who has the page in view right now.
+            focus = await self.state.hash_all(session_id, "focus")
+            for entry in participants:
+                entry["visible"] = focus.get(entry["participant_id"], "1") == "1"
         info = ctx.session
         payload: dict[str, Any] = {
             "session": {"id": info["id"], "kind": info["kind"], "title": info["title"], "status": await ctx.status()},

@@ -139,6 +139,26 @@ async def test_focus_is_recorded_per_connection(room: Room, join: Connector, sql
     assert events[0].data == {"sid": guest.sio.get_sid("/live"), "visible": False}
 
 
+async def test_the_hosts_see_who_has_the_page_in_view_and_attendees_do_not(
+    room: Room, join: Connector, sqlite_staff: dict[str, StaffMember]
+) -> None:
+    host = await join(sqlite_staff["host"].token, room.session_id)
+    a = await join(room.guests[0].token, room.session_id)
+    b = await join(room.guests[1].token, room.session_id)
+    assert await a.call("focus", {"visible": False}) == {"ok": True}
+    assert await host.next("participant.focus") == {"participant_id": a.participant_id, "visible": False}
+    # Events reach one client in order: once b hears a's reaction, a focus change would have arrived before it.
+    await a.call("reaction.send", {"kind": "heart"})
+    await b.next_where("reaction", participant_id=a.participant_id)
+    assert b.queues["participant.focus"].empty()
+
+    co_host = await join(sqlite_staff["csm"].token, room.session_id)
+    seen = {p["participant_id"]: p.get("visible") for p in co_host.state["participants"]}
+    assert seen[a.participant_id] is False and seen[b.participant_id] is True
+    late_guest = await join(room.guests[1].token, room.session_id)
+    assert all("visible" not in p for p in late_guest.state["participants"])
+
+
 async def test_focus_refuses_a_string_for_a_bool(room: Room, join: Connector) -> None:
     guest = await join(room.guests[0].token, room.session_id)
     ack = await guest.call("focus", {"visible": "yes"})

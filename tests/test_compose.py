@@ -193,6 +193,16 @@ def test_nginx_sticks_each_client_to_one_app_process() -> None:
     assert servers == ["app1:8080", "app2:8080"]
 
 
+def test_nginx_sends_every_connection_of_one_live_session_to_one_process() -> None:
+    # A webinar's video is forwarded by one process: its viewers must all reach that process.
+    text = NGINX_CONF.read_text()
+    upstream = _nginx_directives(_nginx_block(text, "upstream live_rooms"))
+    assert "hash $arg_session consistent" in upstream
+    assert [d.split()[1] for d in upstream if d.startswith("server ")] == ["app1:8080", "app2:8080"]
+    socket_io = _nginx_directives(_nginx_block(text, "location /socket.io/"))
+    assert "proxy_pass http://live_rooms" in socket_io
+
+
 def test_nginx_passes_websocket_upgrades_through() -> None:
     text = NGINX_CONF.read_text()
     directives = _nginx_directives(text)

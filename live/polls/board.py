@@ -262,9 +262,9 @@ class RedisPollBoard(PollBoard):
 
     def __init__(self, url: str) -> None:
         super().__init__()
-        import redis.asyncio as redis
+        from live.rooms.state import redis_client
 
-        self._redis: Any = redis.Redis.from_url(url, decode_responses=True)
+        self._redis: Any = redis_client(url)
         self._open_script = self._redis.register_script(_OPEN)
         self._vote_script = self._redis.register_script(_VOTE)
         self._close_script = self._redis.register_script(_CLOSE)

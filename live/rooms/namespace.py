@@ -32,9 +32,9 @@ from live.rooms.dispatch import (
     now,
     person_room,
     session_room,
-    staff_room,
     session_status,
     spawn,
+    staff_room,
 )
 from live.rooms.model import STAFF, Participant, RateKind, RateLimit, RateLimiter, check_role, check_status
 from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState, Swept

@@ -69,7 +69,9 @@ class Room {
   connect() {
     const auth = { session: config.session.id };
     if (config.token) auth.token = config.token;
-    this.socket = io("/live", { auth, transports: ["websocket", "polling"] });
+    // `query.session` lets a load balancer keep every connection of one live session on one process
+    // (the auth payload travels inside the connection, where a proxy cannot see it).
+    this.socket = io("/live", { auth, query: { session: auth.session }, transports: ["websocket", "polling"] });
     this.chat = new Chat(this);
     this.questions = new Questions(this);
     this.polls = this.isStaff ? new HostPolls(this) : new AttendeePoll(this);

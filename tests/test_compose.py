@@ -212,7 +212,7 @@ def test_nginx_passes_websocket_upgrades_through() -> None:
     upgrade_map = _nginx_directives(_nginx_block(text, "map $http_upgrade $connection_upgrade"))
     assert "default upgrade" in upgrade_map
     socketio = _nginx_directives(_nginx_block(text, "location /socket.io/"))
-    assert "proxy_pass http://live_app" in socketio
+    assert "proxy_pass http://live_rooms" in socketio
     read_timeout = next(d for d in socketio if d.startswith("proxy_read_timeout "))
     # Longer than Socket.IO's 25 s ping interval, so a quiet WebSocket is not cut.
     assert int(read_timeout.split()[1].rstrip("s")) > 25

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -143,7 +145,7 @@ def test_summed_vote_deltas_equal_the_tally_like_the_database_counters(sequence:
 
 @given(votes, st.randoms())
 def test_the_final_tally_does_not_depend_on_the_order_people_voted_in(
-    sequence: list[tuple[str, tuple[int, ...]]], rnd: object
+    sequence: list[tuple[str, tuple[int, ...]]], rnd: random.Random
 ) -> None:
     # Each person's own votes keep their order (their last is their vote); people interleave at random.
     per_person: dict[str, list[tuple[int, ...]]] = {}
@@ -151,9 +153,6 @@ def test_the_final_tally_does_not_depend_on_the_order_people_voted_in(
         per_person.setdefault(voter, []).append(choices)
     queues = {v: list(cs) for v, cs in per_person.items()}
     shuffled: list[tuple[str, tuple[int, ...]]] = []
-    import random
-
-    assert isinstance(rnd, random.Random)
     while queues:
         voter = rnd.choice(sorted(queues))
         shuffled.append((voter, queues[voter].pop(0)))

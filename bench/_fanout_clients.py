@@ -44,6 +44,16 @@ class Attendee:
         self.sio.on("room.state", self._room_state, namespace=NAMESPACE)
         self.sio.on("chat.message", self._chat, namespace=NAMESPACE)
         self.sio.on("poll.opened", self._poll_opened, namespace=NAMESPACE)
+        self.sio.on("connect_error", self._refused, namespace=NAMESPACE)
+        self.sio.on("disconnect", self._gone, namespace=NAMESPACE)
+        self.refusal: Any = None
+        self.gone = False
+
+    async def _gone(self, *args: Any) -> None:
+        self.gone = True
+
+    async def _refused(self, data: Any = None) -> None:
+        self.refusal = data
 
     async def _room_state(self, data: Any) -> None:
         self.state_at = time.time()
@@ -88,7 +98,8 @@ class Worker:
                 await asyncio.wait_for(attendee.joined.wait(), max(1.0, at + limit - time.time()))
                 return None
             except Exception as exc:  # a refused or timed-out join is counted, not fatal
-                return f"{type(exc).__name__}: {exc}"[:200]
+                why = f" {attendee.refusal}" if attendee.refusal is not None else ""
+                return f"{type(exc).__name__}: {exc}{why}"[:200]
 
         batch = [Attendee(self) for _ in targets]
         self.attendees.extend(batch)
@@ -102,7 +113,7 @@ class Worker:
 
     @property
     def present(self) -> list[Attendee]:
-        return [a for a in self.attendees if a.state_at is not None and a.sio.connected]
+        return [a for a in self.attendees if a.state_at is not None and not a.gone]
 
     async def collect_chat(self) -> dict[str, Any]:
         latencies, self.latencies = self.latencies, array("d")

@@ -133,6 +133,64 @@ def spawn(argv: list[str], env: dict[str, str], workdir: Path, log_path: Path) -
         return subprocess.Popen(argv, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+class Profile:
+    """`--profile DIR`: py-spy samples the servers during one phase (raw collapsed stacks, one file per server)."""
+
+    def __init__(self, directory: Path | None, pids: list[int], name: str) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.files: list[Path] = []
+        if directory is None:
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        pyspy = Path(sys.executable).with_name("py-spy")
+        for pid in pids:
+            out = directory / f"{name}-{pid}.txt"
+            self.files.append(out)
+            self.procs.append(
+                subprocess.Popen(
+                    [str(pyspy), "record", "--nonblocking", "--pid", str(pid), "--rate", "200", "--format", "raw", "-o", str(out)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in self.procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        for path in self.files:
+            if path.exists():
+                print(summarize_profile(path), file=sys.stderr)
+
+
+def summarize_profile(path: Path, top: int = 14) -> str:
+    """Own time by function, and time inside each `live/` function (inclusive), from py-spy's raw output."""
+    own: dict[str, int] = {}
+    inside: dict[str, int] = {}
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        leaf = frames[-1]
+        own[leaf] = own.get(leaf, 0) + n
+        for frame in dict.fromkeys(f for f in frames if "live/" in f and "site-packages" not in f):
+            inside[frame] = inside.get(frame, 0) + n
+    lines = [f"## {path.name}: {total} samples"]
+    lines += [f"  own {100 * n / total:5.1f}%  {f}" for f, n in sorted(own.items(), key=lambda x: -x[1])[:top]]
+    lines += [f"  in  {100 * n / total:5.1f}%  {f}" for f, n in sorted(inside.items(), key=lambda x: -x[1])[:top]]
+    return "\n".join(lines)
+
+
 @dataclass
 class Server:
     url: str
@@ -251,6 +309,7 @@ class Row:
     joined: int = 0
     join_failed: int = 0
     join_s: float | None = None
+    join_server_cores: float | None = None
     settle_s: float | None = None
     sent: int = 0
     deliveries: int = 0
@@ -385,9 +444,15 @@ async def run_scenario(target: str, attendees: int, processes: int, args: argpar
         plans: list[list[tuple[str, dict[str, str]]]] = [[] for _ in range(args.workers)]
         for n, token in enumerate(tokens):
             plans[n % args.workers].append((servers[n % processes].url, {"token": token, "session": session_id}))
+        profile = Profile(args.profile, server_pids, f"{target}-{attendees}-{processes}-join")
+        storm = CpuWindow(server_pids)
+        storm.start()
         replies = await workers.ask(
             [("join", {"at": at, "targets": plan, "limit": args.join_timeout}) for plan in plans], args.join_timeout + 60
         )
+        storm.stop()
+        row.join_server_cores = storm.cores
+        profile.stop()
         state_at = [t for r in replies for t in r["state_at"]]
         row.joined = len(state_at)
         row.join_failed = sum(r["failed"] for r in replies)
@@ -401,6 +466,7 @@ async def run_scenario(target: str, attendees: int, processes: int, args: argpar
         client_window = CpuWindow(workers.pids)
         acked: set[int] = set()
         count = int(args.chat_rate * args.seconds)
+        profile = Profile(args.profile, server_pids, f"{target}-{attendees}-{processes}-chat")
         window.start()
         client_window.start()
         start = time.time() + 0.2
@@ -415,6 +481,7 @@ async def run_scenario(target: str, attendees: int, processes: int, args: argpar
             await host.sio.emit("chat.send", {"text": f"bench {seq} {sent_at:.6f} {CHAT_PAD}"}, namespace=NAMESPACE, callback=ack)
         window.stop()
         client_window.stop()
+        profile.stop()
         await asyncio.sleep(1.0)
         await wait_idle(all_pids, 60)
         chat = await workers.ask_all("collect_chat", 120)
@@ -431,7 +498,7 @@ async def run_scenario(target: str, attendees: int, processes: int, args: argpar
 
         # 3. poll burst (the bare server has no polls).
         if target == "app":
-            await poll_burst(row, host, workers, present, args)
+            await poll_burst(row, host, workers, present, args, server_pids)
     except Exception as exc:
         row.errors.append(f"{type(exc).__name__}: {exc}"[:300])
     finally:
@@ -481,7 +548,9 @@ def app_env(webinar: Webinar, port: int, workdir: Path, redis_url: str | None) -
     return env
 
 
-async def poll_burst(row: Row, host: Host, workers: Workers, present: int, args: argparse.Namespace) -> None:
+async def poll_burst(
+    row: Row, host: Host, workers: Workers, present: int, args: argparse.Namespace, server_pids: list[int]
+) -> None:
     ack = await host.sio.call(
         "poll.open",
         {"question": "Which plan?", "options": [f"Option {i}" for i in range(POLL_OPTIONS)]},
@@ -496,6 +565,7 @@ async def poll_burst(row: Row, host: Host, workers: Workers, present: int, args:
     await wait_idle(workers.pids, 30)
     host.expect_voters = present
     at = time.time() + 0.5
+    profile = Profile(args.profile, server_pids, f"app-{row.attendees}-{row.processes}-vote")
     replies = await workers.ask(
         [("vote", {"at": at, "poll_id": poll_id, "options": POLL_OPTIONS, "offset": i, "limit": 60}) for i in range(len(workers.pipes))],
         120,
@@ -510,6 +580,7 @@ async def poll_burst(row: Row, host: Host, workers: Workers, present: int, args:
     row.voters_shown = max((v for _, v in host.results), default=0)
     full = [t for t, v in host.results if v >= present]
     row.poll_tally_ms = 1000 * (full[0] - first) if full else None
+    profile.stop()
     with suppress(Exception):
         await host.sio.call("poll.close", {"poll_id": poll_id}, namespace=NAMESPACE, timeout=30)
 
@@ -542,14 +613,16 @@ def print_table(rows: list[Row]) -> None:
         print("| " + " | ".join(cells) + " |")
     print()
     head2 = [
-        "scenario", "N", "processes", "settle s", "chat max ms", "server cpu", "clients cpu", "machine busy",
+        "scenario", "N", "processes", "storm server cpu", "settle s", "chat max ms", "server cpu", "clients cpu", "machine busy",
         "votes acked ms", "votes ok", "voters shown",
     ]
     print("| " + " | ".join(head2) + " |")
     print("|" + "|".join(["---"] + ["---:"] * (len(head2) - 1)) + "|")
     for r in rows:
         cells = [
-            r.target, str(r.attendees), str(r.processes), fmt(r.settle_s), fmt(r.chat_max_ms),
+            r.target, str(r.attendees), str(r.processes),
+            f"{100 * r.join_server_cores:.0f}%" if r.join_server_cores is not None else "-",
+            fmt(r.settle_s), fmt(r.chat_max_ms),
             f"{100 * r.server_cores:.0f}%" if r.server_cores is not None else "-",
             f"{100 * r.client_cores:.0f}%" if r.client_cores is not None else "-",
             f"{100 * r.machine_busy:.0f}%" if r.machine_busy is not None else "-",
@@ -586,6 +659,7 @@ def main() -> None:
     parser.add_argument("--join-timeout", type=float, default=300.0, help="seconds a join may take")
     parser.add_argument("--settle-limit", type=float, default=600.0, help="longest wait for idle after the storm")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    parser.add_argument("--profile", type=Path, help="py-spy the servers in each phase; raw stacks into this directory")
     parser.add_argument("--keep-logs", action="store_true", help="keep server logs and databases' temp dirs")
     args = parser.parse_args()
     clients.raise_fd_limit()

@@ -3,8 +3,8 @@
 Who hears what:
 - `poll.opened` and `poll.closed` go to everyone in the session.
 - `poll.results` (live, throttled) goes to the hosts and co-hosts, and to each attendee once they have
-  voted: the Socket.IO room `polls-staff:{session}` (every staff connection joins it on arrival) plus
-  `poll:{session}:{poll}` (a voter's connections join it with their first vote).
+  voted: the room's `staff:{session}` (`live.rooms.dispatch.staff_room`) plus `poll:{session}:{poll}`
+  (a voter's connections join it with their first vote, or on arrival if they voted before).
 
 The vote path is O(1): one atomic step on the board (memory or one Redis Lua script), an append to the
 event log's and the vote writer's queues, and no broadcast of its own. `ResultsBroadcaster` coalesces
@@ -28,7 +28,7 @@ from live.polls.board import MemoryPollBoard, PollBoard, RedisPollBoard
 from live.polls.events import PollCloseIn, PollOpenIn, PollVoteIn
 from live.polls.model import PollStatus, Results, check_choices, sees_live_results, vote_delta
 from live.polls.writer import POLL_WRITER, poll_writer_ctx
-from live.rooms.dispatch import Ctx, EventRegistry, now, session_room
+from live.rooms.dispatch import Ctx, EventRegistry, now, session_room, staff_room
 from live.rooms.model import ATTENDEES, STAFF
 from live.rooms.namespace import NAMESPACE
 from live.typedefs import DB, EVENT_WRITER, ON_SESSION_ENDED, ROOM_STATE_PARTS, SETTINGS, SIO
@@ -37,10 +37,6 @@ log = logging.getLogger(__name__)
 
 # A results broadcast claimed by a process that then died is given up after this many extra seconds.
 CLAIM_SLACK = 2.0
-
-
-def staff_room(session_id: str) -> str:
-    return f"polls-staff:{session_id}"
 
 
 def voters_room(session_id: str, poll_id: str) -> str:
@@ -214,10 +210,8 @@ async def _join_results(ctx: Ctx, poll_id: str) -> None:
 
 # --- room.state and restarts ----------------------------------------------------------------
 async def poll_part(ctx: Ctx) -> dict[str, Any] | None:
-    """`room.state.poll`; on the way, this connection joins the rooms of the results it may see."""
+    """`room.state.poll`; on the way, a voter's new connection joins the poll's results room."""
     staff = ctx.me.role.is_staff
-    if staff:
-        await ctx.sio.enter_room(ctx.sid, staff_room(ctx.session_id), namespace=ctx.namespace)
     board = ctx.app[POLL_BOARD]
     current = await board.current(ctx.session_id)
     if current is None:

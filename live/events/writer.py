@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -32,34 +33,35 @@ class WriterClosed(LiveError):
     status = 503
 
 
-class EventWriter:
-    """`append()` is synchronous and never blocks; `flush()` writes what is pending; `close()` writes everything.
+class BatchingWriter(ABC):
+    """A background task calls `flush()` every `interval` seconds; `close()` refuses new work, stops the task
+    and flushes what is left (retrying a few times). Subclasses say what `flush()` writes."""
 
-    After `close()` starts, `append()` refuses with `WriterClosed`, so a caller that acknowledges
-    only after a successful append never acknowledges an event that will not be written.
-    """
+    name = "writer"
 
-    def __init__(self, engine: AsyncEngine, interval: float, metrics: Metrics | None = None) -> None:
-        self._engine = engine
+    def __init__(self, interval: float) -> None:
         self._interval = interval
-        self._metrics = metrics
-        self._pending: list[LogEvent] = []
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
     @property
+    @abstractmethod
     def pending(self) -> int:
-        return len(self._pending)
+        """How many items wait to be written."""
 
-    def append(self, event: LogEvent) -> None:
+    @abstractmethod
+    async def flush(self) -> int:
+        """Writes what is pending (under `self._lock`); returns how many items."""
+
+    def ensure_open(self) -> None:
+        """Refuses before anything is accepted, so nothing is acknowledged that will not be written."""
         if self._closed:
             raise WriterClosed("The server is shutting down; try again in a moment.")
-        self._pending.append(event)
 
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="event-writer")
+            self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def _run(self) -> None:
         while True:
@@ -67,8 +69,50 @@ class EventWriter:
             try:
                 await self.flush()
             except Exception:
-                # The events stay pending and the next tick retries; the database may be restarting.
-                log.exception("event writer: flush failed, %d events pending", len(self._pending))
+                # What failed stays pending and the next tick retries; the database may be restarting.
+                log.exception("%s: flush failed, %d pending", self.name, self.pending)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        for attempt in range(1, CLOSE_ATTEMPTS + 1):
+            try:
+                await self.flush()
+                return
+            except Exception:
+                log.exception("%s: flush at close failed (attempt %d)", self.name, attempt)
+                await asyncio.sleep(0.2 * attempt)
+        log.error("%s: %d pending items could not be written at shutdown", self.name, self.pending)
+
+
+class EventWriter(BatchingWriter):
+    """`append()` is synchronous and never blocks; `flush()` writes what is pending; `close()` writes everything.
+
+    After `close()` starts, `append()` refuses with `WriterClosed`, so a caller that acknowledges
+    only after a successful append never acknowledges an event that will not be written.
+    """
+
+    name = "event-writer"
+
+    def __init__(self, engine: AsyncEngine, interval: float, metrics: Metrics | None = None) -> None:
+        super().__init__(interval)
+        self._engine = engine
+        self._metrics = metrics
+        self._pending: list[LogEvent] = []
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def append(self, event: LogEvent) -> None:
+        self.ensure_open()
+        self._pending.append(event)
 
     async def flush(self) -> int:
         """Writes every pending event (in append order); returns how many were written."""
@@ -87,24 +131,6 @@ class EventWriter:
                 if self._metrics is not None:
                     self._metrics.events_written.inc(len(batch))
         return written
-
-    async def close(self) -> None:
-        self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-        for attempt in range(1, CLOSE_ATTEMPTS + 1):
-            try:
-                await self.flush()
-                return
-            except Exception:
-                log.exception("event writer: flush at close failed (attempt %d)", attempt)
-                await asyncio.sleep(0.2 * attempt)
-        log.error("event writer: %d events could not be written at shutdown", len(self._pending))
 
 
 def _row(event: LogEvent) -> dict[str, Any]:

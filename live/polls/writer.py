@@ -11,8 +11,6 @@ exactly the board's counts whatever order their transactions commit in.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -22,51 +20,28 @@ from sqlalchemy import Table, and_, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from live.db.tables import PollTally, PollVote
-from live.events.writer import WriterClosed
-
-log = logging.getLogger(__name__)
-
-# A failed flush at shutdown is retried this many times before the remaining rows are logged as lost.
-CLOSE_ATTEMPTS = 3
+from live.events.writer import BatchingWriter
 
 
-class PollWriter:
+class PollWriter(BatchingWriter):
+    name = "poll-writer"
+
     def __init__(self, engine: AsyncEngine, interval: float) -> None:
+        super().__init__(interval)
         self._engine = engine
-        self._interval = interval
         # (poll id, participant id) -> latest choices (None for an anonymous poll).
         self._votes: dict[tuple[str, str], tuple[int, ...] | None] = {}
         # (poll id, option) -> change of its counter since the last flush.
         self._deltas: dict[tuple[str, int], int] = defaultdict(int)
-        self._lock = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
 
     @property
     def pending(self) -> int:
         return len(self._votes)
 
-    def ensure_open(self) -> None:
-        """Refuses before a vote is applied anywhere, so no vote is acknowledged that will not be written."""
-        if self._closed:
-            raise WriterClosed("The server is shutting down; try again in a moment.")
-
     def record(self, poll_id: str, participant_id: str, choices: tuple[int, ...] | None, delta: dict[int, int]) -> None:
         self._votes[(poll_id, participant_id)] = choices
         for option, change in delta.items():
             self._deltas[(poll_id, option)] += change
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="poll-writer")
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("poll writer: flush failed, %d votes pending", len(self._votes))
 
     async def flush(self) -> int:
         """Writes every pending vote and counter change in one transaction; returns how many votes."""
@@ -96,24 +71,6 @@ class PollWriter:
                     self._deltas[key] += change
                 raise
             return len(votes)
-
-    async def close(self) -> None:
-        self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
-        for attempt in range(1, CLOSE_ATTEMPTS + 1):
-            try:
-                await self.flush()
-                return
-            except Exception:
-                log.exception("poll writer: flush at close failed (attempt %d)", attempt)
-                await asyncio.sleep(0.2 * attempt)
-        log.error("poll writer: %d votes could not be written at shutdown", len(self._votes))
 
 
 async def _upsert_votes(conn: Any, votes: dict[tuple[str, str], tuple[int, ...] | None]) -> None:

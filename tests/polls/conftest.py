@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from live.polls.events import EMITTED as POLL_EMITTED
-from tests.rooms import support
 from tests.rooms.conftest import join, room
 from tests.rooms.support import NAMESPACE, Client
-
-# Poll events are checked like the room's and chat's (tests/rooms/support.py reads this dict).
-support.SCHEMAS.update(POLL_EMITTED)
 
 
 def record_everything(client: Client) -> list[tuple[str, Any]]:

@@ -2,7 +2,7 @@
 
 The parent sends `(command, kwargs)` and gets one reply per command:
 - `ready`: answers once the process is up;
-- `join`: at the absolute time `at` every client connects at once; replies with when each got `room.state`;
+- `join`: at the absolute time `at` every client connects at once (refused ones retry); replies with when each got `room.state`;
 - `collect_chat`: the chat latencies recorded since the last collect, and how many copies of each message arrived;
 - `wait_poll`: waits until every client has `poll.opened`;
 - `vote`: at `at` every client sends `poll.vote` (without waiting for acks in between), then waits for the acks;
@@ -14,6 +14,8 @@ Chat messages carry `bench <seq> <time.time() at send>`; the clock is shared by 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import resource
 import time
@@ -25,6 +27,8 @@ from typing import Any
 import socketio
 
 NAMESPACE = "/live"
+# Refused joins retry this many at a time per client process.
+RETRY_AT_ONCE = 20
 
 
 def raise_fd_limit() -> None:
@@ -102,12 +106,32 @@ class Worker:
                 return f"{type(exc).__name__}: {exc}{why}"[:200]
 
         batch = [Attendee(self) for _ in targets]
-        self.attendees.extend(batch)
         await asyncio.sleep(max(0.0, at - time.time()))
         errors = await asyncio.gather(*(one(a, url, auth) for a, (url, auth) in zip(batch, targets, strict=True)))
+        failed = sum(1 for e in errors if e is not None)
+        # Like a page told "try again": whoever was refused retries, RETRY_AT_ONCE at a time per process,
+        # until everyone is in or the time is up, so the later phases still see N attendees.
+        joined = [a for a, e in zip(batch, errors, strict=True) if e is None]
+        waiting = [t for t, e in zip(targets, errors, strict=True) if e is not None]
+        gate = asyncio.Semaphore(RETRY_AT_ONCE)
+
+        async def retry(url: str, auth: dict[str, str]) -> None:
+            while time.time() < at + limit:
+                attendee = Attendee(self)
+                async with gate:
+                    error = await one(attendee, url, auth)
+                if error is None:
+                    joined.append(attendee)
+                    return
+                with contextlib.suppress(Exception):
+                    await attendee.sio.disconnect()
+                await asyncio.sleep(1.0)
+
+        await asyncio.gather(*(retry(url, auth) for url, auth in waiting))
+        self.attendees.extend(joined)
         return {
-            "state_at": [a.state_at for a in batch if a.state_at is not None],
-            "failed": sum(1 for e in errors if e is not None),
+            "state_at": [a.state_at for a in joined if a.state_at is not None],
+            "failed": failed,
             "errors": sorted({e for e in errors if e is not None})[:5],
         }
 
@@ -118,7 +142,8 @@ class Worker:
     async def collect_chat(self) -> dict[str, Any]:
         latencies, self.latencies = self.latencies, array("d")
         seen, self.seen = self.seen, Counter()
-        return {"latencies": latencies, "seen": dict(seen), "present": len(self.present)}
+        dropped = sum(1 for a in self.attendees if a.state_at is not None and a.gone)
+        return {"latencies": latencies, "seen": dict(seen), "present": len(self.present), "dropped": dropped}
 
     async def wait_poll(self, limit: float) -> dict[str, Any]:
         present = self.present
@@ -170,6 +195,9 @@ class Worker:
 def run(conn: Connection) -> None:
     """The worker process's entry point (multiprocessing, spawn)."""
     raise_fd_limit()
+    # A client whose server sent nothing for ping_interval + ping_timeout logs "packet queue is empty,
+    # aborting" and drops; the bench counts drops (`dropped`) instead of printing thousands of lines.
+    logging.getLogger("engineio.client").setLevel(logging.CRITICAL)
     try:
         asyncio.run(Worker(conn).serve())
     finally:

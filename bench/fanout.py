@@ -15,7 +15,8 @@ For each (N, processes) the bench runs the same load twice, first against the ap
 
 Phases, all timed with `time.time()` (one clock for every process on the machine):
 1. join storm: every attendee connects at the same instant; the figure is the time until the last
-   has its `room.state`. The bench then waits until the servers and clients are idle again
+   has its `room.state`. A refused attendee retries (20 at a time per client process) like a page
+   told "try again"; `refused` counts the first attempts that failed. The bench then waits until the servers and clients are idle again
    (`settle s`: with the app that is the `presence.joined` fan-out, N^2/2 messages).
 2. chat: the host sends `--chat-rate` messages a second for `--seconds`, each text carrying its send
    time; every attendee records the delivery latency of every copy. p50/p99 over all deliveries;
@@ -308,6 +309,7 @@ class Row:
     processes: int
     joined: int = 0
     join_failed: int = 0
+    dropped: int = 0  # joined, then disconnected before the chat phase ended
     join_s: float | None = None
     join_server_cores: float | None = None
     settle_s: float | None = None
@@ -352,7 +354,11 @@ class Workers:
 
         async def one(pipe: Connection, command: tuple[str, dict[str, Any]]) -> Any:
             pipe.send(command)
-            ready = await loop.run_in_executor(None, pipe.poll, wait)
+            deadline = time.monotonic() + wait
+            ready = False
+            # Short polls, so Ctrl-C is not stuck behind a thread blocked on the pipe.
+            while not ready and time.monotonic() < deadline:
+                ready = await loop.run_in_executor(None, pipe.poll, 1.0)
             if not ready:
                 raise TimeoutError(f"a client worker did not answer {command[0]!r} within {wait:.0f} s")
             return pipe.recv()
@@ -490,6 +496,7 @@ async def run_scenario(target: str, attendees: int, processes: int, args: argpar
         row.sent = len(acked)
         row.deliveries = sum(n for r in chat for seq, n in r["seen"].items() if seq in acked)
         row.lost = row.sent * present - row.deliveries
+        row.dropped = sum(r["dropped"] for r in chat)
         if latencies:
             row.chat_p50_ms = 1000 * statistics.median(latencies)
             row.chat_p99_ms = 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
@@ -614,7 +621,7 @@ def print_table(rows: list[Row]) -> None:
     print()
     head2 = [
         "scenario", "N", "processes", "storm server cpu", "settle s", "chat max ms", "server cpu", "clients cpu", "machine busy",
-        "votes acked ms", "votes ok", "voters shown",
+        "votes acked ms", "votes ok", "voters shown", "refused", "dropped",
     ]
     print("| " + " | ".join(head2) + " |")
     print("|" + "|".join(["---"] + ["---:"] * (len(head2) - 1)) + "|")
@@ -628,6 +635,7 @@ def print_table(rows: list[Row]) -> None:
             f"{100 * r.machine_busy:.0f}%" if r.machine_busy is not None else "-",
             fmt(r.votes_acked_ms, 0), str(r.votes_ok) if r.target == "app" else "-",
             str(r.voters_shown) if r.target == "app" else "-",
+            str(r.join_failed), str(r.dropped),
         ]
         print("| " + " | ".join(cells) + " |")
     for r in rows:

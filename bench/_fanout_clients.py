@@ -14,7 +14,6 @@ Chat messages carry `bench <seq> <time.time() at send>`; the clock is shared by 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import resource
@@ -29,6 +28,14 @@ import socketio
 NAMESPACE = "/live"
 # Refused joins retry this many at a time per client process.
 RETRY_AT_ONCE = 20
+# Longest one connection attempt may take before it counts as refused.
+ATTEMPT_LIMIT = 60.0
+
+
+def abandon(attendee: Attendee) -> None:
+    """Closes a failed attempt in the background (never awaited: it may hang)."""
+    task = asyncio.ensure_future(asyncio.wait_for(attendee.sio.disconnect(), 10))
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
 def raise_fd_limit() -> None:
@@ -41,7 +48,7 @@ class Attendee:
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         # Generous timeouts: in a storm the server may take a while to accept everyone.
-        self.sio = socketio.AsyncClient(reconnection=False, request_timeout=120, handle_sigint=False)
+        self.sio = socketio.AsyncClient(reconnection=False, request_timeout=30, handle_sigint=False)
         self.state_at: float | None = None
         self.joined = asyncio.Event()
         self.poll_opened = asyncio.Event()
@@ -94,12 +101,14 @@ class Worker:
         return {"pid": os.getpid()}
 
     async def join(self, at: float, targets: list[tuple[str, dict[str, str]]], limit: float) -> dict[str, Any]:
+        async def attempt(attendee: Attendee, url: str, auth: dict[str, str]) -> None:
+            await attendee.sio.connect(url, auth=auth, namespaces=[NAMESPACE], transports=["websocket"], wait_timeout=limit)
+            await attendee.joined.wait()
+
         async def one(attendee: Attendee, url: str, auth: dict[str, str]) -> str | None:
+            # Bounded: a refused python-socketio client can hang in its own disconnect for a long time.
             try:
-                await attendee.sio.connect(
-                    url, auth=auth, namespaces=[NAMESPACE], transports=["websocket"], wait_timeout=limit
-                )
-                await asyncio.wait_for(attendee.joined.wait(), max(1.0, at + limit - time.time()))
+                await asyncio.wait_for(attempt(attendee, url, auth), max(1.0, min(ATTEMPT_LIMIT, at + limit - time.time())))
                 return None
             except Exception as exc:  # a refused or timed-out join is counted, not fatal
                 why = f" {attendee.refusal}" if attendee.refusal is not None else ""
@@ -109,6 +118,9 @@ class Worker:
         await asyncio.sleep(max(0.0, at - time.time()))
         errors = await asyncio.gather(*(one(a, url, auth) for a, (url, auth) in zip(batch, targets, strict=True)))
         failed = sum(1 for e in errors if e is not None)
+        for attendee, error in zip(batch, errors, strict=True):
+            if error is not None:
+                abandon(attendee)
         # Like a page told "try again": whoever was refused retries, RETRY_AT_ONCE at a time per process,
         # until everyone is in or the time is up, so the later phases still see N attendees.
         joined = [a for a, e in zip(batch, errors, strict=True) if e is None]
@@ -123,8 +135,7 @@ class Worker:
                 if error is None:
                     joined.append(attendee)
                     return
-                with contextlib.suppress(Exception):
-                    await attendee.sio.disconnect()
+                abandon(attendee)
                 await asyncio.sleep(1.0)
 
         await asyncio.gather(*(retry(url, auth) for url, auth in waiting))

@@ -71,6 +71,7 @@ IDLE_SAMPLES = 2
 # The chat text is about as long as a typical message; the numbers at its start are what is measured.
 CHAT_PAD = "x" * 40
 TICKS = os.sysconf("SC_CLK_TCK")
+SERVE_WITH_GC = "import gc; gc.set_threshold({thresholds}); from live.cli import main; main(['serve', '--port', '{port}'])"
 
 
 # --------------------------------------------------------------------------- processes and CPU
@@ -429,6 +430,9 @@ async def run_scenario(target: str, attendees: int, processes: int, args: argpar
                 assert webinar is not None
                 env = app_env(webinar, port, workdir, redis_url)
                 argv = [sys.executable, "-m", "live", "serve", "--port", str(port)]
+                if args.server_gc:
+                    # An experiment: the same server with other garbage-collector thresholds.
+                    argv = [sys.executable, "-c", SERVE_WITH_GC.format(thresholds=args.server_gc, port=port)]
             else:
                 env = {**os.environ, "PYTHONPATH": str(REPO)}
                 argv = [sys.executable, str(REPO / "bench" / "bare_server.py"), "--port", str(port)]
@@ -668,6 +672,7 @@ def main() -> None:
     parser.add_argument("--settle-limit", type=float, default=600.0, help="longest wait for idle after the storm")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     parser.add_argument("--profile", type=Path, help="py-spy the servers in each phase; raw stacks into this directory")
+    parser.add_argument("--server-gc", help="experiment: run the app's servers with gc.set_threshold(THIS), e.g. 50000,20,100")
     parser.add_argument("--keep-logs", action="store_true", help="keep server logs and databases' temp dirs")
     args = parser.parse_args()
     clients.raise_fd_limit()

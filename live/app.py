@@ -25,6 +25,8 @@ from live.webhooks.delivery import outbox_ctx
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+# Connections the Socket.IO Redis manager may open at once (Redis accepts 10,000 clients by default).
+REDIS_FANOUT_POOL = 1000
 
 
 def init_app(settings: Settings) -> web.Application:
@@ -48,7 +50,13 @@ def init_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(writer_ctx)
     app.cleanup_ctx.append(scheduler_ctx)
 
-    manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
+    # redis-py fails a command outright when its pool is exhausted rather than waiting; a broadcast burst
+    # (thousands of emits) must not be the one that fails, so the fan-out client gets a wide pool.
+    manager = (
+        socketio.AsyncRedisManager(settings.redis_url, redis_options={"max_connections": REDIS_FANOUT_POOL})
+        if settings.redis_url
+        else None
+    )
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,

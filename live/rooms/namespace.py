@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -285,24 +284,9 @@ def setup(app: web.Application) -> None:
     app[_NAMESPACE] = namespace
     app.cleanup_ctx.append(rooms_ctx)
     app.on_shutdown.append(_disconnect_everyone)
-    app.on_startup.append(_tune_gc)
 
 
 _NAMESPACE: web.AppKey[LiveNamespace] = web.AppKey("live_namespace")
-
-# Garbage-collector thresholds for a server process. With CPython's defaults (700, 10, 10) a chat
-# broadcast to 500 sockets (one task each) sets off collections that walk the whole heap (SQLAlchemy,
-# pydantic, every participant): bench/fanout.py measured chat p99 166 ms against 54 ms for a bare
-# Socket.IO server; with these thresholds and the start-up heap frozen, 45 ms. Cyclic garbage
-# waits longer to be freed (the first generation is collected every 50,000 allocations).
-GC_THRESHOLDS = (50_000, 50, 1_000)
-
-
-async def _tune_gc(app: web.Application) -> None:
-    gc.collect()
-    gc.freeze()  # what start-up built lives as long as the process: never scan it again
-    gc.set_threshold(*GC_THRESHOLDS)
-
 
 async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]

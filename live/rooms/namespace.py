@@ -38,6 +38,7 @@ from live.rooms.dispatch import (
 )
 from live.rooms.model import STAFF, Participant, RateKind, RateLimit, RateLimiter, check_role, check_status
 from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState, Swept
+from live.sessions.model import SessionKind
 from live.typedefs import (
     DB,
     EVENT_WRITER,
@@ -152,7 +153,7 @@ class LiveNamespace(socketio.AsyncNamespace):
         if me.role in STAFF:
             await self.enter_room(sid, staff_room(me.session_id))
         if first:
-            await self.emit("presence.joined", me.public(), to=session_room(me.session_id), skip_sid=sid)
+            await self.emit("presence.joined", me.public(), to=presence_room(me, info), skip_sid=sid)
         try:
             payload = await self.room_state(self.ctx(sid, me, info))
         except Exception:
@@ -166,6 +167,8 @@ class LiveNamespace(socketio.AsyncNamespace):
         hands = await self.state.hands(session_id)
         media = {pid: json.loads(raw) for pid, raw in (await self.state.hash_all(session_id, "media")).items()}
         people = sorted(await self.state.participants(session_id), key=lambda p: (p.role != "host", p.name))
+        if audience_only_sees_staff(ctx.me, ctx.session):
+            people = [p for p in people if p.role in STAFF or p.participant_id == ctx.me.participant_id]
         participants = [
             p.public() | {"hand_raised": p.participant_id in hands} | media.get(p.participant_id, {}) for p in people
         ]
@@ -198,7 +201,7 @@ class LiveNamespace(socketio.AsyncNamespace):
         entry = self.sockets.pop(sid, None)
         if entry is None:
             return
-        me, _ = entry
+        me, info = entry
         self.app[METRICS].participants.dec()
         try:
             self.app[EVENT_WRITER].append(
@@ -210,7 +213,7 @@ class LiveNamespace(socketio.AsyncNamespace):
         log.info("%s %s: disconnected (%s, %s)", me.session_id, me.participant_id, sid, reason)
         if last:
             self.limiter.forget(me.participant_id)
-            await self.emit("presence.left", me.public(), to=session_room(me.session_id))
+            await self.emit("presence.left", me.public(), to=presence_room(me, info))
         for hook in self.registry.on_leave:
             try:
                 await hook(self.app, me, sid, last)
@@ -287,6 +290,17 @@ def setup(app: web.Application) -> None:
 
 
 _NAMESPACE: web.AppKey[LiveNamespace] = web.AppKey("live_namespace")
+
+
+def audience_only_sees_staff(me: Participant, session: dict[str, Any]) -> bool:
+    """In a webinar or welcome seminar an attendee sees the hosts, not the rest of the audience (as in Zoom
+    webinars): announcing every arrival to everyone costs O(N²) when thousands join at once."""
+    return SessionKind(session["kind"]).broadcasts and me.role not in STAFF
+
+
+def presence_room(me: Participant, session: dict[str, Any]) -> str:
+    """Who hears that `me` came or went: the whole session, or only its staff for an audience member."""
+    return staff_room(me.session_id) if audience_only_sees_staff(me, session) else session_room(me.session_id)
 
 async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]

@@ -160,8 +160,11 @@ async def test_no_table_event_ack_api_response_or_log_line_pairs_a_person_with_a
     for channel, records in channels.items():
         named_links = set().union(*(links(r, named, voters_of(NAMED)) for r in records))
         secret_links = set().union(*(links(r, secret, voters_of(ANONYMOUS)) for r in records))
-        if channel in ("table rows", "events", "api"):
+        if channel in ("table rows", "api"):
             assert named_links == {g.name for g in room.guests}, f"the scanner misses named votes in {channel}"
+        if channel == "events":
+            # A webinar's attendees do not see each other, so the named pairs clients receive are their own.
+            assert named_links, "the scanner misses named votes in events"
         assert secret_links == set(), f"{channel} pair {secret_links} with their anonymous choice"
 
     # What is kept of the anonymous poll: who voted (no choices) and the counters.

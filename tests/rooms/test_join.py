@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import LiveServer, StaffMember
+from tests.conftest import LiveServer, ServerFactory, StaffMember, add_staff
 from tests.rooms.conftest import Connector
-from tests.rooms.support import Room, refusal
+from tests.rooms.support import Room, connect, make_room, refusal
 
 
 async def test_a_guest_joins_as_attendee_and_gets_the_room_state(
@@ -98,3 +98,36 @@ async def test_room_state_carries_ice_servers_and_limits(room: Room, join: Conne
     state = (await join(room.guests[0].token, room.session_id)).state
     assert state["ice_servers"] == []
     assert state["limits"]["chat"] == {"burst": 5, "rate": 1.0}
+
+
+async def test_a_webinar_audience_sees_the_hosts_not_each_other(
+    room: Room, join: Connector, sqlite_staff: dict[str, StaffMember]
+) -> None:
+    host = await join(sqlite_staff["host"].token, room.session_id)
+    a = await join(room.guests[0].token, room.session_id)
+    assert (await host.next("presence.joined"))["participant_id"] == a.participant_id
+    b = await join(room.guests[1].token, room.session_id)
+    assert (await host.next("presence.joined"))["participant_id"] == b.participant_id
+    assert {p["participant_id"] for p in b.state["participants"]} == {host.participant_id, b.participant_id}
+    # Events reach one client in order: a chat sent after b's arrival comes after any presence for it.
+    sent = await b.call("chat.send", {"text": "hi"})
+    assert (await a.next("chat.message"))["id"] == sent["id"]
+    assert a.pending("presence.joined") == []
+    await b.close()
+    await host.next_where("presence.left", participant_id=b.participant_id)
+
+
+async def test_in_a_one_on_one_everyone_sees_everyone(
+    make_server: ServerFactory, sqlite_url: str
+) -> None:
+    server = await make_server(sqlite_url)
+    host = await add_staff(sqlite_url, "csm@example.com", "csm")
+    room = await make_room(sqlite_url, server.settings.secret_key, host.id, guests=2, kind="one_on_one")
+    a = await connect(server.url, room.guests[0].token, room.session_id)
+    b = await connect(server.url, room.guests[1].token, room.session_id)
+    try:
+        assert (await a.next("presence.joined"))["participant_id"] == b.participant_id
+        assert {p["participant_id"] for p in b.state["participants"]} == {a.participant_id, b.participant_id}
+    finally:
+        await a.close()
+        await b.close()

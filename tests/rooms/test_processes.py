@@ -93,11 +93,17 @@ async def test_two_processes_on_one_postgres_and_redis_act_as_one_room(tmp_path:
         guest_a = await connect(a_url, room.guests[0].token, room.session_id)
         guest_b = await connect(b_url, room.guests[1].token, room.session_id)
         try:
-            # Presence agrees: B's joiner sees A's people, and A hears B's arrival.
+            # Presence agrees: B's joiner sees A's host (a webinar's audience sees the hosts, not each
+            # other), A's host hears B's arrival, and a host joining on B sees everyone on both.
             assert {p["participant_id"] for p in guest_b.state["participants"]} == {
-                on_a.participant_id, guest_a.participant_id, guest_b.participant_id
+                on_a.participant_id, guest_b.participant_id
             }
             await on_a.next_where("presence.joined", participant_id=guest_b.participant_id)
+            co_host = await connect(b_url, (await add_staff(postgres_url, "csm@example.com", "csm")).token, room.session_id)
+            assert {p["participant_id"] for p in co_host.state["participants"]} == {
+                on_a.participant_id, guest_a.participant_id, guest_b.participant_id, co_host.participant_id
+            }
+            await co_host.close()
 
             # Chat on one process is seen on the other.
             ack = await guest_a.call("chat.send", {"text": "hello from A"})

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import Page, async_playwright
 
-from live.typedefs import ROOM_EVENTS
 from tests.browser_support import launch_chromium, screenshot
 from tests.conftest import LiveServer, StaffMember
 from tests.pages.support import assert_remote_video_plays, enter_room, guest, schedule, signed_in
@@ -74,8 +73,6 @@ async def test_an_attendee_votes_with_a_click_and_the_host_sees_the_result(
 async def test_an_attendee_sees_the_hosts_video_through_the_server(
     sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember]
 ) -> None:
-    if "media.publish" not in sqlite_server.app[ROOM_EVENTS].names():
-        pytest.skip("the media capability has not registered media.publish yet")
     room = await schedule(sqlite_server, sqlite_staff["csm"], sqlite_staff["host"], "webinar", contacts=("Ada Acme",))
     async with async_playwright() as playwright:
         browser = await launch_chromium(playwright)

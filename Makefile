@@ -44,6 +44,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 venv install: $(STAMP)
 
+# Join links printed by the demo point at the port actually served, unless LIVE_PUBLIC_URL says otherwise.
+run: export LIVE_PUBLIC_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/live db upgrade
 	$(BIN)/live demo

@@ -16,18 +16,16 @@ PACKAGE="socket.io-client"
 INTEGRITY="sha512-7wjKAvVXYOJsbmUgkWbnhPD4bFpkqrUR0++XOjpGFmqDqsqV1CI93VTraeExLxpjxEqrWgFoSRZu1ihjLWfkAA=="
 
 # file in the package -> file name under web/static/vendor/
+# The source maps are not vendored: browsers fetch them only with the developer tools open (and get a
+# 404 then), and they are ~500 KB of upstream sources that need not ship with the app.
 declare -A TARGET=(
     ["dist/socket.io.esm.min.js"]="socket.io.esm.min.js"
-    ["dist/socket.io.esm.min.js.map"]="socket.io.esm.min.js.map"
     ["dist/socket.io.min.js"]="socket.io.min.js"
-    ["dist/socket.io.min.js.map"]="socket.io.min.js.map"
     ["LICENSE"]="socket.io-client-LICENSE"
 )
 declare -A SHA256=(
     ["dist/socket.io.esm.min.js"]="771c3872e7d9bf81020615fda67ef0fd2aa61fcaf1990100714a46fa2c39f8a1"
-    ["dist/socket.io.esm.min.js.map"]="c9d398fa2ec6a2154406f992a9fe32dfbbe8fda8b4804ee2d292d131362d731f"
     ["dist/socket.io.min.js"]="d5d79a35039e860b32bdef4795528b05c2f788d4b2d9dacc913120e2878f7b3f"
-    ["dist/socket.io.min.js.map"]="f3bb40c9acac4071f1875bb9f09f113b0ccbc14bed1d1c46963bf64b41a3d6fe"
     ["LICENSE"]="73cb68c437d59e066f9386ef97be57298df4db119fdbd7d7150817c6dbd9f189"
 )
 

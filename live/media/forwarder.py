@@ -45,16 +45,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 from aiortc import RTCRtpReceiver
+from aiortc.clock import current_ntp_time
 from aiortc.codecs import get_encoder
 from aiortc.codecs.base import Encoder
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpsender import RTCEncodedFrame
+
+if TYPE_CHECKING:
+    from live.media.direct import DirectSender
 
 logger = logging.getLogger(__name__)
 
@@ -145,11 +149,13 @@ def is_keyframe(codec_name: str, data: bytes) -> bool:
 class SharedFrame:
     """One encoded frame as every subscriber gets it: the packet and its RTP payloads, made once."""
 
-    __slots__ = ("encoded", "keyframe", "packet")
+    __slots__ = ("encoded", "keyframe", "ntp_time", "packet")
 
     def __init__(self, packet: av.Packet, packer: Encoder, keyframe: bool) -> None:
         self.packet = packet
         self.keyframe = keyframe
+        # Read once per frame for every subscriber's abs-send-time extension and sender report.
+        self.ntp_time = current_ntp_time()
         payloads, timestamp = packer.pack(packet)
         # No audio level: the server never decodes the sound (aiortc measures it on raw frames only).
         self.encoded = RTCEncodedFrame(payloads, timestamp, None)  # type: ignore[arg-type]
@@ -178,6 +184,7 @@ class ForwardedTrack(MediaStreamTrack):
         self._joined = False
         self._closed = False
         self._need_keyframe = forwarder.kind == "video"
+        self._output: DirectSender | None = None
         self.delivered = 0
         self.dropped = 0
 
@@ -218,12 +225,36 @@ class ForwardedTrack(MediaStreamTrack):
         self._forwarder._leave(self)
         self._close()
 
+    def _attach(self, output: DirectSender) -> None:
+        """From now on frames go straight to `output` (see `live.media.direct`), not to the queue."""
+        self._output = output
+        self._queue.clear()
+        if self._closed:
+            output.end()
+        elif not self._joined:
+            self._joined = True
+            self._forwarder._join(self)
+
+    def _detach(self, output: DirectSender) -> None:
+        if self._output is output:
+            self._output = None
+
     def _push(self, frame: SharedFrame) -> None:
         keyframe = frame.keyframe
         if self._need_keyframe:
             if not keyframe:
                 return
             self._need_keyframe = False
+        output = self._output
+        if output is not None:
+            if output.send(frame, frame.ntp_time):
+                self.delivered += 1
+            else:
+                self.dropped += 1
+                if self.kind == "video" and not keyframe:
+                    # It restarts at a keyframe once it can take frames again: ask for one.
+                    self._forwarder.request_keyframe()
+            return
         if len(self._queue) >= self._limit:
             if self.kind == "video":
                 # Behind by a second: drop the backlog and restart from the next keyframe.
@@ -248,6 +279,8 @@ class ForwardedTrack(MediaStreamTrack):
     def _close(self) -> None:
         self._closed = True
         self._wake()
+        if self._output is not None:
+            self._output.end()
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():

@@ -50,6 +50,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import SessionDescription
 
 from live.errors import InvalidInput
+from live.media.direct import DirectSender
 from live.media.forwarder import ForwardedTrack, TrackForwarder
 
 logger = logging.getLogger(__name__)
@@ -230,11 +231,9 @@ class MediaRouter:
                 sender = transceiver.sender
                 # The msid stream id names the publisher, so the browser knows whose track it is.
                 sender._stream_id = forwarder.publisher_id
-                # A subscriber's PLI/FIR would only set a flag for an encoder we never run:
-                # route it to the shared source instead.
-                sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
-                # Frames arrive already packed into RTP payloads, shared by every subscriber.
-                sender._next_encoded_frame = track.next_encoded_frame  # type: ignore[method-assign]
+                # Frames arrive already packed into RTP payloads, shared by every subscriber, and
+                # the forwarder sends them itself; a PLI/FIR goes to the shared source.
+                DirectSender.install(sender, track)
                 subscriber.tracks.append(track)
                 subscriber.senders.append(sender)
             try:

@@ -93,6 +93,7 @@ class DirectSender:
         self.packets_sent = 0
         self.frames_sent = 0
         self.frames_skipped = 0
+        self.retransmitted = 0
 
     @classmethod
     def install(cls, sender: RTCRtpSender, track: ForwardedTrack) -> DirectSender:
@@ -254,4 +255,5 @@ class DirectSender:
         try:
             await self._dtls._send_rtp(packet.serialize(extensions))
         except ConnectionError:
-            pass
+            return
+        self.retransmitted += 1

@@ -192,6 +192,11 @@ class ForwardedTrack(MediaStreamTrack):
     def forwarder(self) -> TrackForwarder:
         return self._forwarder
 
+    @property
+    def output(self) -> DirectSender | None:
+        """The subscriber's sender while it sends directly (see `live.media.direct`)."""
+        return self._output
+
     async def recv(self) -> av.Packet:
         return (await self._next()).packet
 

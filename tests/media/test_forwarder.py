@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import av
 import pytest
@@ -284,3 +285,59 @@ async def test_a_subscriber_that_falls_behind_skips_to_the_next_keyframe_without
     forwarder.close()
     with pytest.raises(MediaStreamError):
         await reading.recv()
+
+
+def drop_incoming_rtp(pc: RTCPeerConnection, every: int) -> list[int]:
+    """Drop every `every`-th RTP packet arriving at `pc`'s sockets before aiortc sees it; returns [dropped]."""
+    dtls = pc.getTransceivers()[0].receiver.transport
+    seen, dropped = [0], [0]
+    for protocol in dtls.transport._connection._protocols:
+        original = protocol.datagram_received
+
+        def datagram_received(data: bytes, addr: tuple[str, int], original: Any = original) -> None:
+            # SRTP media, not RTCP (RFC 5761: RTCP packet types 192-223 in the second byte).
+            if len(data) > 12 and 127 < data[0] < 192 and not 191 < data[1] < 224:
+                seen[0] += 1
+                if seen[0] % every == 0:
+                    dropped[0] += 1
+                    return
+            original(data, addr)
+
+        protocol.datagram_received = datagram_received
+    return dropped
+
+
+async def test_lost_packets_are_retransmitted_and_sender_reports_count_what_was_sent(
+    router: MediaRouter, peers: list[Publisher | Viewer]
+) -> None:
+    host = Publisher()
+    peers.append(host)
+    await host.publish(router, "u_host")
+    viewer = Viewer()
+    peers.append(viewer)
+    await viewer.subscribe(router, "c_lossy")
+    await wait_for(lambda: viewer.video_frames >= 5, "the first pictures")
+
+    dropped = drop_incoming_rtp(viewer.pc, every=25)
+    before = viewer.video_frames
+    await wait_for(
+        lambda: viewer.video_frames >= before + 90 and dropped[0] >= 20, "90 more pictures through 20 dropped packets"
+    )
+    # The viewer's NACKs were answered from the forwarder's own send history.
+    video_track = next(track for track in router._subscribers["c_lossy"].tracks if track.kind == "video")
+    output = video_track.output
+    assert output is not None
+    assert output.retransmitted > 0
+    recent = viewer.bar_positions[before:]
+    assert len(set(recent)) >= 20, "the picture keeps moving through the losses"
+    assert set(viewer.sizes) == {(WIDTH, HEIGHT)}
+
+    # The server's RTCP sender reports carry the packet and byte counts the forwarder kept.
+    async def reported_packets() -> int:
+        report = await viewer.pc.getTransceivers()[0].receiver.getStats()
+        return max((s.packetsSent for s in report.values() if s.type == "remote-outbound-rtp"), default=0)
+
+    deadline = asyncio.get_running_loop().time() + 10
+    while (reported := await reported_packets()) == 0 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.2)
+    assert 0 < reported <= output.packets_sent

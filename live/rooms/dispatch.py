@@ -133,8 +133,14 @@ class Ctx:
 
 
 async def session_status(app: web.Application, session_id: str) -> str:
-    """The status every process agrees on (the namespace seeds it from the database at first join)."""
-    return await app[ROOM_STATE].hash_get(session_id, "kv", "status") or "scheduled"
+    """The status every process agrees on (the namespace seeds it from the database at first join).
+
+    Cached per process and dropped on every change (`RoomState.status`); a change made on another
+    process is heard within milliseconds, at most `live.rooms.state.STATUS_TTL` if its message was lost.
+    Where that window matters the check is repeated atomically with the change (a vote: `poll.vote`'s
+    board script refuses once the session has ended).
+    """
+    return await app[ROOM_STATE].status(session_id) or "scheduled"
 
 
 Handler = Callable[[Ctx, Any], Awaitable[dict[str, Any] | None]]

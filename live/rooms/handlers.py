@@ -58,7 +58,7 @@ async def _transition(ctx: Ctx, to: SessionStatus) -> str:
             await db.rollback()
             SessionStatus(to).transition(to)  # the other side won; report it as the illegal move it now is
         await db.commit()
-    await ctx.state.hash_set(ctx.session_id, "kv", "status", to.value)
+    await ctx.state.set_status(ctx.session_id, to.value)
     ctx.log(EventType.SESSION_STARTED if to is SessionStatus.LIVE else EventType.SESSION_ENDED, at=at)
     return iso(at)
 

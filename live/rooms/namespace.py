@@ -111,7 +111,7 @@ class LiveNamespace(socketio.AsyncNamespace):
             me = joining.participant
             if await self.state.is_removed(me.session_id, me.participant_id):
                 raise LiveError("A host removed you from this session.", code="removed", status=403)
-            await self.state.hash_set(me.session_id, "kv", "status", joining.status, only_new=True)
+            await self.state.set_status(me.session_id, joining.status, only_new=True)
             for hook in self.registry.on_join:
                 await hook(self.app, me.session_id)
             self.app[EVENT_WRITER].append(

@@ -3,6 +3,10 @@
 Two implementations of one interface: `MemoryRoomState` (one process) and `RedisRoomState`
 (many processes on one Redis, every multi-step change atomic in a Lua script or MULTI block).
 
+The session's status (`status/set_status`: scheduled | live | ended) is read by every event the
+namespace dispatches, so each process caches it: `set_status` writes it and publishes the session id on
+STATUS_CHANNEL, and every process drops its cached copy when told (see `RedisRoomState.status`).
+
 Besides presence, a generic per-session API serves the other capabilities (polls keep the open
 poll in a hash and tallies in counters; chat keeps recent messages in a list):
 hashes (`hash_set/hash_get/hash_all/hash_delete`), counters (`incr/counters/clear_counters`),
@@ -14,13 +18,14 @@ Redis key layout (one prefix per session, so a session's state is easy to inspec
     live:{session}:conns:{pid}     set   socket ids of that person
     live:{session}:hands           set   participant ids with a raised hand
     live:{session}:removed         set   participant ids removed by a host (refused on reconnect)
-    live:{session}:h:{name}        hash  generic hashes (e.g. `kv`, `media`, `questions`)
+    live:{session}:h:{name}        hash  generic hashes (e.g. `kv`, `media`, `questions`); `kv` status is the session's status
     live:{session}:n:{name}        hash  generic counters
     live:{session}:s:{name}        set   generic sets
     live:{session}:l:{name}        list  generic capped lists
     live:proc:{process}:conns      set   "session\\tparticipant\\tsid" of one process's connections
     live:proc:{process}:alive      str   heartbeat, expires PROCESS_TTL seconds after the last beat
     live:procs                     set   every process that has held connections
+    live:status                    pub/sub channel: the id of a session whose status changed
 
 A process removes its own connections on shutdown. A process that died without doing so stops
 beating; the next process to sweep (every HEARTBEAT seconds) removes its connections, so stale
@@ -31,7 +36,9 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -45,6 +52,27 @@ log = logging.getLogger(__name__)
 # A process beats every HEARTBEAT seconds; its beat expires after PROCESS_TTL (three missed beats).
 HEARTBEAT = 10.0
 PROCESS_TTL = 30
+
+# A session whose status changes is published here; every process forgets its cached copy.
+STATUS_CHANNEL = "live:status"
+# A cached status is re-read after this many seconds even if no change was heard: a bound on how stale
+# it can be should a pub/sub message be lost (one HGET per session per process per second otherwise).
+STATUS_TTL = 1.0
+
+
+def redis_key(session_id: str, *parts: str) -> str:
+    """A Redis key of a session's room state (the layout is in the module docstring)."""
+    return ":".join(("live", session_id, *parts))
+
+
+def connections_key(session_id: str, participant_id: str) -> str:
+    """The Redis set of one person's socket ids (other capabilities' scripts read it too)."""
+    return redis_key(session_id, "conns", participant_id)
+
+
+def status_key(session_id: str) -> tuple[str, str]:
+    """The Redis hash and field holding the session's status (other capabilities' scripts read it too)."""
+    return redis_key(session_id, "h", "kv"), "status"
 
 
 @dataclass(frozen=True)
@@ -106,6 +134,15 @@ class RoomState(abc.ABC):
 
     @abc.abstractmethod
     async def is_removed(self, session_id: str, participant_id: str) -> bool: ...
+
+    # --- the session's status -------------------------------------------------------------
+    @abc.abstractmethod
+    async def status(self, session_id: str) -> str | None:
+        """The status every process agrees on (None before the first join seeds it); cached per process."""
+
+    @abc.abstractmethod
+    async def set_status(self, session_id: str, status: str, *, only_new: bool = False) -> bool:
+        """Sets it (with `only_new`, only when unset) and tells every process; True when it was set."""
 
     # --- generic shared data --------------------------------------------------------------
     @abc.abstractmethod
@@ -219,6 +256,12 @@ class MemoryRoomState(RoomState):
     async def is_removed(self, session_id: str, participant_id: str) -> bool:
         return participant_id in self._removed.get(session_id, set())
 
+    async def status(self, session_id: str) -> str | None:
+        return await self.hash_get(session_id, "kv", "status")
+
+    async def set_status(self, session_id: str, status: str, *, only_new: bool = False) -> bool:
+        return await self.hash_set(session_id, "kv", "status", status, only_new=only_new)
+
     async def hash_set(self, session_id: str, name: str, field: str, value: str, *, only_new: bool = False) -> bool:
         table = self._hashes[(session_id, name)]
         if only_new and field in table:
@@ -323,10 +366,17 @@ class RedisRoomState(RoomState):
         self._beat: asyncio.Task[None] | None = None
         # Told about connections swept from dead processes (the namespace announces who left).
         self.on_swept: SweptHandler | None = None
+        # session id -> (status, monotonic time it must be re-read by). Filled only while subscribed to
+        # STATUS_CHANNEL; `_status_epoch` moves on every change heard, so a read that raced a change
+        # is not cached (see `status`).
+        self._statuses: dict[str, tuple[str, float]] = {}
+        self._status_epoch = 0
+        self._subscribed = False
+        self._listener: asyncio.Task[None] | None = None
 
     @staticmethod
     def _k(session_id: str, *parts: str) -> str:
-        return ":".join(("live", session_id, *parts))
+        return redis_key(session_id, *parts)
 
     def _proc_key(self, process_id: str | None = None) -> str:
         return f"live:proc:{process_id or self.process_id}:conns"
@@ -336,7 +386,7 @@ class RedisRoomState(RoomState):
 
         s, p = participant.session_id, participant.participant_id
         count = await self._add(
-            keys=[self._k(s, "people"), self._k(s, "conns", p), self._proc_key(), "live:procs"],
+            keys=[self._k(s, "people"), connections_key(s, p), self._proc_key(), "live:procs"],
             args=[p, json.dumps(participant.to_dict()), sid, f"{s}\t{p}\t{sid}", self.process_id],
         )
         return int(count) == 1
@@ -348,7 +398,7 @@ class RedisRoomState(RoomState):
         left = await self._remove(
             keys=[
                 self._k(session_id, "people"),
-                self._k(session_id, "conns", participant_id),
+                connections_key(session_id, participant_id),
                 self._proc_key(process_id),
                 self._k(session_id, "hands"),
             ],
@@ -363,7 +413,7 @@ class RedisRoomState(RoomState):
         return [Participant.from_dict(json.loads(v)) for v in raw.values()]
 
     async def connections(self, session_id: str, participant_id: str) -> list[str]:
-        return sorted(await self._redis.smembers(self._k(session_id, "conns", participant_id)))
+        return sorted(await self._redis.smembers(connections_key(session_id, participant_id)))
 
     async def local_connections(self) -> list[Connection]:
         return _parse_entries(await self._redis.smembers(self._proc_key()))
@@ -382,6 +432,63 @@ class RedisRoomState(RoomState):
 
     async def is_removed(self, session_id: str, participant_id: str) -> bool:
         return bool(await self._redis.sismember(self._k(session_id, "removed"), participant_id))
+
+    async def status(self, session_id: str) -> str | None:
+        cached = self._statuses.get(session_id)
+        clock = time.monotonic()
+        if cached is not None and cached[1] > clock:
+            return cached[0]
+        epoch = self._status_epoch
+        name, field = status_key(session_id)
+        value = await self._redis.hget(name, field)
+        if value is None:
+            return None
+        # Not cached when a change was heard while the read was in flight (it may predate the change),
+        # nor while unsubscribed (a change would go unheard).
+        if epoch == self._status_epoch and self._subscribed:
+            self._statuses[session_id] = (str(value), clock + STATUS_TTL)
+        return str(value)
+
+    async def set_status(self, session_id: str, status: str, *, only_new: bool = False) -> bool:
+        name, field = status_key(session_id)
+        if only_new:
+            if not await self._redis.hsetnx(name, field, status):
+                return False
+        else:
+            await self._redis.hset(name, field, status)
+        self._forget_status(session_id)  # this process reads the new status from now on, heard or not
+        await self._redis.publish(STATUS_CHANNEL, session_id)
+        return True
+
+    def _forget_status(self, session_id: str | None) -> None:
+        """Drops one cached status (every one for None)."""
+        self._status_epoch += 1
+        if session_id is None:
+            self._statuses.clear()
+        else:
+            self._statuses.pop(session_id, None)
+
+    async def _hear_statuses(self) -> None:
+        """Listens on STATUS_CHANNEL for as long as the process runs, resubscribing after a lost connection."""
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(STATUS_CHANNEL)
+                async for message in pubsub.listen():
+                    if message["type"] == "subscribe":
+                        self._subscribed = True  # changes published from now on are heard
+                    elif message["type"] == "message":
+                        self._forget_status(str(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("room state: lost the session-status channel; resubscribing", exc_info=True)
+            finally:
+                self._subscribed = False
+                self._forget_status(None)
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(1.0)
 
     async def hash_set(self, session_id: str, name: str, field: str, value: str, *, only_new: bool = False) -> bool:
         key = self._k(session_id, "h", name)
@@ -436,6 +543,7 @@ class RedisRoomState(RoomState):
     async def start(self) -> None:
         await self._heartbeat()
         self._beat = asyncio.create_task(self._beat_forever(), name="room-state-heartbeat")
+        self._listener = asyncio.create_task(self._hear_statuses(), name="room-state-statuses")
 
     async def _heartbeat(self) -> None:
         await self._redis.set(f"live:proc:{self.process_id}:alive", "1", ex=PROCESS_TTL)
@@ -470,12 +578,13 @@ class RedisRoomState(RoomState):
         return swept
 
     async def close(self) -> None:
-        if self._beat is not None:
-            self._beat.cancel()
-            try:
-                await self._beat
-            except asyncio.CancelledError:
-                pass
+        for task in (self._beat, self._listener):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
         try:
             await self._redis.delete(f"live:proc:{self.process_id}:alive")
             await self._redis.srem("live:procs", self.process_id)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from live.rooms import state as state_module
 from live.rooms.model import Participant, RoomRole
 from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState
 from tests.conftest import REDIS_URL
@@ -111,3 +112,74 @@ async def test_a_dead_processs_connections_are_swept_by_a_live_one(session_id: s
     assert await alive.participants(session_id) == []
     await alive.close()
     await dead._redis.aclose()
+
+
+async def test_the_session_status_is_set_once_when_only_new_and_then_changed(state: RoomState, session_id: str) -> None:
+    assert await state.status(session_id) is None
+    assert await state.set_status(session_id, "scheduled", only_new=True) is True
+    assert await state.set_status(session_id, "live", only_new=True) is False
+    assert await state.status(session_id) == "scheduled"
+    assert await state.set_status(session_id, "live") is True
+    assert await state.status(session_id) == "live"
+
+
+async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Polls `check` (every 10 ms, for up to 5 s) until it holds."""
+    for _ in range(500):
+        if await check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not within 5 s: {what}")
+
+
+async def _subscribed(*states: RedisRoomState) -> bool:
+    return all(s._subscribed for s in states)
+
+
+async def _is(state: RedisRoomState, session_id: str, expected: str) -> bool:
+    return await state.status(session_id) == expected
+
+
+async def _cached(state: RedisRoomState, session_id: str) -> bool:
+    await state.status(session_id)
+    return session_id in state._statuses
+
+
+async def test_a_status_cached_by_one_process_changes_when_another_process_changes_it(
+    session_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Cached for a minute: only the change's message can make the other process read it again.
+    monkeypatch.setattr(state_module, "STATUS_TTL", 60.0)
+    a, b = RedisRoomState(REDIS_URL), RedisRoomState(REDIS_URL)
+    await a.start()
+    await b.start()
+    try:
+        await _until(lambda: _subscribed(a, b), "both processes hear status changes")
+        await a.set_status(session_id, "live", only_new=True)
+        assert await b.status(session_id) == "live"
+        await _until(lambda: _cached(b, session_id), "B caches it")  # once the change's own message is heard
+        await a.set_status(session_id, "ended")
+        assert await a.status(session_id) == "ended"  # at once on the process that changed it
+        await _until(lambda: _is(b, session_id, "ended"), "B hears the change")
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_status_read_that_raced_a_change_is_not_cached(session_id: str) -> None:
+    state = RedisRoomState(REDIS_URL)
+    await state.start()
+    try:
+        await _until(lambda: _subscribed(state), "it hears status changes")
+        await state.set_status(session_id, "live")
+        # A change is heard while a read is in flight: whatever the read returns, it is not kept.
+        await _until(lambda: _cached(state, session_id), "it caches the status")
+        state._forget_status(session_id)
+        read = asyncio.ensure_future(state.status(session_id))
+        await asyncio.sleep(0)  # the read is now waiting for Redis
+        state._forget_status(session_id)
+        assert await read == "live"
+        assert session_id not in state._statuses
+        await _until(lambda: _cached(state, session_id), "it caches the status")
+    finally:
+        await state.close()

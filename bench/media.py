@@ -155,6 +155,18 @@ def run_server(mode: str, port: int, profile: bool) -> None:
             result: dict[str, Any] = {}
             if isinstance(server, MediaRouter):
                 result["publishers"] = server.publishers
+                outputs = [
+                    track.output
+                    for subscriber in server._subscribers.values()
+                    for track in subscriber.tracks
+                    if track.output is not None
+                ]
+                result["direct"] = {
+                    "packets_sent": sum(o.packets_sent for o in outputs),
+                    "frames_sent": sum(o.frames_sent for o in outputs),
+                    "frames_skipped": sum(o.frames_skipped for o in outputs),
+                    "retransmitted": sum(o.retransmitted for o in outputs),
+                }
                 for forwarder in server.forwarders("host"):
                     result[forwarder.kind] = {
                         "frames_in": forwarder.frames_in,

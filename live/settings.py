@@ -38,8 +38,11 @@ class Settings:
     chat_rate: float = 1.0
     reaction_burst: int = 10
     reaction_rate: float = 3.0
-    # Seconds between live `poll.results` broadcasts for one poll (a few a second at most).
+    # Seconds between live `poll.results` broadcasts for one poll to its hosts and co-hosts (a few a second
+    # at most), and to its voters: each broadcast to voters goes to every one of them (thousands in a
+    # webinar), so they get it less often; both always get the state after the last vote.
     poll_results_interval: float = 0.25
+    poll_voter_results_interval: float = 1.0
     secure_cookies: bool = False
 
     @property

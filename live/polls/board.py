@@ -1,29 +1,38 @@
 """The open poll of each session and its live tallies, shared by every process: in memory, or in Redis.
 
 Both implementations behave like `live.polls.model.Ballots`. In Redis every change that must be
-atomic across processes is one Lua script: opening (one open poll per session), voting (checks the
-poll is open, refuses a second anonymous vote, swaps a re-vote's old choices for the new ones with
-HINCRBY) and closing (no vote lands after the final counts are read).
+atomic across processes is one Lua script: opening (one open poll per session), voting and closing
+(no vote lands after the final counts are read). A vote needs nothing else: its step checks the
+poll is open and the session has not ended, refuses a second anonymous vote, swaps a re-vote's old
+choices for the new ones with HINCRBY, tries the `poll.results` broadcast claims the caller asks
+for, and on a first vote returns the voter's connections (`live.rooms.state.connections_key`). The
+votes a process receives while its previous script call is under way go together in its next one
+(`VOTE_BATCH` at most), so a burst costs a few Redis commands per process, not one per vote.
 
 Redis key layout (beside the room's keys, `live.rooms.state`):
     live:{session}:poll:open            str   the id of the session's open poll
     live:{session}:poll:{id}            hash  spec (definition JSON), status (open | closed)
     live:{session}:poll:{id}:ballots    hash  participant id -> "0,2" (choices), or "" when anonymous
     live:{session}:poll:{id}:counts     hash  option index -> count
-    live:{session}:poll:{id}:due        str   a `poll.results` broadcast is scheduled (expires by itself)
+    live:{session}:poll:{id}:due:{to}   str   a `poll.results` broadcast to audience `to` (staff | voters) is
+                                              scheduled (expires by itself)
 An anonymous poll's ballots say only *who* voted; *what* was chosen exists only in its counts.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from live.errors import Conflict, NotFound
 from live.polls.model import Ballots, PollSpec, PollStatus, Results, check_revote
+from live.rooms.model import check_status
+from live.rooms.state import STATUS_FIELD, connections_key, redis_client, status_key
 
 # A closed poll's keys stay this long (the database has its truth) so late readers still find it.
 CLOSED_TTL = 24 * 3600
@@ -37,10 +46,17 @@ class OpenPoll:
 
 @dataclass(frozen=True)
 class Cast:
-    """What a vote did: whether it was the voter's first, and the choices it replaced (never for anonymous polls)."""
+    """What a vote did: whether it was the voter's first, and the choices it replaced (never for anonymous polls).
+
+    `claimed`: the audiences whose next `poll.results` broadcast this vote claimed (see `claim_broadcast`).
+    `tabs`: on a first vote, the voter's connections on every process, when the board could read them
+    in the same step (None: ask the room state).
+    """
 
     first: bool
     previous: tuple[int, ...] | None
+    claimed: frozenset[str] = field(default_factory=frozenset)
+    tabs: tuple[str, ...] | None = None
 
 
 def poll_open_error(open_id: str) -> Conflict:
@@ -85,8 +101,18 @@ class PollBoard(abc.ABC):
     async def _load_spec(self, session_id: str, poll_id: str) -> PollSpec | None: ...
 
     @abc.abstractmethod
-    async def vote(self, session_id: str, poll_id: str, voter: str, choices: tuple[int, ...], anonymous: bool) -> Cast:
-        """Records a checked vote; refuses `poll_closed`, `unknown_poll` or (anonymous) `already_voted`."""
+    async def vote(
+        self,
+        session_id: str,
+        poll_id: str,
+        voter: str,
+        choices: tuple[int, ...],
+        anonymous: bool,
+        claims: Mapping[str, float] | None = None,
+    ) -> Cast:
+        """Records a checked vote; refuses `poll_closed`, `unknown_poll`, (anonymous) `already_voted`, or
+        (Redis) `session_ended`. In the same step, tries `claim_broadcast` for each audience of `claims`
+        (audience -> claim seconds) and reports the ones won in `Cast.claimed`."""
 
     @abc.abstractmethod
     async def close(self, session_id: str, poll_id: str) -> Results:
@@ -107,11 +133,12 @@ class PollBoard(abc.ABC):
         """Puts back an open poll from the database after a restart; False when the board knows it or has another."""
 
     @abc.abstractmethod
-    async def claim_broadcast(self, session_id: str, poll_id: str, ttl: float) -> bool:
-        """True for the one caller (on any process) that should schedule the next `poll.results`."""
+    async def claim_broadcast(self, session_id: str, poll_id: str, audience: str, ttl: float) -> bool:
+        """True for the one caller (on any process) that should schedule the next `poll.results` to `audience`;
+        the claim lapses by itself after `ttl` seconds."""
 
     @abc.abstractmethod
-    async def release_broadcast(self, session_id: str, poll_id: str) -> None: ...
+    async def release_broadcast(self, session_id: str, poll_id: str, audience: str) -> None: ...
 
     @abc.abstractmethod
     async def close_backend(self) -> None:
@@ -125,7 +152,7 @@ class MemoryPollBoard(PollBoard):
         super().__init__()
         self._open: dict[str, str] = {}
         self._polls: dict[tuple[str, str], tuple[PollSpec, PollStatus, Ballots]] = {}
-        self._due: dict[tuple[str, str], float] = {}
+        self._due: dict[tuple[str, str, str], float] = {}
 
     def _poll(self, session_id: str, poll_id: str) -> tuple[PollSpec, PollStatus, Ballots]:
         entry = self._polls.get((session_id, poll_id))
@@ -149,13 +176,23 @@ class MemoryPollBoard(PollBoard):
         entry = self._polls.get((session_id, poll_id))
         return entry[0] if entry else None
 
-    async def vote(self, session_id: str, poll_id: str, voter: str, choices: tuple[int, ...], anonymous: bool) -> Cast:
+    async def vote(
+        self,
+        session_id: str,
+        poll_id: str,
+        voter: str,
+        choices: tuple[int, ...],
+        anonymous: bool,
+        claims: Mapping[str, float] | None = None,
+    ) -> Cast:
+        # The session's status was checked by the namespace without a pause since: one process, no race.
         _, status, ballots = self._poll(session_id, poll_id)
         if status is not PollStatus.OPEN:
             raise poll_closed(poll_id)
         previous = ballots.choices.get(voter)
         first = ballots.cast(voter, choices)
-        return Cast(first, None if first else previous)
+        claimed = frozenset(a for a, ttl in (claims or {}).items() if self._claim(session_id, poll_id, a, ttl))
+        return Cast(first, None if first else previous, claimed)
 
     async def close(self, session_id: str, poll_id: str) -> Results:
         spec, status, ballots = self._poll(session_id, poll_id)
@@ -183,16 +220,19 @@ class MemoryPollBoard(PollBoard):
         self._polls[(session_id, poll_id)] = (spec, PollStatus.OPEN, ballots)
         return True
 
-    async def claim_broadcast(self, session_id: str, poll_id: str, ttl: float) -> bool:
-        key = (session_id, poll_id)
+    async def claim_broadcast(self, session_id: str, poll_id: str, audience: str, ttl: float) -> bool:
+        return self._claim(session_id, poll_id, audience, ttl)
+
+    def _claim(self, session_id: str, poll_id: str, audience: str, ttl: float) -> bool:
+        key = (session_id, poll_id, audience)
         clock = time.monotonic()
         if self._due.get(key, 0.0) > clock:
             return False
         self._due[key] = clock + ttl
         return True
 
-    async def release_broadcast(self, session_id: str, poll_id: str) -> None:
-        self._due.pop((session_id, poll_id), None)
+    async def release_broadcast(self, session_id: str, poll_id: str, audience: str) -> None:
+        self._due.pop((session_id, poll_id, audience), None)
 
     async def close_backend(self) -> None:
         return None
@@ -209,22 +249,57 @@ for i = 0, tonumber(ARGV[3]) - 1 do redis.call('HSET', KEYS[3], tostring(i), 0) 
 return false
 """
 
-# KEYS: poll, ballots, counts.  ARGV: voter, choices ("0,2"), anonymous ("1" or "0").
-# Returns {outcome, previous choices}: outcome is first | again | unknown | closed | already_voted.
-_VOTE = """
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status then return {'unknown', ''} end
-if status ~= 'open' then return {'closed', ''} end
-local old = redis.call('HGET', KEYS[2], ARGV[1])
-if old and ARGV[3] == '1' then return {'already_voted', ''} end
-if old then
-  for index in string.gmatch(old, '%d+') do redis.call('HINCRBY', KEYS[3], index, -1) end
+# Any number of votes, in order, each atomic (and the batch too). ARGV[1]: the status field of the
+# session's status hash. Per vote, KEYS: poll, ballots, counts, the session's status hash, the voter's
+# connections, then one broadcast-claim key per audience to try; ARGV: voter, choices ("0,2"),
+# anonymous ("1" or "0"), number of claims, then each claim's milliseconds.
+# Returns one reply per vote: {outcome, previous choices, claims won ("10": the first won, the second
+# not), connections...}; outcome is first | again | unknown | session_ended | closed | already_voted,
+# and the voter's connections follow on a first vote only.
+_VOTES = """
+local function vote(k, a, claims)
+  local status = redis.call('HGET', KEYS[k], 'status')
+  if not status then return {'unknown', '', ''} end
+  if redis.call('HGET', KEYS[k + 3], ARGV[1]) == 'ended' then return {'session_ended', '', ''} end
+  if status ~= 'open' then return {'closed', '', ''} end
+  local voter, choices, anonymous = ARGV[a], ARGV[a + 1], ARGV[a + 2] == '1'
+  local old = redis.call('HGET', KEYS[k + 1], voter)
+  if old and anonymous then return {'already_voted', '', ''} end
+  if old then
+    for index in string.gmatch(old, '%d+') do redis.call('HINCRBY', KEYS[k + 2], index, -1) end
+  end
+  for index in string.gmatch(choices, '%d+') do redis.call('HINCRBY', KEYS[k + 2], index, 1) end
+  if anonymous then redis.call('HSET', KEYS[k + 1], voter, '') else redis.call('HSET', KEYS[k + 1], voter, choices) end
+  local won = ''
+  for i = 0, claims - 1 do
+    if redis.call('SET', KEYS[k + 5 + i], '1', 'NX', 'PX', ARGV[a + 4 + i]) then won = won .. '1' else won = won .. '0' end
+  end
+  if old then return {'again', old, won} end
+  local reply = {'first', '', won}
+  for _, sid in ipairs(redis.call('SMEMBERS', KEYS[k + 4])) do reply[#reply + 1] = sid end
+  return reply
 end
-for index in string.gmatch(ARGV[2], '%d+') do redis.call('HINCRBY', KEYS[3], index, 1) end
-if ARGV[3] == '1' then redis.call('HSET', KEYS[2], ARGV[1], '') else redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) end
-if old then return {'again', old} end
-return {'first', ''}
+local replies = {}
+local k, a = 1, 2
+while a <= #ARGV do
+  local claims = tonumber(ARGV[a + 3])
+  replies[#replies + 1] = vote(k, a, claims)
+  k = k + 5 + claims
+  a = a + 4 + claims
+end
+return replies
 """
+
+# Votes of one process sent to Redis in one script call at most (a burst of thousands goes in a few).
+VOTE_BATCH = 200
+
+
+@dataclass
+class _PendingVote:
+    keys: list[str]
+    args: list[str | int]
+    done: asyncio.Future[list[str]]
+
 
 # KEYS: open, poll, ballots, counts.  ARGV: poll id, seconds to keep the closed poll.
 # Returns {'ok', voters, index, count, ...} or {status}: the final results are read in the same step.
@@ -262,11 +337,13 @@ class RedisPollBoard(PollBoard):
 
     def __init__(self, url: str) -> None:
         super().__init__()
-        from live.rooms.state import redis_client
 
         self._redis: Any = redis_client(url)
         self._open_script = self._redis.register_script(_OPEN)
-        self._vote_script = self._redis.register_script(_VOTE)
+        self._votes_script = self._redis.register_script(_VOTES)
+        # Votes waiting for the next script call, and the task making those calls (one at a time).
+        self._pending: list[_PendingVote] = []
+        self._sender: asyncio.Task[None] | None = None
         self._close_script = self._redis.register_script(_CLOSE)
 
     @staticmethod
@@ -295,18 +372,80 @@ class RedisPollBoard(PollBoard):
         raw = await self._redis.hget(self._k(session_id, poll_id), "spec")
         return PollSpec.from_dict(json.loads(raw)) if raw else None
 
-    async def vote(self, session_id: str, poll_id: str, voter: str, choices: tuple[int, ...], anonymous: bool) -> Cast:
-        outcome, old = await self._vote_script(
-            keys=[self._k(session_id, poll_id), self._k(session_id, poll_id, "ballots"), self._k(session_id, poll_id, "counts")],
-            args=[voter, _encode(choices), "1" if anonymous else "0"],
+    async def vote(
+        self,
+        session_id: str,
+        poll_id: str,
+        voter: str,
+        choices: tuple[int, ...],
+        anonymous: bool,
+        claims: Mapping[str, float] | None = None,
+    ) -> Cast:
+        audiences = list(claims or {})
+        status_hash, _ = status_key(session_id)
+        pending = _PendingVote(
+            keys=[
+                self._k(session_id, poll_id),
+                self._k(session_id, poll_id, "ballots"),
+                self._k(session_id, poll_id, "counts"),
+                status_hash,
+                connections_key(session_id, voter),
+                *(self._k(session_id, poll_id, "due", a) for a in audiences),
+            ],
+            args=[
+                voter,
+                _encode(choices),
+                "1" if anonymous else "0",
+                len(audiences),
+                *(max(1, int(ttl * 1000)) for ttl in (claims or {}).values()),
+            ],
+            done=asyncio.get_running_loop().create_future(),
         )
+        self._pending.append(pending)
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send_votes(), name="poll-votes")
+        outcome, old, won, *tabs = await pending.done
         if outcome == "unknown":
             raise unknown_poll(poll_id)
         if outcome == "closed":
             raise poll_closed(poll_id)
+        if outcome == "session_ended":
+            check_status("ended", (), "poll.vote")  # the namespace's refusal, for a change it had not heard yet
         if outcome == "already_voted":
             check_revote(anonymous=True)
-        return Cast(outcome == "first", _decode(old) if outcome == "again" and not anonymous else None)
+        first = outcome == "first"
+        return Cast(
+            first,
+            _decode(old) if outcome == "again" and not anonymous else None,
+            frozenset(a for a, flag in zip(audiences, won, strict=True) if flag == "1"),
+            tuple(sorted(tabs)) if first else None,
+        )
+
+    async def _send_votes(self) -> None:
+        """Sends the waiting votes, VOTE_BATCH per script call, until none are left.
+
+        A vote alone waits for nothing (the task starts at the next turn of the event loop); in a
+        burst the votes that arrive during one round trip go together in the next, so a process pays
+        one Redis command per batch instead of one per vote.
+        """
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:VOTE_BATCH], self._pending[VOTE_BATCH:]
+                try:
+                    replies = await self._votes_script(
+                        keys=[k for vote in batch for k in vote.keys],
+                        args=[STATUS_FIELD, *(x for vote in batch for x in vote.args)],
+                    )
+                except Exception as exc:
+                    for vote in batch:
+                        if not vote.done.done():
+                            vote.done.set_exception(exc)
+                    continue
+                for vote, reply in zip(batch, replies, strict=True):
+                    if not vote.done.done():
+                        vote.done.set_result(reply)
+        finally:
+            self._sender = None
 
     async def close(self, session_id: str, poll_id: str) -> Results:
         spec = await self.spec(session_id, poll_id)
@@ -365,11 +504,14 @@ class RedisPollBoard(PollBoard):
             await pipe.execute()
         return True
 
-    async def claim_broadcast(self, session_id: str, poll_id: str, ttl: float) -> bool:
-        return bool(await self._redis.set(self._k(session_id, poll_id, "due"), "1", nx=True, px=max(1, int(ttl * 1000))))
+    async def claim_broadcast(self, session_id: str, poll_id: str, audience: str, ttl: float) -> bool:
+        due = self._k(session_id, poll_id, "due", audience)
+        return bool(await self._redis.set(due, "1", nx=True, px=max(1, int(ttl * 1000))))
 
-    async def release_broadcast(self, session_id: str, poll_id: str) -> None:
-        await self._redis.delete(self._k(session_id, poll_id, "due"))
+    async def release_broadcast(self, session_id: str, poll_id: str, audience: str) -> None:
+        await self._redis.delete(self._k(session_id, poll_id, "due", audience))
 
     async def close_backend(self) -> None:
+        if self._sender is not None:
+            await asyncio.gather(self._sender, return_exceptions=True)
         await self._redis.aclose()

@@ -6,17 +6,21 @@ Who hears what:
   voted: the room's `staff:{session}` (`live.rooms.dispatch.staff_room`) plus `poll:{session}:{poll}`
   (a voter's connections join it with their first vote, or on arrival if they voted before).
 
-The vote path is O(1): one atomic step on the board (memory or one Redis Lua script), an append to the
+The vote path is O(1) and, with Redis, one round trip: one atomic step on the board (memory or one
+Redis Lua script, which also claims the next broadcasts and reads the voter's tabs), an append to the
 event log's and the vote writer's queues, and no broadcast of its own. `ResultsBroadcaster` coalesces
-votes into at most one `poll.results` per `poll_results_interval` per poll across every process, and
-always sends the state after the last vote (a trailing broadcast).
+votes into at most one `poll.results` per poll per interval across every process, for each audience:
+staff every `poll_results_interval`, voters every `poll_voter_results_interval` (a broadcast to
+voters costs one send per voter); each audience always gets the state after the last vote (a
+trailing broadcast).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -43,51 +47,82 @@ def voters_room(session_id: str, poll_id: str) -> str:
     return f"poll:{session_id}:{poll_id}"
 
 
-class ResultsBroadcaster:
-    """At most one `poll.results` per interval per poll, across processes, and always one after the last vote.
+@dataclass(frozen=True)
+class Audience:
+    """Who gets one stream of `poll.results`, and how often at most."""
 
-    A vote pokes the broadcaster after the board has counted it. The first poke wins a claim on the
-    board (`claim_broadcast`, shared by every process) and schedules a broadcast one interval later;
-    later pokes see the claim and do nothing. The broadcast gives up the claim *before* reading the
-    counts, so a vote that lost to the claim is always in the counts read, or wins a new claim.
+    name: str
+    room: Callable[[str, str], str]  # (session id, poll id) -> Socket.IO room
+    interval: float
+
+
+def audiences(staff_interval: float, voters_interval: float) -> tuple[Audience, ...]:
+    return (
+        Audience("staff", lambda session_id, poll_id: staff_room(session_id), staff_interval),
+        Audience("voters", voters_room, voters_interval),
+    )
+
+
+class ResultsBroadcaster:
+    """At most one `poll.results` per interval per poll and audience, across processes, and always one after the last vote.
+
+    A vote asks the board, in its own atomic step, for a claim on each audience's next broadcast
+    (`claims()`; a claim is shared by every process). The vote that wins one schedules that broadcast
+    one interval later (`claimed()`); later votes see the claim and do nothing more. The broadcast gives
+    up the claim *before* reading the counts, so a vote that lost to the claim is always in the counts
+    read, or wins a new claim.
     """
 
-    def __init__(self, app: web.Application, board: PollBoard, interval: float) -> None:
+    def __init__(self, app: web.Application, board: PollBoard, audiences: Iterable[Audience]) -> None:
         self._app = app
         self._board = board
-        self._interval = interval
-        self._scheduled: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._audiences = {a.name: a for a in audiences}
+        self._scheduled: dict[tuple[str, str, str], asyncio.Task[None]] = {}
 
-    async def poke(self, session_id: str, poll_id: str) -> None:
-        key = (session_id, poll_id)
-        if key in self._scheduled:
-            return  # this process broadcasts soon, and has not read the counts yet
-        if not await self._board.claim_broadcast(session_id, poll_id, self._interval + CLAIM_SLACK):
-            return
-        self._scheduled[key] = asyncio.create_task(self._broadcast_later(key), name=f"poll-results-{poll_id}")
+    def claims(self, session_id: str, poll_id: str, names: Iterable[str] | None = None) -> dict[str, float]:
+        """Audience -> claim seconds, for those this process has not already scheduled (it has not read the counts yet)."""
+        wanted = self._audiences if names is None else names
+        return {
+            name: self._audiences[name].interval + CLAIM_SLACK
+            for name in wanted
+            if (session_id, poll_id, name) not in self._scheduled
+        }
 
-    async def _broadcast_later(self, key: tuple[str, str]) -> None:
-        session_id, poll_id = key
-        await asyncio.sleep(self._interval)
+    def claimed(self, session_id: str, poll_id: str, names: Iterable[str]) -> None:
+        """Schedules the broadcasts whose claims this process won."""
+        for name in names:
+            key = (session_id, poll_id, name)
+            if key not in self._scheduled:
+                task = asyncio.create_task(self._broadcast_later(key), name=f"poll-results-{poll_id}-{name}")
+                self._scheduled[key] = task
+
+    async def poke(self, session_id: str, poll_id: str, names: Iterable[str] | None = None) -> None:
+        """Claims (one board call per audience) and schedules: for changes that are not a vote."""
+        for name, ttl in self.claims(session_id, poll_id, names).items():
+            if await self._board.claim_broadcast(session_id, poll_id, name, ttl):
+                self.claimed(session_id, poll_id, [name])
+
+    async def _broadcast_later(self, key: tuple[str, str, str]) -> None:
+        session_id, poll_id, name = key
+        audience = self._audiences[name]
+        await asyncio.sleep(audience.interval)
         self._scheduled.pop(key, None)
         try:
-            await self._board.release_broadcast(session_id, poll_id)
+            await self._board.release_broadcast(session_id, poll_id, name)
             status, results = await self._board.results(session_id, poll_id)
             if status is PollStatus.OPEN:  # a closed poll's final counts went out with `poll.closed`
                 sio: Any = self._app[SIO]
                 await sio.emit(
-                    "poll.results",
-                    results.public(),
-                    to=[staff_room(session_id), voters_room(session_id, poll_id)],
-                    namespace=NAMESPACE,
+                    "poll.results", results.public(), to=audience.room(session_id, poll_id), namespace=NAMESPACE
                 )
         except Exception:
-            log.exception("%s: could not broadcast results of poll %s", session_id, poll_id)
+            log.exception("%s: could not broadcast results of poll %s to %s", session_id, poll_id, name)
 
     def cancel(self, session_id: str, poll_id: str) -> None:
-        task = self._scheduled.pop((session_id, poll_id), None)
-        if task is not None:
-            task.cancel()
+        for name in self._audiences:
+            task = self._scheduled.pop((session_id, poll_id, name), None)
+            if task is not None:
+                task.cancel()
 
     async def close(self) -> None:
         tasks = list(self._scheduled.values())
@@ -120,7 +155,9 @@ async def polls_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     board: PollBoard = RedisPollBoard(settings.redis_url) if settings.redis_url else MemoryPollBoard()
     app[POLL_BOARD] = board
-    app[BROADCASTER] = ResultsBroadcaster(app, board, settings.poll_results_interval)
+    app[BROADCASTER] = ResultsBroadcaster(
+        app, board, audiences(settings.poll_results_interval, settings.poll_voter_results_interval)
+    )
     yield
     await app[BROADCASTER].close()
     await board.close_backend()
@@ -161,13 +198,31 @@ async def vote(ctx: Ctx, body: PollVoteIn) -> dict[str, Any]:
     spec = await board.spec(ctx.session_id, body.poll_id)
     choices = check_choices(spec, body.choices)
     writer.ensure_open()
-    cast = await board.vote(ctx.session_id, body.poll_id, ctx.me.participant_id, choices, spec.anonymous)
+    broadcaster = ctx.app[BROADCASTER]
+    # This socket hears results from before its vote is counted, so every broadcast that counts it reaches it.
+    room = voters_room(ctx.session_id, body.poll_id)
+    entered = not _in_room(ctx, room)
+    if entered:
+        await ctx.sio.enter_room(ctx.sid, room, namespace=ctx.namespace)
+    try:
+        cast = await board.vote(
+            ctx.session_id,
+            body.poll_id,
+            ctx.me.participant_id,
+            choices,
+            spec.anonymous,
+            broadcaster.claims(ctx.session_id, body.poll_id),
+        )
+    except BaseException:
+        if entered:
+            await ctx.sio.leave_room(ctx.sid, room, namespace=ctx.namespace)
+        raise
+    broadcaster.claimed(ctx.session_id, body.poll_id, cast.claimed)
     # An anonymous poll's choices go only into counters: never beside the person in a row, event or log.
     ctx.log(EventType.POLL_VOTED, {"poll_id": body.poll_id} | ({} if spec.anonymous else {"choices": list(choices)}))
     writer.record(body.poll_id, ctx.me.participant_id, None if spec.anonymous else choices, vote_delta(cast.previous, choices))
     if cast.first:
-        await _join_results(ctx, body.poll_id)
-    await ctx.app[BROADCASTER].poke(ctx.session_id, body.poll_id)
+        await _join_results(ctx, body.poll_id, cast.tabs)
     return {"poll_id": body.poll_id}
 
 
@@ -196,16 +251,30 @@ async def do_close(app: web.Application, session_id: str, poll_id: str, by: str 
     return results
 
 
-async def _join_results(ctx: Ctx, poll_id: str) -> None:
-    """Every connection of a first-time voter, on any process, starts receiving `poll.results`."""
+def _in_room(ctx: Ctx, room: str) -> bool:
+    """Whether this socket is in a room. (`sio.rooms(sid)` scans every room of the namespace, one per
+    person in a webinar: O(N) per vote. The manager's `rooms[namespace][room]` maps the room's sids.)"""
+    return ctx.sid in ctx.sio.manager.rooms.get(ctx.namespace, {}).get(room, ())
+
+
+async def _join_results(ctx: Ctx, poll_id: str, tabs: tuple[str, ...] | None) -> None:
+    """The other connections of a first-time voter, on any process, start receiving `poll.results` too.
+
+    `tabs` are the voter's connections read with the vote (None: read them now). Most people have one
+    tab, and then nothing is left to do. Other tabs join after the vote was counted, so a broadcast
+    already under way could miss them: the voters' broadcast is claimed again after they have joined.
+    """
     room = voters_room(ctx.session_id, poll_id)
-    await ctx.sio.enter_room(ctx.sid, room, namespace=ctx.namespace)
-    for sid in await ctx.state.connections(ctx.session_id, ctx.me.participant_id):
-        if sid != ctx.sid:
-            try:
-                await ctx.sio.enter_room(sid, room, namespace=ctx.namespace)
-            except Exception:
-                log.warning("%s %s: tab %s did not join poll results", ctx.session_id, ctx.me.participant_id, sid)
+    if tabs is None:
+        tabs = tuple(await ctx.state.connections(ctx.session_id, ctx.me.participant_id))
+    others = [sid for sid in tabs if sid != ctx.sid]
+    for sid in others:
+        try:
+            await ctx.sio.enter_room(sid, room, namespace=ctx.namespace)
+        except Exception:
+            log.warning("%s %s: tab %s did not join poll results", ctx.session_id, ctx.me.participant_id, sid)
+    if others:
+        await ctx.app[BROADCASTER].poke(ctx.session_id, poll_id, ["voters"])
 
 
 # --- room.state and restarts ----------------------------------------------------------------

@@ -70,9 +70,12 @@ def connections_key(session_id: str, participant_id: str) -> str:
     return redis_key(session_id, "conns", participant_id)
 
 
+STATUS_FIELD = "status"
+
+
 def status_key(session_id: str) -> tuple[str, str]:
     """The Redis hash and field holding the session's status (other capabilities' scripts read it too)."""
-    return redis_key(session_id, "h", "kv"), "status"
+    return redis_key(session_id, "h", "kv"), STATUS_FIELD
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,9 @@ async def test_two_processes_share_one_open_poll_and_exact_tallies(tmp_path: Pat
             assert await co_host.next_where("poll.results", counts=expected, voters=6)
             # The second tab (on the other process) joined the results with its person's first vote.
             assert await second_tab.next_where("poll.results", counts=expected)
+            # Every voter, on either process, gets the results after the last vote (voters' trailing broadcast).
+            for guest in guests:
+                assert await guest.next_where("poll.results", counts=expected, voters=6)
 
             final = await co_host.call("poll.close", {"poll_id": poll_id})
             assert final == {"ok": True, "poll_id": poll_id, "counts": expected, "voters": 6}
@@ -68,3 +71,40 @@ async def test_two_processes_share_one_open_poll_and_exact_tallies(tmp_path: Pat
             assert chosen == {g.name: [[2, 1, 2, 0, 1, 2][n]] for n, g in enumerate(room.guests)}
         finally:
             await close_all(*clients)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_once_the_session_ends_on_one_process_the_other_refuses_votes_and_chat(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Each process caches the session's status; ending it on A must still close B's room at once."""
+    secret = "shared-" + uuid.uuid4().hex
+    host_user = await add_staff(postgres_url, "host@example.com", "host")
+    room = await make_room(postgres_url, secret, host_user.id, guests=2)
+    async with serve(tmp_path, postgres_url, secret, REDIS_URL) as (a_url, _), serve(
+        tmp_path, postgres_url, secret, REDIS_URL
+    ) as (b_url, _):
+        host = await connect(a_url, host_user.token, room.session_id)
+        voter = await connect(b_url, room.guests[0].token, room.session_id)
+        chatter = await connect(b_url, room.guests[1].token, room.session_id)
+        try:
+            await host.call("session.start")
+            await voter.next("session.started")
+            poll_id = (await host.call("poll.open", {"question": "Go on?", "options": ["yes", "no"]}))["id"]
+            # B has just checked (and cached) the status: live.
+            assert (await voter.call("poll.vote", {"poll_id": poll_id, "choices": [0]}))["ok"] is True
+            assert (await chatter.call("chat.send", {"text": "still here"}))["ok"] is True
+
+            assert (await host.call("session.end"))["ok"] is True
+            # The very next vote on B, sent without waiting for `session.ended`, is refused.
+            late = await voter.call("poll.vote", {"poll_id": poll_id, "choices": [1]})
+            assert late["ok"] is False and late["error"]["code"] == "session_ended", late
+            # Whoever has been told the session ended is refused by B too.
+            await chatter.next("session.ended")
+            refused = await chatter.call("chat.send", {"text": "too late"})
+            assert refused["ok"] is False and refused["error"]["code"] == "session_ended"
+            closed = await voter.next("poll.closed")
+            assert closed["counts"] == [1, 0] and closed["voters"] == 1
+        finally:
+            await close_all(host, voter, chatter)

@@ -159,7 +159,7 @@ def run_server(mode: str, port: int, profile: bool) -> None:
                     track.output
                     for subscriber in server._subscribers.values()
                     for track in subscriber.tracks
-                    if track.output is not None
+                    if getattr(track, "output", None) is not None
                 ]
                 result["direct"] = {
                     "packets_sent": sum(o.packets_sent for o in outputs),

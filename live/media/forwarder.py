@@ -252,7 +252,15 @@ class ForwardedTrack(MediaStreamTrack):
             self._need_keyframe = False
         output = self._output
         if output is not None:
-            if output.send(frame, frame.ntp_time):
+            try:
+                sent = output.send(frame, frame.ntp_time)
+            except Exception:
+                # Runs on the publisher's receive path: one subscriber's failure must not reach it.
+                logger.exception("%r: sending to a subscriber failed; it gets no more frames", self._forwarder)
+                self._output = None
+                output.end()
+                return
+            if sent:
                 self.delivered += 1
             else:
                 self.dropped += 1

@@ -97,7 +97,7 @@ class ResultsBroadcaster:
                 self._scheduled[key] = task
 
     async def poke(self, session_id: str, poll_id: str, names: Iterable[str] | None = None) -> None:
-        """Claims (one board call per audience) and schedules: for changes that are not a vote."""
+        """Claims outside a vote (one board call per audience) and schedules what it won, e.g. after more tabs joined."""
         for name, ttl in self.claims(session_id, poll_id, names).items():
             if await self._board.claim_broadcast(session_id, poll_id, name, ttl):
                 self.claimed(session_id, poll_id, [name])

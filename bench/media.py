@@ -35,9 +35,10 @@ import pstats
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
+from signal import SIGCONT, SIGSTOP
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -435,10 +436,13 @@ class Row:
     server_stats: str
     bad_packets: int = 0
     incomplete_frames: int = 0
+    stalled_fps: list[float] = field(default_factory=list)
     profile: str = ""
 
 
-def measure(mode: str, count: int, seconds: float, decoded: int, profile: bool, textured: bool, lean: bool) -> Row:
+def measure(
+    mode: str, count: int, seconds: float, decoded: int, profile: bool, textured: bool, lean: bool, stalled: int = 0
+) -> Row:
     ctx = multiprocessing.get_context("spawn")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -466,7 +470,18 @@ def measure(mode: str, count: int, seconds: float, decoded: int, profile: bool, 
         )
         process.start()
         clients.append((process, end))
+    stalled_client: tuple[Any, Connection] | None = None
+    if stalled:
+        # A subscriber process frozen (SIGSTOP) through the window: the slowest subscriber there is.
+        end, conn = ctx.Pipe()
+        process = ctx.Process(
+            target=run_subscribers, args=(url, [f"stalled{n}" for n in range(stalled)], 0, lean, conn), daemon=True
+        )
+        process.start()
+        stalled_client = (process, end)
     connected = sum(end.recv() for _, end in clients)
+    if stalled_client is not None:
+        stalled_client[1].recv()
 
     # Settle: the last subscribers' first keyframes, and any backlog from the connection storm
     # drained (at N = 200 a 2 s settle still let late frames land in the window: 33.8 fps counted).
@@ -475,7 +490,11 @@ def measure(mode: str, count: int, seconds: float, decoded: int, profile: bool, 
     finish = start + seconds
     for end in [pub_end] + [end for _, end in clients]:
         end.send((start, finish))
+    if stalled_client is not None:
+        stalled_client[1].send((start, finish))
     time.sleep(max(0.0, start - time.time()))
+    if stalled_client is not None:
+        os.kill(stalled_client[0].pid, SIGSTOP)
     pids = [pid for pid in [publisher.pid] + [process.pid for process, _ in clients] if pid is not None]
     assert server.pid is not None
     if profile and mode == "forward":
@@ -483,6 +502,10 @@ def measure(mode: str, count: int, seconds: float, decoded: int, profile: bool, 
     cpu0, busy0, clients0 = process_cpu_seconds(server.pid), machine_cpu(), sum(map(process_cpu_seconds, pids))
     time.sleep(max(0.0, finish - time.time()))
     cpu1, busy1, clients1 = process_cpu_seconds(server.pid), machine_cpu(), sum(map(process_cpu_seconds, pids))
+    stalled_counts: list[int] = []
+    if stalled_client is not None:
+        os.kill(stalled_client[0].pid, SIGCONT)
+        stalled_counts = stalled_client[1].recv()["counts"]
     profile_text = urllib_post(f"{url}/profile/stop") if profile and mode == "forward" else ""
     server_stats = urllib_get(f"{url}/stats")
 
@@ -496,6 +519,8 @@ def measure(mode: str, count: int, seconds: float, decoded: int, profile: bool, 
         samples += result["samples"]
         bad += result["bad"]
         incomplete += result["incomplete"]
+    if stalled_client is not None:
+        clients.append(stalled_client)  # to be told to exit with the others
     for end in [pub_end] + [end for _, end in clients]:
         end.send("exit")
     for process in [publisher] + [process for process, _ in clients]:
@@ -529,6 +554,7 @@ def measure(mode: str, count: int, seconds: float, decoded: int, profile: bool, 
         decoded=decoded_text or "-",
         bad_packets=bad,
         incomplete_frames=incomplete,
+        stalled_fps=[c / seconds for c in stalled_counts],
         server_stats=server_stats,
         profile=profile_text,
     )
@@ -558,6 +584,12 @@ def main() -> None:
     parser.add_argument("--flat", action="store_true", help="flat background instead of panning texture")
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument(
+        "--stalled",
+        type=int,
+        default=0,
+        help="this many more subscribers, in a process frozen with SIGSTOP through the window (not in the N columns)",
+    )
+    parser.add_argument(
         "--aiortc-receivers",
         action="store_true",
         help="count frames through aiortc's full receive path (jitter buffer, NACK, RTCP) instead of LeanCounter",
@@ -576,7 +608,16 @@ def main() -> None:
     print(header)
     rows = []
     for mode, count in plan:
-        row = measure(mode, count, args.seconds, args.decoded, args.profile, not args.flat, not args.aiortc_receivers)
+        row = measure(
+            mode,
+            count,
+            args.seconds,
+            args.decoded,
+            args.profile,
+            not args.flat,
+            not args.aiortc_receivers,
+            args.stalled,
+        )
         rows.append(row)
         print(
             f"{row.mode:8} {row.subscribers:>4} {row.connected:>4} {row.cpu_per_subscriber_minute:>13.3f} "
@@ -602,6 +643,13 @@ def main() -> None:
             f"{stock_cost / forward_cost:.0f}x the subscribers. One core at 30 fps: stock "
             f"{1000 / (30 * stock_cost):.0f}, forward {1000 / (30 * forward_cost):.0f} subscribers."
         )
+    for row in rows:
+        if row.stalled_fps:
+            print(
+                f"{row.mode} N={row.subscribers}: {len(row.stalled_fps)} stalled subscribers got "
+                f"{max(row.stalled_fps):.1f} fps at most while the N others got {row.fps_mean:.1f} (slowest "
+                f"{row.fps_min:.1f})"
+            )
     for row in forward:
         print(f"server forwarder stats at N={row.subscribers}: {row.server_stats}")
     for row in rows:

@@ -71,8 +71,16 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--redis", default=None, help="Redis URL: fan out across processes with AsyncRedisManager")
+    parser.add_argument(
+        "--tuned-gc", action="store_true", help="the same garbage-collector tuning as `live serve` (freeze + thresholds)"
+    )
     args = parser.parse_args()
-    web.run_app(make_app(args.redis), host=args.host, port=args.port, print=None, shutdown_timeout=5)
+    app = make_app(args.redis)
+    if args.tuned_gc:
+        from live.cli import _tune_gc
+
+        app.on_startup.append(_tune_gc)
+    web.run_app(app, host=args.host, port=args.port, print=None, shutdown_timeout=5)
 
 
 if __name__ == "__main__":

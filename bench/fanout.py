@@ -437,6 +437,7 @@ async def run_scenario(target: str, attendees: int, processes: int, args: argpar
                 env = {**os.environ, "PYTHONPATH": str(REPO)}
                 argv = [sys.executable, str(REPO / "bench" / "bare_server.py"), "--port", str(port)]
                 argv += ["--redis", redis_url] if redis_url else []
+                argv += ["--tuned-gc"] if args.bare_tuned_gc else []
             servers.append(await start_server(argv, env, port, workdir, target))
         server_pids = [s.proc.pid for s in servers]
         workers = Workers(args.workers)
@@ -673,6 +674,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
     parser.add_argument("--profile", type=Path, help="py-spy the servers in each phase; raw stacks into this directory")
     parser.add_argument("--server-gc", help="experiment: run the app's servers with gc.set_threshold(THIS), e.g. 50000,20,100")
+    parser.add_argument(
+        "--bare-tuned-gc",
+        action="store_true",
+        help="give the bare server the app's garbage-collector tuning too (a like-for-like chat comparison)",
+    )
     parser.add_argument("--keep-logs", action="store_true", help="keep server logs and databases' temp dirs")
     args = parser.parse_args()
     clients.raise_fd_limit()

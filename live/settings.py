@@ -41,6 +41,9 @@ class Settings:
     # Seconds between live `poll.results` broadcasts for one poll to its hosts and co-hosts (a few a second
     # at most), and to its voters: each broadcast to voters goes to every one of them (thousands in a
     # webinar), so they get it less often; both always get the state after the last vote.
+    # Hours a session's room state (Redis keys, or this process's memory) is kept after it ended; the
+    # event log in the database keeps everything for good.
+    state_retention_hours: float = 24.0
     poll_results_interval: float = 0.25
     poll_voter_results_interval: float = 1.0
     secure_cookies: bool = False

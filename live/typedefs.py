@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -27,6 +27,18 @@ EVENT_WRITER: web.AppKey[EventWriter] = web.AppKey("event_writer")
 ROOM_STATE: web.AppKey[RoomState] = web.AppKey("room_state")
 ROOM_EVENTS: web.AppKey[EventRegistry] = web.AppKey("room_events")
 ROOM_STATE_PARTS: web.AppKey[dict[str, StatePart]] = web.AppKey("room_state_parts")
+
+
+class SessionStore(Protocol):
+    """Per-session realtime state that is forgotten some time after the session ended."""
+
+    async def session_ids(self) -> set[str]: ...
+
+    async def drop_session(self, session_id: str) -> Any: ...
+
+
+# The room state and the other capabilities' stores (polls' board) register here; see live.rooms.retention.
+SESSION_STORES: web.AppKey[list[SessionStore]] = web.AppKey("session_stores")
 # Called as `await fn(app, session_id)` after a session ends (engagement appends its scorer here).
 SessionEndedHook = Callable[[web.Application, str], Awaitable[None]]
 ON_SESSION_ENDED: web.AppKey[list[SessionEndedHook]] = web.AppKey("on_session_ended")

@@ -87,6 +87,16 @@ class PollBoard(abc.ABC):
     @abc.abstractmethod
     async def current(self, session_id: str) -> OpenPoll | None: ...
 
+    async def session_ids(self) -> set[str]:
+        """Sessions this board holds state for that room state would not list (none, in Redis:
+        the polls' keys share the session's prefix, which `RoomState.session_ids` lists)."""
+        return set()
+
+    async def drop_session(self, session_id: str) -> None:
+        """Forget a session that ended long ago (in Redis its keys go with `RoomState.drop_session`)."""
+        for key in [k for k in self._specs if k[0] == session_id]:
+            del self._specs[key]
+
     async def spec(self, session_id: str, poll_id: str) -> PollSpec:
         """The definition of a poll that has been opened (refuses `unknown_poll`)."""
         cached = self._specs.get((session_id, poll_id))
@@ -153,6 +163,17 @@ class MemoryPollBoard(PollBoard):
         self._open: dict[str, str] = {}
         self._polls: dict[tuple[str, str], tuple[PollSpec, PollStatus, Ballots]] = {}
         self._due: dict[tuple[str, str, str], float] = {}
+
+    async def session_ids(self) -> set[str]:
+        return set(self._open) | {key[0] for key in self._polls}
+
+    async def drop_session(self, session_id: str) -> None:
+        await super().drop_session(session_id)
+        self._open.pop(session_id, None)
+        for poll in [k for k in self._polls if k[0] == session_id]:
+            del self._polls[poll]
+        for due in [k for k in self._due if k[0] == session_id]:
+            del self._due[due]
 
     def _poll(self, session_id: str, poll_id: str) -> tuple[PollSpec, PollStatus, Ballots]:
         entry = self._polls.get((session_id, poll_id))

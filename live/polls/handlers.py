@@ -35,7 +35,7 @@ from live.polls.writer import POLL_WRITER, poll_writer_ctx
 from live.rooms.dispatch import Ctx, EventRegistry, now, session_room, staff_room
 from live.rooms.model import ATTENDEES, STAFF
 from live.rooms.namespace import NAMESPACE
-from live.typedefs import DB, EVENT_WRITER, ON_SESSION_ENDED, ROOM_STATE_PARTS, SETTINGS, SIO
+from live.typedefs import DB, EVENT_WRITER, ON_SESSION_ENDED, ROOM_STATE_PARTS, SESSION_STORES, SETTINGS, SIO
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +155,7 @@ async def polls_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     board: PollBoard = RedisPollBoard(settings.redis_url) if settings.redis_url else MemoryPollBoard()
     app[POLL_BOARD] = board
+    app[SESSION_STORES].append(board)
     app[BROADCASTER] = ResultsBroadcaster(
         app, board, audiences(settings.poll_results_interval, settings.poll_voter_results_interval)
     )

@@ -37,6 +37,7 @@ from live.rooms.dispatch import (
     staff_room,
 )
 from live.rooms.model import STAFF, Participant, RateKind, RateLimit, RateLimiter, check_role, check_status
+from live.rooms.retention import retention_ctx
 from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState, Swept
 from live.sessions.model import SessionKind
 from live.typedefs import (
@@ -47,6 +48,7 @@ from live.typedefs import (
     ROOM_EVENTS,
     ROOM_STATE,
     ROOM_STATE_PARTS,
+    SESSION_STORES,
     SETTINGS,
     SIO,
 )
@@ -279,6 +281,8 @@ def setup(app: web.Application) -> None:
         app[ROOM_STATE_PARTS] = {}
     if ON_SESSION_ENDED not in app:
         app[ON_SESSION_ENDED] = []
+    if SESSION_STORES not in app:
+        app[SESSION_STORES] = []
     room_handlers.register(app, registry)
     chat_handlers.register(app, registry)
     namespace = LiveNamespace(app)
@@ -286,6 +290,7 @@ def setup(app: web.Application) -> None:
     sio.register_namespace(namespace)
     app[_NAMESPACE] = namespace
     app.cleanup_ctx.append(rooms_ctx)
+    app.cleanup_ctx.append(retention_ctx)
     app.on_shutdown.append(_disconnect_everyone)
 
 
@@ -312,6 +317,7 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
         state = MemoryRoomState()
     await state.start()
     app[ROOM_STATE] = state
+    app[SESSION_STORES].append(state)
     yield
     # Connections this process still holds (a shutdown that could not disconnect them) are released.
     for conn in await state.local_connections():

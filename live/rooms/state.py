@@ -13,7 +13,8 @@ hashes (`hash_set/hash_get/hash_all/hash_delete`), counters (`incr/counters/clea
 sets (`set_add/set_remove/set_members`, each returning the new size) and capped lists
 (`list_push/list_all`). Values are strings: callers JSON-encode what they store.
 
-Redis key layout (one prefix per session, so a session's state is easy to inspect and expire):
+Redis key layout (one prefix per session, so a session's state is easy to inspect and to drop:
+`drop_session`, which `live.rooms.retention` calls a day after the session ended):
     live:{session}:people          hash  participant_id -> participant JSON (present people only)
     live:{session}:conns:{pid}     set   socket ids of that person
     live:{session}:hands           set   participant ids with a raised hand
@@ -58,6 +59,15 @@ STATUS_CHANNEL = "live:status"
 # A cached status is re-read after this many seconds even if no change was heard: a bound on how stale
 # it can be should a pub/sub message be lost (one HGET per session per process per second otherwise).
 STATUS_TTL = 1.0
+
+
+# Second parts of `live:*` keys that are not session ids (see the layout above).
+_PROCESS_SCOPED = frozenset({"proc", "procs", "status"})
+
+
+def _glob_escape(text: str) -> str:
+    """`text` matched literally in a Redis SCAN pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def redis_key(session_id: str, *parts: str) -> str:
@@ -187,6 +197,15 @@ class RoomState(abc.ABC):
     @abc.abstractmethod
     async def list_all(self, session_id: str, name: str) -> list[str]: ...
 
+    # --- retention ------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def session_ids(self) -> set[str]:
+        """Every session that has room state here (present people, hands, hashes, lists...)."""
+
+    @abc.abstractmethod
+    async def drop_session(self, session_id: str) -> int:
+        """Forget everything of one session (it ended long ago); the number of keys/entries removed."""
+
     # --- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:  # noqa: B027 - optional hook, nothing to do in memory
         """Begins heartbeats and sweeps (Redis)."""
@@ -314,6 +333,26 @@ class MemoryRoomState(RoomState):
 
     async def list_all(self, session_id: str, name: str) -> list[str]:
         return list(self._lists.get((session_id, name), []))
+
+    def _session_tables(self) -> list[dict[Any, Any]]:
+        return [
+            self._people, self._conns, self._hands, self._removed,
+            self._hashes, self._counters, self._sets, self._lists,
+        ]  # fmt: skip
+
+    async def session_ids(self) -> set[str]:
+        ids: set[str] = set()
+        for table in self._session_tables():
+            ids.update(key[0] if isinstance(key, tuple) else key for key in table)
+        return ids
+
+    async def drop_session(self, session_id: str) -> int:
+        dropped = 0
+        for table in self._session_tables():
+            for key in [k for k in table if (k[0] if isinstance(k, tuple) else k) == session_id]:
+                del table[key]
+                dropped += 1
+        return dropped
 
 
 # KEYS: people, conns, proc-conns, procs.  ARGV: participant id, participant JSON, sid, proc entry, process id.
@@ -542,6 +581,23 @@ class RedisRoomState(RoomState):
 
     async def list_all(self, session_id: str, name: str) -> list[str]:
         return list(await self._redis.lrange(self._k(session_id, "l", name), 0, -1))
+
+    async def session_ids(self) -> set[str]:
+        ids: set[str] = set()
+        async for key in self._redis.scan_iter(match="live:*", count=1000):
+            parts = key.split(":")
+            if len(parts) >= 3 and parts[1] not in _PROCESS_SCOPED:
+                ids.add(parts[1])
+        return ids
+
+    async def drop_session(self, session_id: str) -> int:
+        # Every key of the session shares the prefix, polls' included (see the layout above).
+        pattern = redis_key(_glob_escape(session_id), "*")
+        keys = [key async for key in self._redis.scan_iter(match=pattern, count=1000)]
+        for start in range(0, len(keys), 500):
+            await self._redis.unlink(*keys[start : start + 500])
+        self._statuses.pop(session_id, None)
+        return len(keys)
 
     async def start(self) -> None:
         await self._heartbeat()

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from live.background import running
 from live.db.tables import JobRun
 from live.engagement import store
 from live.engagement.service import Loop, Outcome, catch_up_all, session_ended
@@ -119,10 +120,5 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
             except Exception:
                 log.exception("nightly: the run failed; the next one catches up")
 
-    task = asyncio.create_task(loop(), name="engagement-nightly")
-    yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    async with running(loop(), name="engagement-nightly"):
+        yield

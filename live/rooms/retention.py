@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from sqlalchemy import select
 
+from live.background import running
 from live.db.tables import LiveSession
 from live.sessions.model import SessionStatus
 from live.typedefs import DB, SESSION_STORES, SETTINGS
@@ -64,10 +65,5 @@ async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
             except Exception:
                 log.exception("retention: the check failed; the next one retries")
 
-    task = asyncio.create_task(loop(), name="room-state-retention")
-    yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    async with running(loop(), name="room-state-retention"):
+        yield

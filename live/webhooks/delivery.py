@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import select, update
 
+from live.background import running
 from live.db.tables import Webhook, WebhookDelivery
 from live.typedefs import DB, SETTINGS
 from live.webhooks.model import MAX_ATTEMPTS, backoff, sign
@@ -110,13 +111,8 @@ async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
                 except TimeoutError:
                     pass
 
-    task = asyncio.create_task(loop(), name="webhook-outbox")
-    yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    async with running(loop(), name="webhook-outbox"):
+        yield
 
 
 OUTBOX_WAKE = web.AppKey("outbox_wake", asyncio.Event)

@@ -247,6 +247,14 @@ class Subscriber:
     decoded_sizes: set[tuple[int, int]] | None = None
     bar_positions: set[int] | None = None
     counter: LeanCounter | None = None
+    # When its connection came up, and when its first whole frame arrived (time.monotonic()).
+    connected_at: float | None = None
+    first_frame_at: float | None = None
+
+    def got_frame(self) -> None:
+        self.frames += 1
+        if self.first_frame_at is None:
+            self.first_frame_at = time.monotonic()
 
 
 class LeanCounter:
@@ -303,7 +311,7 @@ class LeanCounter:
         sequence = (data[2] << 8) | data[3]
         if self._last_marker is not None:
             if self._frame_packets == (sequence - self._last_marker) & 0xFFFF:
-                self.subscriber.frames += 1
+                self.subscriber.got_frame()
             else:
                 self.incomplete += 1
         self._last_marker = sequence
@@ -317,7 +325,7 @@ def run_subscribers(url: str, ids: list[str], decoded: int, lean: bool, conn: Co
 
         def count(subscriber: Subscriber) -> Any:
             def on_frame(codec: RTCRtpCodecParameters, frame: JitterFrame) -> None:
-                subscriber.frames += 1
+                subscriber.got_frame()
 
             return on_frame
 
@@ -329,7 +337,7 @@ def run_subscribers(url: str, ids: list[str], decoded: int, lean: bool, conn: Co
                 except MediaStreamError:
                     return
                 assert isinstance(frame, VideoFrame)
-                subscriber.frames += 1
+                subscriber.got_frame()
                 subscriber.decoded_sizes.add((frame.width, frame.height))
                 plane = frame.planes[0]
                 start = plane.line_size * (frame.height // 2)
@@ -338,6 +346,12 @@ def run_subscribers(url: str, ids: list[str], decoded: int, lean: bool, conn: Co
 
         async def connect(n: int, subscriber: Subscriber, gate: asyncio.Semaphore) -> None:
             transceiver: RTCRtpTransceiver = subscriber.pc.addTransceiver("video", direction="recvonly")
+
+            @subscriber.pc.on("connectionstatechange")
+            def on_state() -> None:
+                if subscriber.pc.connectionState == "connected" and subscriber.connected_at is None:
+                    subscriber.connected_at = time.monotonic()
+
             if n < decoded:
                 subscriber.decoded_sizes, subscriber.bar_positions = set(), set()
 
@@ -386,6 +400,11 @@ def run_subscribers(url: str, ids: list[str], decoded: int, lean: bool, conn: Co
                 "samples": samples,
                 "bad": sum(c.bad for c in counters),
                 "incomplete": sum(c.incomplete for c in counters),
+                "first_picture_ms": [
+                    1000 * (s.first_frame_at - s.connected_at)
+                    for s in subscribers
+                    if s.first_frame_at is not None and s.connected_at is not None
+                ],
             }
         )
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)
@@ -437,6 +456,7 @@ class Row:
     bad_packets: int = 0
     incomplete_frames: int = 0
     stalled_fps: list[float] = field(default_factory=list)
+    first_picture_ms: list[float] = field(default_factory=list)
     profile: str = ""
 
 
@@ -513,12 +533,14 @@ def measure(
     counts: list[int] = []
     samples: list[dict[str, Any]] = []
     bad = incomplete = 0
+    first_pictures: list[float] = []
     for _, end in clients:
         result = end.recv()
         counts += result["counts"]
         samples += result["samples"]
         bad += result["bad"]
         incomplete += result["incomplete"]
+        first_pictures += result["first_picture_ms"]
     if stalled_client is not None:
         clients.append(stalled_client)  # to be told to exit with the others
     for end in [pub_end] + [end for _, end in clients]:
@@ -555,6 +577,7 @@ def measure(
         bad_packets=bad,
         incomplete_frames=incomplete,
         stalled_fps=[c / seconds for c in stalled_counts],
+        first_picture_ms=sorted(first_pictures),
         server_stats=server_stats,
         profile=profile_text,
     )
@@ -643,6 +666,14 @@ def main() -> None:
             f"{stock_cost / forward_cost:.0f}x the subscribers. One core at 30 fps: stock "
             f"{1000 / (30 * stock_cost):.0f}, forward {1000 / (30 * forward_cost):.0f} subscribers."
         )
+    for row in rows:
+        if row.first_picture_ms:
+            pictures = row.first_picture_ms
+            print(
+                f"{row.mode} N={row.subscribers}: first picture after the connection came up: median "
+                f"{pictures[len(pictures) // 2]:.0f} ms, 90th percentile {pictures[len(pictures) * 9 // 10]:.0f} ms, "
+                f"slowest {pictures[-1]:.0f} ms ({len(pictures)} subscribers)"
+            )
     for row in rows:
         if row.stalled_fps:
             print(

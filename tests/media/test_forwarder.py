@@ -86,6 +86,22 @@ class Viewer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+async def publishing(router: MediaRouter, peers: list[Publisher | Viewer], participant_id: str = "u_host") -> Publisher:
+    """A host publishing its moving picture and sound to `router` (closed with `peers`)."""
+    host = Publisher()
+    peers.append(host)
+    await host.publish(router, participant_id)
+    return host
+
+
+async def watching(router: MediaRouter, peers: list[Publisher | Viewer], participant_id: str) -> Viewer:
+    """A viewer subscribed to everything `router` forwards (closed with `peers`)."""
+    viewer = Viewer()
+    peers.append(viewer)
+    await viewer.subscribe(router, participant_id)
+    return viewer
+
+
 @pytest.fixture
 async def router() -> AsyncIterator[MediaRouter]:
     router = MediaRouter([], session_id="s_test")
@@ -116,9 +132,7 @@ async def test_three_subscribers_each_decode_the_moving_640x480_picture_and_audi
         return pack(self, packet)
 
     monkeypatch.setattr(Vp8Encoder, "pack", counting_pack)
-    host = Publisher()
-    peers.append(host)
-    await host.publish(router, "u_host")
+    await publishing(router, peers)
     viewers = [Viewer() for _ in range(3)]
     peers.extend(viewers)
     for n, viewer in enumerate(viewers):
@@ -144,19 +158,13 @@ async def test_three_subscribers_each_decode_the_moving_640x480_picture_and_audi
 async def test_a_late_subscriber_gets_a_picture_from_a_requested_keyframe(
     router: MediaRouter, peers: list[Publisher | Viewer]
 ) -> None:
-    host = Publisher()
-    peers.append(host)
-    await host.publish(router, "u_host")
-    first = Viewer()
-    peers.append(first)
-    await first.subscribe(router, "c_first")
+    await publishing(router, peers)
+    first = await watching(router, peers, "c_first")
     await wait_for(lambda: first.video_frames >= 10, "the first viewer's pictures")
     # aiortc's VP8 encoder only makes a keyframe every 3000 frames unless asked, so the late
     # viewer sees a picture only if its arrival turned into a keyframe request to the publisher.
     await asyncio.sleep(1.0)
-    late = Viewer()
-    peers.append(late)
-    await late.subscribe(router, "c_late")
+    late = await watching(router, peers, "c_late")
     await wait_for(lambda: late.video_frames >= 5, "a picture at the late viewer")
     assert set(late.sizes) == {(WIDTH, HEIGHT)}
     video = next(f for f in router.forwarders("u_host") if f.kind == "video")
@@ -166,9 +174,7 @@ async def test_a_late_subscriber_gets_a_picture_from_a_requested_keyframe(
 async def test_a_subscriber_leaving_does_not_disturb_the_others(
     router: MediaRouter, peers: list[Publisher | Viewer]
 ) -> None:
-    host = Publisher()
-    peers.append(host)
-    await host.publish(router, "u_host")
+    await publishing(router, peers)
     staying, leaving = Viewer(), Viewer()
     peers.extend([staying, leaving])
     await staying.subscribe(router, "c_staying")
@@ -217,9 +223,7 @@ async def test_a_republish_reaches_existing_subscribers_without_resubscribing(
     first = Publisher(brightness=235)
     peers.append(first)
     await first.publish(router, "u_host")
-    viewer = Viewer()
-    peers.append(viewer)
-    await viewer.subscribe(router, "c_viewer")
+    viewer = await watching(router, peers, "c_viewer")
     await wait_for(lambda: viewer.video_frames >= 10, "pictures from the first publish")
     assert max(viewer.brightness) > 200
 
@@ -243,9 +247,7 @@ async def test_an_offer_of_the_wrong_type_is_refused(router: MediaRouter) -> Non
 async def test_a_subscriber_offering_more_m_lines_than_tracks_gets_them_inactive(
     router: MediaRouter, peers: list[Publisher | Viewer]
 ) -> None:
-    host = Publisher()
-    peers.append(host)
-    await host.publish(router, "u_host")
+    await publishing(router, peers)
     viewer = Viewer()
     peers.append(viewer)
     viewer.pc.addTransceiver("video", direction="recvonly")
@@ -310,12 +312,8 @@ def drop_incoming_rtp(pc: RTCPeerConnection, every: int) -> list[int]:
 async def test_lost_packets_are_retransmitted_and_sender_reports_count_what_was_sent(
     router: MediaRouter, peers: list[Publisher | Viewer]
 ) -> None:
-    host = Publisher()
-    peers.append(host)
-    await host.publish(router, "u_host")
-    viewer = Viewer()
-    peers.append(viewer)
-    await viewer.subscribe(router, "c_lossy")
+    await publishing(router, peers)
+    viewer = await watching(router, peers, "c_lossy")
     await wait_for(lambda: viewer.video_frames >= 5, "the first pictures")
 
     dropped = drop_incoming_rtp(viewer.pc, every=25)

@@ -7,9 +7,9 @@ encoded, wrapped once in an `av.Packet`, and that same packet is handed to every
 `RTCRtpSender` accepts packets from `track.recv()` and only calls the codec's `pack()` on them
 (payload descriptor + split into RTP payloads). Even that is done once per frame here, not once per
 subscriber: the forwarder packs each frame with one packer of its own (`SharedFrame`), and each
-subscriber's sender has its `_next_encoded_frame` pointed at `ForwardedTrack.next_encoded_frame`,
-which hands it those same RTP payloads. So a subscriber costs the sender's RTP header, SRTP and a
-`sendto`, nothing more. (Every subscriber then sees the same VP8 picture ids, which only need to
+subscriber's sender sends those same RTP payloads straight from the forwarder's call
+(`live.media.direct.DirectSender`, which replaces the sender's per-subscriber task). So a subscriber
+costs an RTP header, SRTP and a `sendto`, nothing more. (Every subscriber then sees the same VP8 picture ids, which only need to
 increase within one stream; a subscriber that skips frames sees a gap, then a keyframe.)
 
 How the encoded frames are taken out (`EncodedFrameTap`): `RTCRtpReceiver._handle_rtp_packet`
@@ -29,11 +29,12 @@ has nothing to act on. So each subscriber's sender has its `_send_keyframe` hook
 `ForwardedTrack.request_keyframe`, and the `TrackForwarder` turns requests from all its subscribers
 into PLIs of its own to the publisher, at most one per `KEYFRAME_REQUEST_INTERVAL` (requests in
 between are coalesced into one deferred PLI, dropped if a keyframe arrives first). A new subscriber
-asks for one as soon as its sender starts reading, and drops frames until a keyframe arrives.
+asks for one as soon as its sender starts, and drops frames until a keyframe arrives.
 
-Back-pressure: a subscriber's sender reads from its own bounded queue; the publisher's receive path
-only appends to those queues and never waits. A video subscriber that falls `VIDEO_QUEUE_FRAMES`
-behind is emptied and skips to the next keyframe (asking for one); audio drops its oldest frames.
+Back-pressure: the publisher's receive path never waits on a subscriber. A direct sender skips a
+subscriber whose socket does not drain (see `live.media.direct`); a track read through `recv()`
+instead has its own bounded queue: a video reader that falls `VIDEO_QUEUE_FRAMES` behind is emptied
+and skips to the next keyframe (asking for one); audio drops its oldest frames.
 """
 
 from __future__ import annotations
@@ -164,13 +165,12 @@ class SharedFrame:
 class ForwardedTrack(MediaStreamTrack):
     """One subscriber's view of a published track: encoded frames, never decoded pictures.
 
-    A subscriber's `RTCRtpSender` reads it through `next_encoded_frame` (the payloads packed once
-    for everyone, see the module docstring); `recv()` returns the same frames as `av.Packet`s for
-    any other consumer.
+    A subscriber's `RTCRtpSender` gets its frames pushed through a `DirectSender` (`_attach`, when
+    the sender starts); any other consumer reads the same frames as `av.Packet`s with `recv()`.
 
-    It joins its forwarder on the first `recv()` (i.e. when the subscriber's sender has connected
-    and starts reading), which asks the publisher for a keyframe; until one arrives, video frames
-    are skipped because the subscriber's decoder could not use them.
+    It joins its forwarder when its sender starts (or on the first `recv()`), which asks the
+    publisher for a keyframe; until one arrives, video frames are skipped because the subscriber's
+    decoder could not use them.
     """
 
     def __init__(self, forwarder: TrackForwarder) -> None:
@@ -199,10 +199,6 @@ class ForwardedTrack(MediaStreamTrack):
 
     async def recv(self) -> av.Packet:
         return (await self._next()).packet
-
-    async def next_encoded_frame(self, codec: RTCRtpCodecParameters) -> RTCEncodedFrame:
-        """Stands in for `RTCRtpSender._next_encoded_frame`: the shared payloads, nothing to pack."""
-        return (await self._next()).encoded
 
     async def _next(self) -> SharedFrame:
         if not self._joined:

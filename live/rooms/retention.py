@@ -3,8 +3,9 @@
 A session's room state (present people, hands, chat cache, polls' tallies...) lives in Redis or in
 the process's memory while it runs; everything that matters afterwards (attendance, polls, scores)
 is derived from the event log in the database. So once a session has been over for
-`state_retention_hours`, every process drops what its stores hold of it: in Redis that is every key
-under `live:{session}:`, which several processes may safely delete at once.
+`state_retention_hours` and nobody is connected to it any more, every process drops what its stores
+hold of it: in Redis that is every key under `live:{session}:`, which several processes may safely
+delete at once.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from live.background import running
 from live.db.tables import LiveSession
 from live.sessions.model import SessionStatus
-from live.typedefs import DB, SESSION_STORES, SETTINGS
+from live.typedefs import DB, ROOM_STATE, SESSION_STORES, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ async def forget_ended_sessions(app: web.Application, now: datetime | None = Non
                 LiveSession.ended_at < ended_before,
             )
             expired += (await db.execute(query)).scalars()
+    # Someone still connected (staff may stay in an ended room) keeps the session's state, whose
+    # status and presence their connection relies on; the next check retries.
+    expired = [session_id for session_id in expired if not await app[ROOM_STATE].participants(session_id)]
     for session_id in expired:
         for store in stores:
             await store.drop_session(session_id)

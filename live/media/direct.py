@@ -148,7 +148,7 @@ class DirectSender:
         self._template = zero
         self._payload_type = codec.payloadType
 
-    def send(self, frame: SharedFrame, ntp_time: int) -> bool:
+    def send(self, frame: SharedFrame) -> bool:
         """Send one frame's RTP packets now; False if the subscriber could not take it (skipped)."""
         dtls = self._dtls
         if dtls._state != State.CONNECTED:
@@ -181,6 +181,7 @@ class DirectSender:
         timestamp = (self._timestamp_origin + encoded.timestamp) & 0xFFFFFFFF
         template = self._template
         at = self._abs_send_time_at
+        ntp_time = frame.ntp_time
         abs_send_time = ((ntp_time >> 14) & 0xFFFFFF).to_bytes(3, "big")
         protect = dtls._tx_srtp.protect
         history = self._history

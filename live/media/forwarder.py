@@ -249,7 +249,7 @@ class ForwardedTrack(MediaStreamTrack):
         output = self._output
         if output is not None:
             try:
-                sent = output.send(frame, frame.ntp_time)
+                sent = output.send(frame)
             except Exception:
                 # Runs on the publisher's receive path: one subscriber's failure must not reach it.
                 logger.exception("%r: sending to a subscriber failed; it gets no more frames", self._forwarder)

@@ -11,14 +11,13 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.jitterbuffer import JitterFrame
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from av import VideoFrame
 
 from live.errors import InvalidInput
 from live.media.forwarder import TrackForwarder
 from live.media.router import MediaRouter
-from tests.media.support import HEIGHT, WIDTH, MovingPicture, middle_row, offer_of, wait_for
+from tests.media.support import HEIGHT, WIDTH, MovingPicture, Sink, offer_of, wait_for
 
 
 class Publisher:
@@ -33,26 +32,12 @@ class Publisher:
         await self.pc.setRemoteDescription(RTCSessionDescription(**answer))
 
 
-class Viewer:
+class Viewer(Sink):
     """A subscriber that decodes what it receives and keeps a small signature of each picture."""
 
     def __init__(self) -> None:
-        self.pc = RTCPeerConnection()
-        self.sizes: list[tuple[int, int]] = []
-        self.bar_positions: list[int] = []
-        self.brightness: list[int] = []
-        self.audio_frames = 0
+        super().__init__(RTCPeerConnection())
         self.stream_ids: list[str] = []
-        self.ended: set[str] = set()
-        self._tasks: list[asyncio.Task[None]] = []
-
-        @self.pc.on("track")
-        def on_track(track: MediaStreamTrack) -> None:
-            self._tasks.append(asyncio.ensure_future(self._consume(track)))
-
-    @property
-    def video_frames(self) -> int:
-        return len(self.sizes)
 
     async def subscribe(self, router: MediaRouter, participant_id: str) -> None:
         self.pc.addTransceiver("video", direction="recvonly")
@@ -62,28 +47,6 @@ class Viewer:
             line.split()[0][len("a=msid:") :] for line in answer["sdp"].splitlines() if line.startswith("a=msid:")
         ]
         await self.pc.setRemoteDescription(RTCSessionDescription(**answer))
-
-    async def _consume(self, track: MediaStreamTrack) -> None:
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                self.ended.add(track.kind)
-                return
-            if isinstance(frame, VideoFrame):
-                self.sizes.append((frame.width, frame.height))
-                row = middle_row(frame)
-                brightest = max(row)
-                self.bar_positions.append(row.index(brightest))
-                self.brightness.append(brightest)
-            else:
-                self.audio_frames += 1
-
-    async def close(self) -> None:
-        await self.pc.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 async def publishing(router: MediaRouter, peers: list[Publisher | Viewer], participant_id: str = "u_host") -> Publisher:

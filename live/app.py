@@ -14,12 +14,14 @@ from aiohttp import web
 from live import metrics as metrics_mod
 from live.api.errors import error_middleware
 from live.auth.identity import csrf_cookie_middleware
+from live.bus import BUS, Bus
 from live.db.engine import create_engine, session_factory
+from live.domain_events import SessionEnded
 from live.engagement.config import EngagementConfig
 from live.engagement.scheduler import scheduler_ctx
 from live.events.writer import writer_ctx
 from live.settings import Settings
-from live.typedefs import DB, ENGAGEMENT, ENGINE, METRICS, ON_SESSION_ENDED, ROOM_EVENTS, SETTINGS, SIO
+from live.typedefs import DB, ENGAGEMENT, ENGINE, METRICS, ROOM_EVENTS, SETTINGS, SIO
 from live.webhooks.delivery import outbox_ctx
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,8 @@ def init_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[ENGAGEMENT] = EngagementConfig().with_overrides(settings.engagement)
+    app[BUS] = Bus(app)
+    app.on_shutdown.append(_close_bus)
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(str(WEB_DIR / "templates")),
@@ -70,15 +74,13 @@ def init_app(settings: Settings) -> web.Application:
     from live.rooms.namespace import setup as setup_rooms
 
     setup_rooms(app)
-    from live.engagement.service import session_ended
-
-    app.setdefault(ON_SESSION_ENDED, []).append(session_ended)
     from live.polls.handlers import register as register_polls  # polls: Socket.IO events, room.state part
 
     register_polls(app, app[ROOM_EVENTS])
     from live.media.handlers import register as register_media  # media: publish/subscribe, routers
 
     register_media(app, app[ROOM_EVENTS])
+    _subscribe(app[BUS])
 
     from live.accounts.routes import routes as account_routes
     from live.pages.routes import routes as page_routes
@@ -97,6 +99,23 @@ def init_app(settings: Settings) -> web.Application:
     app.router.add_routes(page_routes)
     app.router.add_static("/static", WEB_DIR / "static", name="static")
     return app
+
+
+def _subscribe(bus: Bus) -> None:
+    """Who reacts to what happens, in order. Each subscriber is one function of its own capability."""
+    from live.engagement import service as engagement
+    from live.media import handlers as media
+    from live.polls import handlers as polls
+
+    # A session ends: stop forwarding media at once, close its open poll, then score it (which
+    # re-tiers its accounts, runs the automations and queues the `session.ended` webhook).
+    bus.subscribe(SessionEnded, media.on_session_ended)
+    bus.subscribe(SessionEnded, polls.close_when_session_ends)
+    bus.subscribe(SessionEnded, engagement.on_session_ended)
+
+
+async def _close_bus(app: web.Application) -> None:
+    await app[BUS].close()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

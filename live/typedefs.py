@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
@@ -39,9 +38,6 @@ class SessionStore(Protocol):
 
 # The room state and the other capabilities' stores (polls' board) register here; see live.rooms.retention.
 SESSION_STORES: web.AppKey[list[SessionStore]] = web.AppKey("session_stores")
-# Called as `await fn(app, session_id)` after a session ends (engagement appends its scorer here).
-SessionEndedHook = Callable[[web.Application, str], Awaitable[None]]
-ON_SESSION_ENDED: web.AppKey[list[SessionEndedHook]] = web.AppKey("on_session_ended")
 
 from live.engagement.config import EngagementConfig  # noqa: E402
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 
@@ -52,3 +53,21 @@ def tier_for_ltv(ltv: float, high_band: float, low_band: float) -> Tier:
 def raise_tier(tier: Tier) -> Tier:
     index = TIER_ORDER.index(tier)
     return TIER_ORDER[min(index + 1, len(TIER_ORDER) - 1)]
+
+
+# A DNS name: labels of letters, digits and inner hyphens, at least two of them ("acme.com").
+_DOMAIN = re.compile(r"^(?=.{3,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def normalize_domain(value: str | None) -> str | None:
+    """`"  ACME.com. "` → `"acme.com"`; empty → None; anything that is not a domain name raises ValueError."""
+    if value is None:
+        return None
+    domain = value.strip().lower().rstrip(".")
+    if domain.startswith("@"):
+        domain = domain[1:]
+    if not domain:
+        return None
+    if not _DOMAIN.match(domain):
+        raise ValueError(f"{value!r} is not a domain name like 'example.com'")
+    return domain

@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import Field, field_validator
 
 from live.accounts import store
-from live.accounts.model import Health, Phase, Source, Tier, lifetime_value
+from live.accounts.model import Health, Phase, Source, Tier, lifetime_value, normalize_domain
 from live.api.parse import Body, json_body, validate
 from live.auth.identity import require_staff
 from live.auth.model import Action
@@ -38,6 +38,12 @@ class AccountIn(Body):
     mrr: float = Field(ge=0, le=1e9)
     signed_at: datetime | None = None
     csm_email: str | None = Field(default=None, max_length=320)
+    domain: str | None = Field(default=None, max_length=253)
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        return normalize_domain(value)
 
     @field_validator("signed_at")
     @classmethod
@@ -56,6 +62,12 @@ class AccountPatch(Body):
     plan: str | None = Field(default=None, min_length=1, max_length=100)
     mrr: float | None = Field(default=None, ge=0, le=1e9)
     csm_email: str | None = Field(default=None, max_length=320)
+    domain: str | None = Field(default=None, max_length=253)
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        return normalize_domain(value)
 
 
 class ContactIn(Body):
@@ -117,6 +129,7 @@ def account_json(account: Account) -> dict[str, Any]:
         "health": account.health,
         "at_risk": bool((account.engine_state or {}).get("at_risk")),
         "csm_email": account.csm_email,
+        "domain": account.domain,
         "signed_at": iso(account.signed_at),
         "created_at": iso(account.created_at),
     }
@@ -139,6 +152,7 @@ async def create_account(request: web.Request) -> web.Response:
             mrr=body.mrr,
             signed_at=body.signed_at,
             csm_email=body.csm_email,
+            domain=body.domain,
             actor=staff.email,
         )
         await db.commit()
@@ -200,7 +214,7 @@ async def patch_account(request: web.Request) -> web.Response:
     body = await json_body(request, AccountPatch)
     given = body.model_fields_set
     if not given:
-        raise InvalidInput("Nothing to change: send tier, phase, name, plan, mrr or csm_email.")
+        raise InvalidInput("Nothing to change: send tier, phase, name, plan, mrr, csm_email or domain.")
     if ({"tier", "phase"} & given) and not {"tier", "phase"} & {k for k in given if getattr(body, k) is None}:
         # Pinning a value needs a reason; handing it back to the engine does not.
         if not body.reason:
@@ -213,12 +227,12 @@ async def patch_account(request: web.Request) -> web.Response:
     config = request.app[ENGAGEMENT]
     async with request.app[DB]() as db:
         account = await store.get_account(db, request.match_info["id"])
-        for field in ("name", "plan", "csm_email"):
+        for field in ("name", "plan", "csm_email", "domain"):
             if field in given:
                 value = getattr(body, field)
                 if field == "csm_email" and value:
                     value = store.normalize_email(value)
-                elif value is None and field != "csm_email":
+                elif value is None and field not in ("csm_email", "domain"):
                     raise InvalidInput(f"'{field}' cannot be null.")
                 setattr(account, field, value)
         if "mrr" in given:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from live.accounts.model import Phase, Source, Tier, lifetime_value, raise_tier, tier_for_ltv
+from live.accounts.model import Phase, Source, Tier, lifetime_value, normalize_domain, raise_tier, tier_for_ltv
 from live.auth.store import normalize_email
 from live.db.tables import Account, AccountHistory, Contact
 from live.engagement.config import EngagementConfig
@@ -87,6 +87,7 @@ async def create_account(
     mrr: float,
     signed_at: datetime | None = None,
     csm_email: str | None = None,
+    domain: str | None = None,
     actor: str | None = None,
 ) -> Account:
     ltv = lifetime_value(mrr, config.gross_margin, config.monthly_churn)
@@ -100,6 +101,7 @@ async def create_account(
         phase=Phase.ONBOARDING.value,
         signed_at=signed_at or datetime.now(UTC),
         csm_email=normalize_email(csm_email) if csm_email else None,
+        domain=normalize_domain(domain),
         engine_state={},
     )
     db.add(account)

@@ -99,6 +99,8 @@ class Account(Base):
     ltv: Mapped[float] = mapped_column(Float)
     signed_at: Mapped[datetime] = mapped_column(default=utcnow)
     csm_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    # The company's email domain (e.g. "acme.com"): a self-registered person with that domain joins this account.
+    domain: Mapped[str | None] = mapped_column(String(253), nullable=True, index=True)
     tier: Mapped[str] = mapped_column(String(16))
     tier_source: Mapped[str] = mapped_column(String(16), default="engine")
     tier_override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

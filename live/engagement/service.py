@@ -4,6 +4,7 @@ queues the webhooks, all in one transaction, then wakes the outbox."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from live.accounts.model import Health
 from live.accounts.routes import account_json
 from live.accounts.store import get_account
+from live.bus import BUS
 from live.db.tables import Account, LiveSession, User
+from live.domain_events import SessionEnded, SessionScored
 from live.engagement import automations, store
 from live.engagement.config import EngagementConfig
 from live.engagement.engine import Change, Evaluation
@@ -24,7 +27,7 @@ from live.engagement.recompute import catch_up_times, evaluate_through
 from live.engagement.report import AttendanceReport
 from live.sessions import store as sessions
 from live.sessions.model import SessionKind, SessionStatus
-from live.typedefs import DB, ENGAGEMENT, SETTINGS
+from live.typedefs import DB, ENGAGEMENT, EVENT_WRITER, SETTINGS
 from live.webhooks import delivery
 from live.webhooks import store as webhooks
 from live.webhooks.model import WebhookEvent
@@ -59,8 +62,19 @@ class Outcome:
 # --- a session ends ---------------------------------------------------------------------------
 
 
+async def on_session_ended(app: web.Application, event: SessionEnded) -> None:
+    """Scores a session that just ended here, once the event log holds its last moments."""
+    # Write this process's log now, and give other processes one flush interval to write theirs.
+    try:
+        await app[EVENT_WRITER].flush()
+        await asyncio.sleep(app[SETTINGS].event_flush_interval * 2)
+    except Exception:
+        log.exception("%s: could not flush the event log before scoring", event.session_id)
+    await session_ended(app, event.session_id)
+
+
 async def session_ended(app: web.Application, session_id: str) -> None:
-    """The `app[ON_SESSION_ENDED]` callback: runs after the host ends a session and the log is flushed."""
+    """Scores one ended session (once across processes) and tells the bus it is scored."""
     async with app[DB]() as db:
         outcome = await close_session(db, session_id, Loop.of(app), datetime.now(UTC))
         await db.commit()
@@ -70,6 +84,7 @@ async def session_ended(app: web.Application, session_id: str) -> None:
             session_id, outcome.evaluations, len(outcome.changes), len(outcome.proposed),
         )
         delivery.poke(app)
+        await app[BUS].publish(SessionScored(session_id))
 
 
 async def close_session(db: AsyncSession, session_id: str, loop: Loop, now: datetime) -> Outcome | None:

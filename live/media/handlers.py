@@ -21,13 +21,14 @@ from typing import Any
 
 from aiohttp import web
 
+from live.domain_events import SessionEnded
 from live.media.events import MediaOfferIn
 from live.media.model import check_can_publish, check_can_subscribe
 from live.media.router import MediaRouter, TracksChanged, ice_configuration
 from live.rooms.dispatch import Ctx, EventRegistry, session_room
 from live.rooms.model import Participant
 from live.rooms.namespace import NAMESPACE
-from live.typedefs import ON_SESSION_ENDED, ROOM_STATE_PARTS, SETTINGS, SIO
+from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +130,6 @@ def register(app: web.Application, registry: EventRegistry) -> None:
     registry.add("media.publish", publish, MediaOfferIn)
     registry.add("media.subscribe", subscribe, MediaOfferIn)
     registry.on_leave.append(_left)
-    # Before the slower session-ended work (scoring): stop forwarding as soon as the session ends.
-    app.setdefault(ON_SESSION_ENDED, []).insert(0, _session_ended)
     app.setdefault(ROOM_STATE_PARTS, {})["publishers"] = publishers
     app.cleanup_ctx.append(media_ctx)
 
@@ -162,5 +161,6 @@ async def _left(app: web.Application, me: Participant, sid: str, last: bool) -> 
     await app[MEDIA].leave(me, sid, last)
 
 
-async def _session_ended(app: web.Application, session_id: str) -> None:
-    await app[MEDIA].end(session_id)
+async def on_session_ended(app: web.Application, event: SessionEnded) -> None:
+    """Stops forwarding as soon as the session ends (subscribed first, before the slower scoring)."""
+    await app[MEDIA].end(event.session_id)

@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from live.db.tables import new_id
+from live.domain_events import SessionEnded
 from live.events.model import EventType, LogEvent
 from live.polls import store
 from live.polls.board import MemoryPollBoard, PollBoard, RedisPollBoard
@@ -35,7 +36,7 @@ from live.polls.writer import POLL_WRITER, poll_writer_ctx
 from live.rooms.dispatch import Ctx, EventRegistry, now, session_room, staff_room
 from live.rooms.model import ATTENDEES, STAFF
 from live.rooms.namespace import NAMESPACE
-from live.typedefs import DB, EVENT_WRITER, ON_SESSION_ENDED, ROOM_STATE_PARTS, SESSION_STORES, SETTINGS, SIO
+from live.typedefs import DB, EVENT_WRITER, ROOM_STATE_PARTS, SESSION_STORES, SETTINGS, SIO
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,6 @@ def register(app: web.Application, registry: EventRegistry) -> None:
     registry.add("poll.close", close_poll, PollCloseIn, roles=STAFF)
     registry.on_join.append(ensure_loaded)
     app[ROOM_STATE_PARTS]["poll"] = poll_part
-    app[ON_SESSION_ENDED].append(close_when_session_ends)
     app[_CHECKED] = set()
     # Torn down in reverse: broadcasts stop and the board closes before the vote writer's last flush.
     app.cleanup_ctx.append(poll_writer_ctx)
@@ -328,7 +328,7 @@ async def ensure_loaded(app: web.Application, session_id: str) -> None:
         log.exception("%s: could not restore the open poll", session_id)
 
 
-async def close_when_session_ends(app: web.Application, session_id: str) -> None:
-    current = await app[POLL_BOARD].current(session_id)
+async def close_when_session_ends(app: web.Application, event: SessionEnded) -> None:
+    current = await app[POLL_BOARD].current(event.session_id)
     if current is not None:
-        await do_close(app, session_id, current.id, None)
+        await do_close(app, event.session_id, current.id, None)

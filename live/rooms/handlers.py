@@ -4,23 +4,24 @@ moderation and peer-to-peer signaling. Chat and Q&A are in `live.chat.handlers`,
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import json
 import logging
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import update
 
+from live.bus import BUS
 from live.db.tables import LiveSession
-from live.errors import Forbidden, InvalidInput, NotFound
+from live.domain_events import SessionEnded, SessionStarted
+from live.errors import Conflict, Forbidden, InvalidInput, NotFound
 from live.events.model import EventType
 from live.rooms.dispatch import ANY_STATUS, Ctx, Empty, EventRegistry, iso, now
 from live.rooms.events import FocusIn, HandLowerIn, MediaStateIn, ReactionIn, RtcSignalIn, TargetIn
 from live.rooms.model import STAFF, RateKind, RoomRole
 from live.sessions.model import SessionStatus
-from live.typedefs import DB, EVENT_WRITER, ON_SESSION_ENDED, SETTINGS, SessionEndedHook
+from live.typedefs import DB
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def register(app: web.Application, registry: EventRegistry) -> None:
 
 
 # --- the session's lifecycle ----------------------------------------------------------------
-async def _transition(ctx: Ctx, to: SessionStatus) -> str:
+async def _transition(ctx: Ctx, to: SessionStatus) -> datetime:
     """Moves the sessions row with a conditional UPDATE, so two hosts on two processes cannot both win."""
     at = now()
     async with ctx.app[DB]() as db:
@@ -56,52 +57,27 @@ async def _transition(ctx: Ctx, to: SessionStatus) -> str:
         )
         if getattr(result, "rowcount", 1) != 1:
             await db.rollback()
-            SessionStatus(to).transition(to)  # the other side won; report it as the illegal move it now is
+            # Another host (perhaps on another process) moved it first.
+            raise Conflict(f"Session is no longer '{current.value}' and cannot become '{to.value}'.", code="bad_status")
         await db.commit()
     await ctx.state.set_status(ctx.session_id, to.value)
     ctx.log(EventType.SESSION_STARTED if to is SessionStatus.LIVE else EventType.SESSION_ENDED, at=at)
-    return iso(at)
+    return at
 
 
 async def start(ctx: Ctx, body: Empty) -> dict[str, Any]:
     at = await _transition(ctx, SessionStatus.LIVE)
-    await ctx.emit("session.started", {"id": ctx.session_id, "at": at})
-    return {"id": ctx.session_id, "at": at}
+    await ctx.emit("session.started", {"id": ctx.session_id, "at": iso(at)})
+    ctx.spawn(ctx.app[BUS].publish(SessionStarted(ctx.session_id, at)))
+    return {"id": ctx.session_id, "at": iso(at)}
 
 
 async def end(ctx: Ctx, body: Empty) -> dict[str, Any]:
     at = await _transition(ctx, SessionStatus.ENDED)
-    await ctx.emit("session.ended", {"id": ctx.session_id, "at": at})
-    ctx.spawn(run_session_ended_hooks(ctx.app, ctx.session_id))
-    return {"id": ctx.session_id, "at": at}
-
-
-def session_ended_hooks(app: web.Application) -> list[SessionEndedHook]:
-    """`app[ON_SESSION_ENDED]`, plus `live.engagement.hooks.session_ended` when that module exists."""
-    registered: list[SessionEndedHook] = app[ON_SESSION_ENDED] if ON_SESSION_ENDED in app else []
-    hooks = list(registered)
-    try:
-        module = importlib.import_module("live.engagement.hooks")
-    except ModuleNotFoundError:
-        return hooks
-    hook = getattr(module, "session_ended", None)
-    if hook is not None and hook not in hooks:
-        hooks.append(hook)
-    return hooks
-
-
-async def run_session_ended_hooks(app: web.Application, session_id: str) -> None:
-    # The hooks read the event log: write ours now, and give other processes one flush interval.
-    try:
-        await app[EVENT_WRITER].flush()
-        await asyncio.sleep(app[SETTINGS].event_flush_interval * 2)
-    except Exception:
-        log.exception("%s: could not flush before the session-ended hooks", session_id)
-    for hook in session_ended_hooks(app):
-        try:
-            await hook(app, session_id)
-        except Exception:
-            log.exception("%s: session-ended hook %r failed", session_id, getattr(hook, "__qualname__", hook))
+    await ctx.emit("session.ended", {"id": ctx.session_id, "at": iso(at)})
+    # Media, polls and scoring react to this; their order is read in `live.app`.
+    ctx.spawn(ctx.app[BUS].publish(SessionEnded(ctx.session_id, at)))
+    return {"id": ctx.session_id, "at": iso(at)}
 
 
 # --- signals from the audience --------------------------------------------------------------

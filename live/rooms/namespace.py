@@ -44,7 +44,6 @@ from live.typedefs import (
     DB,
     EVENT_WRITER,
     METRICS,
-    ON_SESSION_ENDED,
     ROOM_EVENTS,
     ROOM_STATE,
     ROOM_STATE_PARTS,
@@ -279,8 +278,6 @@ def setup(app: web.Application) -> None:
     # Other capabilities may have added their parts or hooks already; keep them.
     if ROOM_STATE_PARTS not in app:
         app[ROOM_STATE_PARTS] = {}
-    if ON_SESSION_ENDED not in app:
-        app[ON_SESSION_ENDED] = []
     if SESSION_STORES not in app:
         app[SESSION_STORES] = []
     room_handlers.register(app, registry)

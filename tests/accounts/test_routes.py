@@ -165,3 +165,19 @@ async def test_contacts_are_added_once_per_email(server: LiveServer, staff: dict
     assert missing.status == 404
     listed = await server.request("GET", path, staff["host"].token)
     assert [c["name"] for c in listed.body] == ["Ann Lee"]
+
+
+async def test_an_account_keeps_its_email_domain_normalized_and_refuses_a_bad_one(
+    server: LiveServer, staff: dict[str, StaffMember]
+) -> None:
+    csm = staff["csm"].token
+    account = await create_account(server, csm, name="Acme", domain="  @ACME.com. ")
+    assert account["domain"] == "acme.com"
+
+    bad = await server.request("POST", "/api/v1/accounts", csm, json={"name": "X", "plan": "p", "mrr": 1, "domain": "not a domain"})
+    assert bad.status == 400 and "domain" in bad.body["error"]["message"]
+
+    changed = await server.request("PATCH", f"/api/v1/accounts/{account['id']}", csm, json={"domain": "acme.io"})
+    assert changed.status == 200 and changed.body["domain"] == "acme.io"
+    cleared = await server.request("PATCH", f"/api/v1/accounts/{account['id']}", csm, json={"domain": None})
+    assert cleared.status == 200 and cleared.body["domain"] is None

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from live.bus import BUS
 from live.db.engine import create_engine, session_factory
 from live.db.tables import LiveSession, SessionScore
-from live.engagement.service import session_ended
-from live.typedefs import ON_SESSION_ENDED
+from live.domain_events import SessionEnded
+from live.engagement.service import on_session_ended
 from tests.conftest import ServerFactory, add_staff
 from tests.engagement.support import eventually, new_account, schedule
 from tests.engagement.test_service import query, run_seminar
@@ -21,7 +22,7 @@ async def test_a_session_left_unscored_by_a_stopped_process_is_scored_on_the_nex
 ) -> None:
     first = await make_server(sqlite_url, scheduler_interval=3600)
     # This process "stops" between the end and the scoring: its loop callback never runs.
-    first.app[ON_SESSION_ENDED].remove(session_ended)
+    first.app[BUS].unsubscribe(SessionEnded, on_session_ended)
     host = await add_staff(sqlite_url, "host@example.com", "host")
     csm = await add_staff(sqlite_url, "csm@example.com", "csm")
     account = await new_account(first, csm.token, "Came", contacts=1)

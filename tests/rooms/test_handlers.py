@@ -8,11 +8,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from live.bus import BUS
 from live.db.engine import create_engine
 from live.db.tables import LiveSession
+from live.domain_events import SessionEnded
 from live.events.model import EventType
 from live.events.store import session_events
-from live.typedefs import EVENT_WRITER, ON_SESSION_ENDED
+from live.typedefs import EVENT_WRITER
 from tests.conftest import LiveServer, StaffMember
 from tests.rooms.conftest import Connector
 from tests.rooms.support import Room, refusal
@@ -29,11 +31,11 @@ async def test_the_host_starts_and_ends_the_session_and_everyone_hears_it(
     ended: list[str] = []
     done = asyncio.Event()
 
-    async def hook(app: Any, session_id: str) -> None:
-        ended.append(session_id)
+    async def hook(app: Any, event: SessionEnded) -> None:
+        ended.append(event.session_id)
         done.set()
 
-    sqlite_server.app[ON_SESSION_ENDED].append(hook)
+    sqlite_server.app[BUS].subscribe(SessionEnded, hook)
     host = await join(sqlite_staff["host"].token, room.session_id)
     guest = await join(room.guests[0].token, room.session_id)
 

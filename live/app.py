@@ -26,7 +26,17 @@ from live.webhooks.delivery import outbox_ctx
 
 log = logging.getLogger(__name__)
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+def _web_dir() -> Path:
+    """`web/`: the installed package `live.web` (a wheel), else the checkout's own folder (running from source)."""
+    try:
+        import live.web
+
+        return Path(live.web.__file__).resolve().parent
+    except ImportError:
+        return Path(__file__).resolve().parent.parent / "web"
+
+
+WEB_DIR = _web_dir()
 # Connections the Socket.IO Redis manager may open at once (Redis accepts 10,000 clients by default).
 REDIS_FANOUT_POOL = 1000
 

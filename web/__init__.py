@@ -1,0 +1,1 @@
+"""The browser side: Jinja2 templates and static files, shipped in the wheel as the package `live.web`."""

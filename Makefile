@@ -1,5 +1,5 @@
 # Set-up, checks and benchmarks. `make run` and `make test` work on a fresh machine
-# (see ../shared/CONTRACT.md, "Set-up and commands"); `.ci/run` calls `make test`.
+# (see docs/api.md, "Commands"); `.ci/run` calls `make test`.
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c

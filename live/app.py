@@ -12,16 +12,27 @@ import socketio
 from aiohttp import web
 
 from live import metrics as metrics_mod
+from live.accounts import routes as account_routes
 from live.api.errors import error_middleware
 from live.auth.identity import csrf_cookie_middleware
 from live.bus import BUS, Bus
 from live.db.engine import create_engine, session_factory
 from live.domain_events import AccountChanged, ContactAdded, OverrideReleased, SessionEnded, SessionScheduled
+from live.engagement import automations
+from live.engagement import service as engagement
 from live.engagement.config import EngagementConfig
 from live.engagement.scheduler import scheduler_ctx
 from live.events.writer import writer_ctx
+from live.media import handlers as media
+from live.pages import routes as page_routes
+from live.polls import handlers as polls
+from live.polls import routes as poll_routes
+from live.rooms import namespace as rooms
+from live.sessions import reports as session_reports
+from live.sessions import routes as session_routes
 from live.settings import Settings
 from live.typedefs import DB, ENGAGEMENT, ENGINE, METRICS, ROOM_EVENTS, SETTINGS, SIO
+from live.webhooks import routes as webhook_routes
 from live.webhooks.delivery import outbox_ctx
 
 log = logging.getLogger(__name__)
@@ -81,43 +92,25 @@ def init_app(settings: Settings) -> web.Application:
     )
     sio.attach(app)
     app[SIO] = sio
-    from live.rooms.namespace import setup as setup_rooms
-
-    setup_rooms(app)
-    from live.polls.handlers import register as register_polls  # polls: Socket.IO events, room.state part
-
-    register_polls(app, app[ROOM_EVENTS])
-    from live.media.handlers import register as register_media  # media: publish/subscribe, routers
-
-    register_media(app, app[ROOM_EVENTS])
+    rooms.setup(app)  # the /live namespace, rooms' and chat's events
+    polls.register(app, app[ROOM_EVENTS])  # polls: Socket.IO events, room.state part
+    media.register(app, app[ROOM_EVENTS])  # media: publish/subscribe, routers
     _subscribe(app[BUS])
-
-    from live.accounts.routes import routes as account_routes
-    from live.pages.routes import routes as page_routes
-    from live.polls.routes import routes as poll_routes
-    from live.sessions.reports import routes as session_report_routes
-    from live.sessions.routes import routes as session_routes
-    from live.webhooks.routes import routes as webhook_routes
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_mod.metrics_view)
-    app.router.add_routes(account_routes)
-    app.router.add_routes(session_routes)
-    app.router.add_routes(session_report_routes)
-    app.router.add_routes(poll_routes)
-    app.router.add_routes(webhook_routes)
-    app.router.add_routes(page_routes)
+    app.router.add_routes(account_routes.routes)
+    app.router.add_routes(session_routes.routes)
+    app.router.add_routes(session_reports.routes)
+    app.router.add_routes(poll_routes.routes)
+    app.router.add_routes(webhook_routes.routes)
+    app.router.add_routes(page_routes.routes)
     app.router.add_static("/static", WEB_DIR / "static", name="static")
     return app
 
 
 def _subscribe(bus: Bus) -> None:
     """Who reacts to what happens, in order. Each subscriber is one function of its own capability."""
-    from live.engagement import automations
-    from live.engagement import service as engagement
-    from live.media import handlers as media
-    from live.polls import handlers as polls
-
     # A session ends: stop forwarding media at once, close its open poll, then score it (which
     # re-tiers its accounts, runs the automations and queues the `session.ended` webhook).
     bus.subscribe(SessionEnded, media.on_session_ended)

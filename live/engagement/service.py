@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.accounts.model import Health
-from live.accounts.routes import account_json
 from live.accounts.store import get_account
+from live.accounts.wire import account_json
 from live.bus import BUS
 from live.db.tables import Account, LiveSession, User
 from live.domain_events import AccountChanged, OverrideReleased, SessionEnded, SessionScored
@@ -27,6 +27,7 @@ from live.engagement.recompute import catch_up_times, evaluate_through
 from live.engagement.report import AttendanceReport
 from live.sessions import store as sessions
 from live.sessions.model import SessionKind, SessionStatus
+from live.sessions.wire import session_json
 from live.typedefs import DB, ENGAGEMENT, EVENT_WRITER, SETTINGS
 from live.webhooks import delivery
 from live.webhooks import store as webhooks
@@ -109,8 +110,6 @@ async def session_report(
     db: AsyncSession, session: LiveSession, report: AttendanceReport, public_url: str
 ) -> dict[str, Any]:
     """The whole report of an ended session: the session, every attendance row, the polls' results."""
-    from live.sessions.routes import session_json
-
     host = await db.get(User, session.host_id)
     events = await store.session_events(db, session.id)
     invited, known = await store.session_people(db, session.id, events)

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import Field, StrictBool
 
-from live.accounts.routes import iso
 from live.api.parse import Body, json_body
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.errors import Conflict, LiveError
+from live.isotime import iso
 from live.polls import store
 from live.polls.handlers import POLL_BOARD
 from live.polls.model import MAX_OPTION, MAX_OPTIONS, MAX_QUESTION, MIN_OPTIONS, PollStatus, check_spec

@@ -8,18 +8,18 @@ from typing import Any
 from aiohttp import web
 from pydantic import Field, field_validator
 
-from live.accounts.routes import iso
 from live.api.parse import Body, json_body, validate
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.auth.store import user_by_email
 from live.bus import BUS
-from live.db.tables import Contact, Invitation, LiveSession, User
+from live.db.tables import Contact, User
 from live.domain_events import ContactInvited, ContactUninvited, SessionCancelled, SessionRescheduled, SessionScheduled
 from live.errors import Conflict, InvalidInput, NotFound
 from live.sessions import store
 from live.sessions.invitations import ics_invite, join_url, read_join_token
 from live.sessions.model import SessionKind, SessionStatus
+from live.sessions.wire import invitation_json, session_json
 from live.typedefs import DB, SETTINGS
 
 routes = web.RouteTableDef()
@@ -66,39 +66,6 @@ class SessionPatch(Body):
 class SessionQuery(Body):
     status: SessionStatus | None = None
     kind: SessionKind | None = None
-
-
-def session_json(session: LiveSession, host: User | None, public_url: str) -> dict[str, Any]:
-    return {
-        "id": session.id,
-        "kind": session.kind,
-        "title": session.title,
-        "starts_at": iso(session.starts_at),
-        "duration_minutes": session.duration_minutes,
-        "host_email": host.email if host else None,
-        "host_name": host.name if host else None,
-        "status": session.status,
-        "sequence": session.sequence or 0,
-        "cancelled_at": iso(session.cancelled_at),
-        "started_at": iso(session.started_at),
-        "ended_at": iso(session.ended_at),
-        "proposed": session.proposed,
-        "account_id": session.account_id,
-        "host_url": f"{public_url}/sessions/{session.id}/live",
-        "created_at": iso(session.created_at),
-    }
-
-
-def invitation_json(invitation: Invitation, contact: Contact, public_url: str) -> dict[str, Any]:
-    return {
-        "contact_id": contact.id,
-        "account_id": contact.account_id,
-        "name": contact.name,
-        "email": contact.email,
-        "join_url": join_url(public_url, invitation.token),
-        "token": invitation.token,
-        "reason": invitation.reason,
-    }
 
 
 async def host_user(db: Any, email: str) -> User:

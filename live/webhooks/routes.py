@@ -8,12 +8,12 @@ from urllib.parse import urlparse
 from aiohttp import web
 from pydantic import Field, field_validator
 
-from live.accounts.routes import iso
 from live.api.parse import Body, json_body
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.db.tables import Webhook, WebhookDelivery
 from live.errors import NotFound
+from live.isotime import iso
 from live.typedefs import DB
 from live.webhooks import store
 from live.webhooks.model import WebhookEvent

@@ -1,0 +1,95 @@
+"""The import graph flows one way: no module imports an HTTP route module (only the app factory wires them), and
+module-level imports between `live` modules form no cycle."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+LIVE = Path(__file__).resolve().parent.parent / "live"
+# Only the app factory may import the HTTP edge: a module that declares routes (`web.RouteTableDef()`).
+WIRING = {"live.app"}
+
+
+def is_route_module(path: Path) -> bool:
+    return "RouteTableDef()" in path.read_text()
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(LIVE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def imports(path: Path, *, top_level_only: bool) -> set[str]:
+    """`live.*` modules imported by `path` (a `from live.x import y` counts `live.x.y` when that is a module)."""
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.If) and _is_type_checking(node):
+                continue
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name.startswith("live"))
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("live") and node.level == 0:
+                found.add(node.module)
+                found.update(f"{node.module}.{a.name}" for a in node.names)
+            elif not top_level_only:
+                visit([n for n in ast.iter_child_nodes(node) if isinstance(n, ast.stmt)])
+            elif isinstance(node, (ast.If, ast.Try)):
+                visit(node.body + getattr(node, "orelse", []) + [s for h in getattr(node, "handlers", []) for s in h.body])
+
+    visit(tree.body)
+    return found
+
+
+def graph(*, top_level_only: bool) -> dict[str, set[str]]:
+    paths = [p for p in LIVE.rglob("*.py") if "migrations" not in p.parts]
+    modules = {module_name(p): p for p in paths}
+    return {name: {m for m in imports(path, top_level_only=top_level_only) if m in modules and m != name}
+            for name, path in modules.items()}
+
+
+def test_no_module_but_the_app_factory_imports_a_route_module() -> None:
+    routes = {module_name(p) for p in LIVE.rglob("*.py") if "migrations" not in p.parts and is_route_module(p)}
+    assert "live.sessions.routes" in routes and "live.accounts.routes" in routes
+    offenders = sorted(
+        f"{name} imports {target}"
+        for name, targets in graph(top_level_only=False).items()
+        if name not in WIRING
+        for target in targets
+        # pages' own modules may share their base; nothing else reaches into another capability's routes
+        if target in routes and name.rsplit(".", 1)[0] != target.rsplit(".", 1)[0]
+    )
+    assert offenders == [], "wire formats belong beside their stores (wire.py), not in routes:\n" + "\n".join(offenders)
+
+
+def test_module_level_imports_form_no_cycle() -> None:
+    edges = graph(top_level_only=True)
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def walk(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                cycles.append([*path[path.index(nxt):], nxt])
+            elif nxt not in state:
+                walk(nxt, [*path, nxt])
+        state[node] = 2
+
+    for start in sorted(edges):
+        if start not in state:
+            walk(start, [start])
+    # A package's __init__ importing its own submodules is not a cycle of concepts.
+    cycles = [c for c in cycles if not all(m.startswith(c[0].rsplit(".", 1)[0]) for m in c) or len(c) > 3]
+    assert cycles == [], "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)

@@ -32,3 +32,14 @@ class SessionStatus(StrEnum):
 
 # One-on-ones are a CSM and an account's people: 2-6 in all, as the design says.
 ONE_ON_ONE_MAX_PEOPLE = 6
+
+
+def check_room_empty(title: str, present: int) -> None:
+    """A session cannot be dropped (or cancelled) while people are in its room: their chat, votes and
+    presence would have no session to belong to. The host ends it first, or they leave."""
+    if present:
+        people = "1 person is" if present == 1 else f"{present} people are"
+        raise Conflict(
+            f"Session {title!r} cannot be deleted while {people} in its room; end it or wait until they leave.",
+            code="room_not_empty",
+        )

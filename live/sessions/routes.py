@@ -17,8 +17,8 @@ from live.db.tables import Contact, Invitation, LiveSession, User
 from live.errors import Conflict, InvalidInput, NotFound
 from live.sessions import store
 from live.sessions.invitations import ics_invite, join_url, read_join_token
-from live.sessions.model import SessionKind, SessionStatus
-from live.typedefs import DB, SETTINGS
+from live.sessions.model import SessionKind, SessionStatus, check_room_empty
+from live.typedefs import DB, ROOM_STATE, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -185,6 +185,7 @@ async def drop_session(request: web.Request) -> web.Response:
         session = await store.get_session(db, request.match_info["id"])
         if session.status != SessionStatus.SCHEDULED:
             raise Conflict(f"Session {session.title!r} is {session.status}; only a scheduled one can be dropped.")
+        check_room_empty(session.title, len(await request.app[ROOM_STATE].participants(session.id)))
         await db.delete(session)
         await db.commit()
     return web.json_response({"ok": True, "id": request.match_info["id"]})

@@ -34,10 +34,10 @@ _LOCKS: web.AppKey[dict[str, asyncio.Lock]] = web.AppKey("chat_load_locks")
 
 def register(app: web.Application, registry: EventRegistry) -> None:
     registry.add("chat.send", send, TextIn, rate=RateKind.CHAT)
-    registry.add("chat.delete", delete, IdIn, roles=STAFF)
+    registry.add("chat.delete", delete, IdIn, roles=STAFF, rate=RateKind.STAFF_ONLY)
     registry.add("qa.ask", ask, TextIn, roles=ATTENDEES, rate=RateKind.CHAT)
     registry.add("qa.upvote", upvote, IdIn, roles=ATTENDEES, rate=RateKind.CHAT)
-    registry.add("qa.answer", answer, IdIn, roles=STAFF)
+    registry.add("qa.answer", answer, IdIn, roles=STAFF, rate=RateKind.STAFF_ONLY)
     registry.on_join.append(ensure_loaded)
     app[_LOCKS] = {}
     app[ROOM_STATE_PARTS]["chat"] = chat_part

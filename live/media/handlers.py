@@ -25,7 +25,7 @@ from live.media.events import MediaOfferIn
 from live.media.model import check_can_publish, check_can_subscribe
 from live.media.router import MediaRouter, TracksChanged, ice_configuration
 from live.rooms.dispatch import Ctx, EventRegistry, session_room
-from live.rooms.model import Participant
+from live.rooms.model import Participant, RateKind
 from live.rooms.namespace import NAMESPACE
 from live.typedefs import ON_SESSION_ENDED, ROOM_STATE_PARTS, SETTINGS, SIO
 
@@ -126,8 +126,8 @@ MEDIA: web.AppKey[SessionMedia] = web.AppKey("media")
 
 
 def register(app: web.Application, registry: EventRegistry) -> None:
-    registry.add("media.publish", publish, MediaOfferIn)
-    registry.add("media.subscribe", subscribe, MediaOfferIn)
+    registry.add("media.publish", publish, MediaOfferIn, rate=RateKind.RTC)
+    registry.add("media.subscribe", subscribe, MediaOfferIn, rate=RateKind.RTC)
     registry.on_leave.append(_left)
     # Before the slower session-ended work (scoring): stop forwarding as soon as the session ends.
     app.setdefault(ON_SESSION_ENDED, []).insert(0, _session_ended)

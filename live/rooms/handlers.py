@@ -28,16 +28,16 @@ REMOVED_REASON = "removed by the host"
 
 
 def register(app: web.Application, registry: EventRegistry) -> None:
-    registry.add("session.start", start, Empty, roles=STAFF, statuses=ANY_STATUS)
-    registry.add("session.end", end, Empty, roles=STAFF, statuses=ANY_STATUS)
+    registry.add("session.start", start, Empty, roles=STAFF, statuses=ANY_STATUS, rate=RateKind.STAFF_ONLY)
+    registry.add("session.end", end, Empty, roles=STAFF, statuses=ANY_STATUS, rate=RateKind.STAFF_ONLY)
     registry.add("reaction.send", reaction, ReactionIn, rate=RateKind.REACTION)
-    registry.add("hand.raise", raise_hand, Empty)
-    registry.add("hand.lower", lower_hand, HandLowerIn)
-    registry.add("focus", focus, FocusIn, statuses=ANY_STATUS)
-    registry.add("media.state", media_state, MediaStateIn, statuses=ANY_STATUS)
-    registry.add("moderation.mute", mute, TargetIn, roles=STAFF)
-    registry.add("moderation.remove", remove, TargetIn, roles=STAFF, statuses=ANY_STATUS)
-    registry.add("rtc.signal", rtc_signal, RtcSignalIn)
+    registry.add("hand.raise", raise_hand, Empty, rate=RateKind.SIGNAL)
+    registry.add("hand.lower", lower_hand, HandLowerIn, rate=RateKind.SIGNAL)
+    registry.add("focus", focus, FocusIn, statuses=ANY_STATUS, rate=RateKind.SIGNAL)
+    registry.add("media.state", media_state, MediaStateIn, statuses=ANY_STATUS, rate=RateKind.SIGNAL)
+    registry.add("moderation.mute", mute, TargetIn, roles=STAFF, rate=RateKind.STAFF_ONLY)
+    registry.add("moderation.remove", remove, TargetIn, roles=STAFF, statuses=ANY_STATUS, rate=RateKind.STAFF_ONLY)
+    registry.add("rtc.signal", rtc_signal, RtcSignalIn, rate=RateKind.RTC)
 
 
 # --- the session's lifecycle ----------------------------------------------------------------
@@ -114,7 +114,7 @@ async def raise_hand(ctx: Ctx, body: Empty) -> dict[str, Any]:
     changed = await ctx.state.raise_hand(ctx.session_id, ctx.me.participant_id)
     if changed:
         ctx.log(EventType.HAND_RAISED)
-        await ctx.emit("hand.raised", {"participant_id": ctx.me.participant_id})
+        await ctx.emit_about(ctx.me.participant_id, "hand.raised", {"participant_id": ctx.me.participant_id})
     return {"changed": changed}
 
 
@@ -125,7 +125,7 @@ async def lower_hand(ctx: Ctx, body: HandLowerIn) -> dict[str, Any]:
     changed = await ctx.state.lower_hand(ctx.session_id, target)
     if changed:
         ctx.log(EventType.HAND_LOWERED, {} if target == ctx.me.participant_id else {"target": target})
-        await ctx.emit("hand.lowered", {"participant_id": target})
+        await ctx.emit_about(target, "hand.lowered", {"participant_id": target})
     return {"changed": changed}
 
 
@@ -141,7 +141,7 @@ async def media_state(ctx: Ctx, body: MediaStateIn) -> None:
     ctx.log(EventType.MEDIA_STATE, {"sid": ctx.sid, "camera": body.camera, "mic": body.mic})
     state = {"camera": body.camera, "mic": body.mic}
     await ctx.state.hash_set(ctx.session_id, "media", ctx.me.participant_id, json.dumps(state))
-    await ctx.emit("media.state", {"participant_id": ctx.me.participant_id} | state)
+    await ctx.emit_about(ctx.me.participant_id, "media.state", {"participant_id": ctx.me.participant_id} | state)
 
 
 # --- moderation -----------------------------------------------------------------------------
@@ -182,7 +182,9 @@ async def rtc_signal(ctx: Ctx, body: RtcSignalIn) -> None:
         raise InvalidInput("'rtc.signal' needs a 'description' or a 'candidate'.")
     if body.to == ctx.me.participant_id:
         raise InvalidInput("'to' names yourself; signal another participant.")
-    await _present(ctx, body.to)
+    role = await _present(ctx, body.to)
+    if ctx.broadcasts and not ctx.me.role.is_staff and not role.is_staff:
+        raise Forbidden("In a webinar or welcome seminar attendees cannot signal each other; only the hosts.")
     relayed: dict[str, Any] = {"from": ctx.me.participant_id}
     if body.description is not None:
         relayed["description"] = body.description

@@ -17,8 +17,10 @@ from typing import Any
 import socketio
 from aiohttp import web
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from live.errors import InvalidInput, LiveError, Unauthenticated, describe_validation_error
+from live.errors import InvalidInput, LiveError, Unauthenticated, Unavailable, describe_validation_error
 from live.events.model import EventType, LogEvent
 from live.events.writer import WriterClosed
 from live.rooms import join
@@ -36,10 +38,11 @@ from live.rooms.dispatch import (
     spawn,
     staff_room,
 )
-from live.rooms.model import STAFF, Participant, RateKind, RateLimit, RateLimiter, check_role, check_status
+from live.rooms.model import STAFF, Participant, RateKind, RateLimit, check_role, check_status, rate_limited
 from live.rooms.retention import retention_ctx
 from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState, Swept
 from live.sessions.model import SessionKind
+from live.settings import Settings
 from live.typedefs import (
     DB,
     EVENT_WRITER,
@@ -79,12 +82,7 @@ class LiveNamespace(socketio.AsyncNamespace):
         super().__init__(NAMESPACE)
         self.app = app
         settings = app[SETTINGS]
-        self.limiter = RateLimiter(
-            {
-                RateKind.CHAT: RateLimit(settings.chat_burst, settings.chat_rate),
-                RateKind.REACTION: RateLimit(settings.reaction_burst, settings.reaction_rate),
-            }
-        )
+        self.limits = rate_limits(settings)
         # This process's sockets: sid -> (participant, session info). Socket.IO keeps sockets local.
         self.sockets: dict[str, tuple[Participant, dict[str, Any]]] = {}
 
@@ -189,10 +187,7 @@ class LiveNamespace(socketio.AsyncNamespace):
             "chat": [],
             "questions": [],
             "ice_servers": settings.ice_servers,
-            "limits": {
-                "chat": {"burst": settings.chat_burst, "rate": settings.chat_rate},
-                "reaction": {"burst": settings.reaction_burst, "rate": settings.reaction_rate},
-            },
+            "limits": {kind.value: {"burst": limit.burst, "rate": limit.rate} for kind, limit in self.limits.items()},
         }
         parts: dict[str, StatePart] = self.app[ROOM_STATE_PARTS]
         for name, part in parts.items():
@@ -214,7 +209,6 @@ class LiveNamespace(socketio.AsyncNamespace):
         last = await self.state.remove_connection(me.session_id, me.participant_id, sid)
         log.info("%s %s: disconnected (%s, %s)", me.session_id, me.participant_id, sid, reason)
         if last:
-            self.limiter.forget(me.participant_id)
             await self.emit("presence.left", me.public(), to=presence_room(me, info))
         for hook in self.registry.on_leave:
             try:
@@ -223,6 +217,15 @@ class LiveNamespace(socketio.AsyncNamespace):
                 log.exception("%s %s: leave hook %r failed", me.session_id, me.participant_id, hook)
 
     # --- events ---------------------------------------------------------------------------
+    async def check_rate(self, me: Participant, kind: RateKind) -> None:
+        """Hosts and co-hosts are never limited; an attendee spends a token of the event's kind."""
+        if me.role.is_staff or kind is RateKind.STAFF_ONLY:
+            return
+        limit = self.limits[kind]
+        wait = await self.state.take_token(me.session_id, me.participant_id, kind.value, limit.burst, limit.rate)
+        if wait > 0:
+            raise rate_limited(kind, limit, wait)
+
     def ctx(self, sid: str, me: Participant, info: dict[str, Any]) -> Ctx:
         return Ctx(app=self.app, sio=self.server, namespace=NAMESPACE, sid=sid, me=me, session=info)
 
@@ -244,12 +247,15 @@ class LiveNamespace(socketio.AsyncNamespace):
                 raise InvalidInput(describe_validation_error(exc)) from exc
             check_role(me.role, spec.roles, event)
             check_status(await session_status(self.app, me.session_id), spec.statuses, event)
-            if spec.rate is not None:
-                self.limiter.check(me.participant_id, me.role, spec.rate, monotonic())
+            await self.check_rate(me, spec.rate)
             result = await spec.handler(self.ctx(sid, me, info), body)
             ack: dict[str, Any] = {"ok": True} | (result or {})
         except LiveError as exc:
             ack = exc.as_ack()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # Redis is restarting or unreachable: refuse clearly rather than acknowledge what may be lost.
+            log.warning("/live event %r refused: Redis unavailable (%s)", label, exc)
+            ack = Unavailable("The room's shared state is unreachable; try again in a moment.").as_ack()
         except Exception:
             log.exception("/live event %r failed", label)
             ack = LiveError("The server failed to handle this event.", code="internal").as_ack()
@@ -295,6 +301,18 @@ def setup(app: web.Application) -> None:
 
 
 _NAMESPACE: web.AppKey[LiveNamespace] = web.AppKey("live_namespace")
+
+
+def rate_limits(settings: Settings) -> dict[RateKind, RateLimit]:
+    """Each attendee's limit per rate kind (`RateKind.STAFF_ONLY` has none: staff are never limited)."""
+    return {
+        RateKind.CHAT: RateLimit(settings.chat_burst, settings.chat_rate),
+        RateKind.REACTION: RateLimit(settings.reaction_burst, settings.reaction_rate),
+        RateKind.SIGNAL: RateLimit(settings.signal_burst, settings.signal_rate),
+        RateKind.RTC: RateLimit(settings.rtc_burst, settings.rtc_rate),
+        RateKind.VOTE: RateLimit(settings.vote_burst, settings.vote_rate),
+        RateKind.QUERY: RateLimit(settings.query_burst, settings.query_rate),
+    }
 
 
 def audience_only_sees_staff(me: Participant, session: dict[str, Any]) -> bool:

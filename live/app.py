@@ -18,6 +18,7 @@ from live.db.engine import create_engine, session_factory
 from live.engagement.config import EngagementConfig
 from live.engagement.scheduler import scheduler_ctx
 from live.events.writer import writer_ctx
+from live.rooms.wire import GuardedPacket
 from live.settings import Settings
 from live.typedefs import DB, ENGAGEMENT, ENGINE, METRICS, ON_SESSION_ENDED, ROOM_EVENTS, SETTINGS, SIO
 from live.webhooks.delivery import outbox_ctx
@@ -65,6 +66,7 @@ def init_app(settings: Settings) -> web.Application:
         ping_timeout=20,
         max_http_buffer_size=256 * 1024,
     )
+    sio.packet_class = GuardedPacket  # a payload JSON cannot decode gets an ack, not an internal error
     sio.attach(app)
     app[SIO] = sio
     from live.rooms.namespace import setup as setup_rooms

@@ -17,6 +17,12 @@ RECENT_CHAT = 50
 KEEP_CHAT = 200
 # Control characters are refused (they break logs and terminals); tab and newlines are text.
 _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+# Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): invisible, and they
+# reorder the text after them ("Trojan Source"), so a message could show words its sender did not type in
+# that order, or spill into the name beside it. Chat and questions refuse them (the sender can retype);
+# names, which come from the CRM and cannot be retyped at the door, are shown with them removed. Right-to-left
+# text needs none of them: the Unicode bidi algorithm orders Arabic or Hebrew by itself.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def check_text(text: str, what: str = "message") -> str:
@@ -28,7 +34,18 @@ def check_text(text: str, what: str = "message") -> str:
     for char in text:
         if char not in _ALLOWED_CONTROLS and unicodedata.category(char) == "Cc":
             raise InvalidInput(f"The {what} contains the control character {char!r}.")
+        if char in BIDI_CONTROLS:
+            raise InvalidInput(
+                f"The {what} contains the invisible direction control U+{ord(char):04X} "
+                f"({unicodedata.name(char)}), which could make it read differently from what was typed.",
+                code="bidi_control",
+            )
     return text
+
+
+def without_bidi_controls(name: str) -> str:
+    """A display name with the direction controls removed (see BIDI_CONTROLS)."""
+    return "".join(c for c in name if c not in BIDI_CONTROLS)
 
 
 @dataclass(frozen=True)

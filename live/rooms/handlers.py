@@ -11,16 +11,17 @@ import logging
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from live.db.tables import LiveSession
+from live.db.tables import Invitation, LiveSession
 from live.errors import Forbidden, InvalidInput, NotFound
 from live.events.model import EventType
+from live.events.store import session_events
 from live.rooms.dispatch import ANY_STATUS, Ctx, Empty, EventRegistry, iso, now
 from live.rooms.events import FocusIn, HandLowerIn, MediaStateIn, ReactionIn, RtcSignalIn, TargetIn
 from live.rooms.model import STAFF, RateKind, RoomRole
 from live.sessions.model import SessionStatus
-from live.typedefs import DB, EVENT_WRITER, ON_SESSION_ENDED, SETTINGS, SessionEndedHook
+from live.typedefs import DB, ENGINE, EVENT_WRITER, ON_SESSION_ENDED, ROOM_STATE, SETTINGS, SessionEndedHook
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def register(app: web.Application, registry: EventRegistry) -> None:
     registry.add("moderation.mute", mute, TargetIn, roles=STAFF, rate=RateKind.STAFF_ONLY)
     registry.add("moderation.remove", remove, TargetIn, roles=STAFF, statuses=ANY_STATUS, rate=RateKind.STAFF_ONLY)
     registry.add("rtc.signal", rtc_signal, RtcSignalIn, rate=RateKind.RTC)
+    registry.on_join.append(ensure_removals_loaded)
 
 
 # --- the session's lifecycle ----------------------------------------------------------------
@@ -166,14 +168,46 @@ async def remove(ctx: Ctx, body: TargetIn) -> None:
         role = await _present(ctx, target)
         if role is RoomRole.HOST or ctx.me.role is not RoomRole.HOST:
             raise Forbidden("Only the host may remove a co-host, and nobody may remove the host.")
-    elif not target.startswith("c_"):
-        raise NotFound(f"Participant {target!r} is not in this session.")
+    elif not await _attendee_of_session(ctx, target):
+        raise NotFound(f"Participant {target!r} is not in this session and was not invited to it.")
     await ctx.state.mark_removed(ctx.session_id, target)
     ctx.log(EventType.REMOVED, {"target": target})
     await ctx.emit("moderation.removed", {"participant_id": target, "reason": REMOVED_REASON})
     for sid in await ctx.state.connections(ctx.session_id, target):
         # With Redis the disconnect reaches the process that holds the socket.
         await ctx.sio.disconnect(sid, namespace=ctx.namespace)
+
+
+async def _attendee_of_session(ctx: Ctx, participant_id: str) -> bool:
+    """In the room now, or invited (a host may remove someone who just dropped out, before they come back)."""
+    if not participant_id.startswith("c_"):
+        return False
+    if any(p.participant_id == participant_id for p in await ctx.state.participants(ctx.session_id)):
+        return True
+    async with ctx.app[DB]() as db:
+        invited = await db.execute(
+            select(Invitation.id).where(
+                Invitation.session_id == ctx.session_id, Invitation.contact_id == participant_id.removeprefix("c_")
+            )
+        )
+        return invited.first() is not None
+
+
+_REMOVALS_LOADED = "removals_loaded"
+
+
+async def ensure_removals_loaded(app: web.Application, session_id: str) -> None:
+    """Join hook: removals are in the event log for good; a room state that lost them (a restart without Redis)
+    gets them back before anyone is admitted."""
+    state = app[ROOM_STATE]
+    if await state.hash_get(session_id, "kv", _REMOVALS_LOADED) == "1":
+        return
+    await app[EVENT_WRITER].flush()  # a removal this process has queued counts too
+    for event in await session_events(app[ENGINE], session_id, (EventType.REMOVED,)):
+        target = event.data.get("target")
+        if isinstance(target, str):
+            await state.mark_removed(session_id, target)
+    await state.hash_set(session_id, "kv", _REMOVALS_LOADED, "1")
 
 
 # --- one-on-one signaling -------------------------------------------------------------------

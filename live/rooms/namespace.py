@@ -41,6 +41,7 @@ from live.rooms.dispatch import (
 from live.rooms.model import STAFF, Participant, RateKind, RateLimit, check_role, check_status, rate_limited
 from live.rooms.retention import retention_ctx
 from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState, Swept
+from live.rooms.wire import UNDECODABLE
 from live.sessions.model import SessionKind
 from live.settings import Settings
 from live.typedefs import (
@@ -109,11 +110,12 @@ class LiveNamespace(socketio.AsyncNamespace):
             async with self.app[DB]() as db:
                 joining = await join.resolve(db, settings.secret_key, auth, environ.get("HTTP_COOKIE", ""))
             me = joining.participant
-            if await self.state.is_removed(me.session_id, me.participant_id):
-                raise LiveError("A host removed you from this session.", code="removed", status=403)
             await self.state.set_status(me.session_id, joining.status, only_new=True)
             for hook in self.registry.on_join:
                 await hook(self.app, me.session_id)
+            # After the hooks: one of them reloads removals a restart forgot.
+            if await self.state.is_removed(me.session_id, me.participant_id):
+                raise LiveError("A host removed you from this session.", code="removed", status=403)
             self.app[EVENT_WRITER].append(
                 LogEvent(
                     me.session_id,
@@ -233,6 +235,8 @@ class LiveNamespace(socketio.AsyncNamespace):
         spec = self.registry.get(event) if isinstance(event, str) else None
         label = spec.name if spec is not None else "unknown"
         try:
+            if event == UNDECODABLE:
+                raise InvalidInput(str(args[0]) if args else "The payload could not be read.")
             if spec is None:
                 known = ", ".join(self.registry.names())
                 raise InvalidInput(f"Unknown event {str(event)[:60]!r}; known events: {known}.", code="unknown_event")

@@ -49,6 +49,9 @@ class Settings:
     vote_rate: float = 1.0
     query_burst: int = 10
     query_rate: float = 2.0
+    # Questions one session takes in all: a host reads a webinar's Q&A, and past a few hundred nobody can;
+    # the cap keeps one session's Q&A (and its Redis hash) bounded.
+    max_questions: int = 500
     # Seconds between live `poll.results` broadcasts for one poll to its hosts and co-hosts (a few a second
     # at most), and to its voters: each broadcast to voters goes to every one of them (thousands in a
     # webinar), so they get it less often; both always get the state after the last vote.

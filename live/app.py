@@ -11,6 +11,7 @@ import jinja2
 import socketio
 from aiohttp import web
 
+from live import health
 from live import metrics as metrics_mod
 from live.api.errors import error_middleware
 from live.auth.identity import csrf_cookie_middleware
@@ -89,7 +90,8 @@ def init_app(settings: Settings) -> web.Application:
     from live.sessions.routes import routes as session_routes
     from live.webhooks.routes import routes as webhook_routes
 
-    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", metrics_mod.metrics_view)
     app.router.add_routes(account_routes)
     app.router.add_routes(session_routes)
@@ -107,15 +109,3 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[DB] = session_factory(engine)
     yield
     await engine.dispose()
-
-
-async def healthz(request: web.Request) -> web.Response:
-    from sqlalchemy import text
-
-    try:
-        async with request.app[ENGINE].connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        log.warning("health check: database unreachable: %s", exc)
-        return web.json_response({"status": "error", "database": "unreachable"}, status=503)
-    return web.json_response({"status": "ok"})

@@ -19,6 +19,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from live.errors import InvalidInput, LiveError, Unauthenticated, Unavailable, describe_validation_error
 from live.events.model import EventType, LogEvent
@@ -256,15 +257,28 @@ class LiveNamespace(socketio.AsyncNamespace):
             ack: dict[str, Any] = {"ok": True} | (result or {})
         except LiveError as exc:
             ack = exc.as_ack()
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            # Redis is restarting or unreachable: refuse clearly rather than acknowledge what may be lost.
-            log.warning("/live event %r refused: Redis unavailable (%s)", label, exc)
-            ack = Unavailable("The room's shared state is unreachable; try again in a moment.").as_ack()
-        except Exception:
-            log.exception("/live event %r failed", label)
-            ack = LiveError("The server failed to handle this event.", code="internal").as_ack()
+        except Exception as exc:
+            refusal = unavailable(exc)
+            if refusal is None:
+                log.exception("/live event %r failed", label)
+                ack = LiveError("The server failed to handle this event.", code="internal").as_ack()
+            else:
+                log.warning("/live event %r refused: %s (%s)", label, refusal.message, str(exc).split("\n", 1)[0])
+                ack = refusal.as_ack()
         self.app[METRICS].socket_events.labels(label, "true" if ack["ok"] else "false").inc()
         return ack
+
+
+def unavailable(exc: BaseException) -> Unavailable | None:
+    """A clear refusal when a backing service is restarting or unreachable (what the event needed at once
+    was not done; what is queued in the writers waits for the database), else None: a real bug."""
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        return Unavailable("The room's shared state (Redis) is unreachable; try again in a moment.")
+    if isinstance(exc, (ConnectionError, OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        return Unavailable("The database is unreachable; try again in a moment.")
+    return None
 
 
 def _single_payload(args: tuple[Any, ...]) -> dict[str, Any]:

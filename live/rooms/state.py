@@ -215,6 +215,10 @@ class RoomState(abc.ABC):
         """Forget everything of one session (it ended long ago); the number of keys/entries removed."""
 
     # --- lifecycle ------------------------------------------------------------------------
+    async def ping(self) -> str:
+        """"unused" in memory; "ok" when Redis answers (raises when it does not)."""
+        return "unused"
+
     async def start(self) -> None:  # noqa: B027 - optional hook, nothing to do in memory
         """Begins heartbeats and sweeps (Redis)."""
 
@@ -517,6 +521,10 @@ class RedisRoomState(RoomState):
 
     async def is_removed(self, session_id: str, participant_id: str) -> bool:
         return bool(await self._redis.sismember(self._k(session_id, "removed"), participant_id))
+
+    async def ping(self) -> str:
+        await self._redis.ping()
+        return "ok"
 
     async def take_token(self, session_id: str, participant_id: str, kind: str, burst: int, rate: float) -> float:
         keep = math.ceil(burst / rate) + 1 if rate > 0 else 86400

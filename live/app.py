@@ -19,6 +19,7 @@ from live.db.engine import create_engine, session_factory
 from live.engagement.config import EngagementConfig
 from live.engagement.scheduler import scheduler_ctx
 from live.events.writer import writer_ctx
+from live.rooms.fanout import RefusingRedisManager
 from live.rooms.wire import GuardedPacket
 from live.settings import Settings
 from live.typedefs import DB, ENGAGEMENT, ENGINE, METRICS, ON_SESSION_ENDED, ROOM_EVENTS, SETTINGS, SIO
@@ -55,7 +56,7 @@ def init_app(settings: Settings) -> web.Application:
     # redis-py fails a command outright when its pool is exhausted rather than waiting; a broadcast burst
     # (thousands of emits) must not be the one that fails, so the fan-out client gets a wide pool.
     manager = (
-        socketio.AsyncRedisManager(settings.redis_url, redis_options={"max_connections": REDIS_FANOUT_POOL})
+        RefusingRedisManager(settings.redis_url, redis_options={"max_connections": REDIS_FANOUT_POOL})
         if settings.redis_url
         else None
     )

@@ -36,7 +36,7 @@ from live.chat.model import (
 from live.errors import Conflict, NotFound
 from live.events.model import EventType
 from live.events.store import session_events
-from live.rooms.dispatch import ANY_STATUS, Ctx, EventRegistry, iso
+from live.rooms.dispatch import ANY_STATUS, Ctx, EventRegistry, iso, now
 from live.rooms.model import ATTENDEES, STAFF, RateKind
 from live.rooms.state import RoomState
 from live.typedefs import ENGINE, EVENT_WRITER, ROOM_STATE, ROOM_STATE_PARTS
@@ -66,11 +66,15 @@ def new_id() -> str:
 # --- chat -----------------------------------------------------------------------------------
 async def send(ctx: Ctx, body: TextIn) -> dict[str, Any]:
     text = check_text(body.text)
-    message_id = new_id()
-    at = ctx.log(EventType.CHAT_MESSAGE, {"id": message_id, "text": text})
+    message_id, at = new_id(), now()
     message = ChatMessage(message_id, ctx.me.participant_id, ctx.me.name, text, iso(at))
+    # Room state and fan-out first, the log last: with Redis unreachable (or no process listening: see
+    # live.rooms.fanout) the message is refused as `unavailable` and not logged, so the log never counts a
+    # message its sender was told had failed. (It may stay in the room's recent-chat cache.)
+    ctx.app[EVENT_WRITER].ensure_open()
     await ctx.state.list_push(ctx.session_id, "chat", json.dumps(message.public()), KEEP_CHAT)
     await ctx.emit("chat.message", message.public())
+    ctx.log(EventType.CHAT_MESSAGE, {"id": message_id, "text": text}, at=at)
     return {"id": message_id}
 
 
@@ -95,11 +99,12 @@ async def chat_part(ctx: Ctx) -> list[dict[str, Any]]:
 async def ask(ctx: Ctx, body: TextIn) -> dict[str, Any]:
     text = check_text(body.text, "question")
     check_question_room(await ctx.state.incr(ctx.session_id, "qa", "asked"), ctx.settings.max_questions)
-    question_id = new_id()
-    at = ctx.log(EventType.QA_ASKED, {"id": question_id, "text": text})
+    question_id, at = new_id(), now()
     question = Question(question_id, ctx.me.participant_id, ctx.me.name, text, iso(at))
-    await _store_question(ctx.state, ctx.session_id, question)
+    ctx.app[EVENT_WRITER].ensure_open()
+    await _store_question(ctx.state, ctx.session_id, question)  # state, fan-out, then the log: as in `send`
     await ctx.emit("qa.question", question.public())
+    ctx.log(EventType.QA_ASKED, {"id": question_id, "text": text}, at=at)
     return {"id": question_id}
 
 

@@ -17,6 +17,7 @@ before the handler runs, and turns any `LiveError` into an `{ok: false, error}` 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from live.events.model import EventType, LogEvent
+from live.rooms.fanout import REFUSE_UNHEARD
 from live.rooms.model import EVERYONE, Participant, RateKind, RoomRole, check_rate_kind, is_staff_id
 from live.sessions.model import SessionKind
 from live.typedefs import EVENT_WRITER, ROOM_STATE, SETTINGS
@@ -219,7 +221,10 @@ ROOM_TASKS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("room_tasks")
 
 
 def spawn(app: web.Application, coro: Coroutine[Any, Any, Any]) -> None:
-    task = asyncio.ensure_future(coro)
+    # Background work is no client event's: its emits keep python-socketio's behaviour (see fanout.py).
+    context = contextvars.copy_context()
+    context.run(REFUSE_UNHEARD.set, False)
+    task = asyncio.get_running_loop().create_task(coro, context=context)
     tasks = app[ROOM_TASKS]
     tasks.add(task)
     task.add_done_callback(tasks.discard)

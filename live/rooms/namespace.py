@@ -39,6 +39,7 @@ from live.rooms.dispatch import (
     spawn,
     staff_room,
 )
+from live.rooms.fanout import REFUSE_UNHEARD
 from live.rooms.model import STAFF, Participant, RateKind, RateLimit, check_role, check_status, rate_limited
 from live.rooms.retention import retention_ctx
 from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState, Swept
@@ -253,7 +254,11 @@ class LiveNamespace(socketio.AsyncNamespace):
             check_role(me.role, spec.roles, event)
             check_status(await session_status(self.app, me.session_id), spec.statuses, event)
             await self.check_rate(me, spec.rate)
-            result = await spec.handler(self.ctx(sid, me, info), body)
+            refusing = REFUSE_UNHEARD.set(True)  # an emit nobody hears fails this event (see fanout.py)
+            try:
+                result = await spec.handler(self.ctx(sid, me, info), body)
+            finally:
+                REFUSE_UNHEARD.reset(refusing)
             ack: dict[str, Any] = {"ok": True} | (result or {})
         except LiveError as exc:
             ack = exc.as_ack()

@@ -1,8 +1,9 @@
-"""A throwaway PostgreSQL cluster a fault test may stop and start (as the `postgres` OS user, on a free loopback
-port, in a temporary directory), never the shared one."""
+"""Throwaway servers a fault test may stop and start, never the shared ones: a PostgreSQL cluster (as the
+`postgres` OS user) and a `redis-server`, each on a free loopback port in a temporary directory."""
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import shutil
 import subprocess
@@ -58,4 +59,44 @@ class ThrowawayPostgres:
     def remove(self) -> None:
         subprocess.run([_pg_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"], user="postgres",
                        capture_output=True, cwd=self.dir)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ThrowawayRedis:
+    """`redis-server` on a free port with an append-only file synced on every write, so a restart (even after
+    SIGKILL) comes back with the room state, as a production Redis with persistence would."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="live-redis-"))
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir), "--save", "",
+            "--appendonly", "yes", "--appendfsync", "always",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )
+        for _ in range(1000):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError:
+                await asyncio.sleep(0.02)
+                continue
+            writer.close()
+            return
+        raise RuntimeError("redis-server did not start")
+
+    async def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        self.process = None
+
+    async def remove(self) -> None:
+        await self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -14,22 +14,31 @@ import pytest
 from live.db.engine import create_engine
 from live.events.model import EventType
 from live.events.store import session_events
-from tests.conftest import REDIS_URL, add_staff
+from tests.conftest import add_staff
+from tests.faults.support import ThrowawayRedis
 from tests.rooms.support import connect, make_room
 from tests.rooms.test_processes import serve
 
 
 @pytest.mark.postgres
-@pytest.mark.redis
 async def test_after_a_hard_kill_attendees_reconnect_to_the_other_process_as_themselves(
     tmp_path: Path, postgres_url: str
 ) -> None:
     secret = "shared-" + uuid.uuid4().hex
+    redis = ThrowawayRedis()  # its own: the killed process's presence must not linger in a shared database
+    await redis.start()
+    try:
+        await _run(tmp_path, postgres_url, secret, redis.url)
+    finally:
+        await redis.remove()
+
+
+async def _run(tmp_path: Path, postgres_url: str, secret: str, redis_url: str) -> None:
     host_member = await add_staff(postgres_url, "host@example.com", "host")
     room = await make_room(postgres_url, secret, host_member.id, guests=2)
     acked: list[str] = []
-    async with serve(tmp_path, postgres_url, secret, REDIS_URL) as (a_url, a_proc), serve(
-        tmp_path, postgres_url, secret, REDIS_URL
+    async with serve(tmp_path, postgres_url, secret, redis_url) as (a_url, a_proc), serve(
+        tmp_path, postgres_url, secret, redis_url
     ) as (b_url, _):
         host = await connect(b_url, host_member.token, room.session_id)
         guests = [await connect(a_url, g.token, room.session_id) for g in room.guests]

@@ -11,6 +11,7 @@ import jinja2
 import socketio
 from aiohttp import web
 
+from live import health
 from live import metrics as metrics_mod
 from live.accounts import routes as account_routes
 from live.api.errors import error_middleware
@@ -28,6 +29,8 @@ from live.pages import routes as page_routes
 from live.polls import handlers as polls
 from live.polls import routes as poll_routes
 from live.rooms import namespace as rooms
+from live.rooms.fanout import RefusingRedisManager
+from live.rooms.wire import GuardedPacket
 from live.sessions import reports as session_reports
 from live.sessions import routes as session_routes
 from live.settings import Settings
@@ -78,7 +81,7 @@ def init_app(settings: Settings) -> web.Application:
     # redis-py fails a command outright when its pool is exhausted rather than waiting; a broadcast burst
     # (thousands of emits) must not be the one that fails, so the fan-out client gets a wide pool.
     manager = (
-        socketio.AsyncRedisManager(settings.redis_url, redis_options={"max_connections": REDIS_FANOUT_POOL})
+        RefusingRedisManager(settings.redis_url, redis_options={"max_connections": REDIS_FANOUT_POOL})
         if settings.redis_url
         else None
     )
@@ -90,6 +93,7 @@ def init_app(settings: Settings) -> web.Application:
         ping_timeout=20,
         max_http_buffer_size=256 * 1024,
     )
+    sio.packet_class = GuardedPacket  # a payload JSON cannot decode gets an ack, not an internal error
     sio.attach(app)
     app[SIO] = sio
     rooms.setup(app)  # the /live namespace, rooms' and chat's events
@@ -97,7 +101,8 @@ def init_app(settings: Settings) -> web.Application:
     media.register(app, app[ROOM_EVENTS])  # media: publish/subscribe, routers
     _subscribe(app[BUS])
 
-    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", metrics_mod.metrics_view)
     app.router.add_routes(account_routes.routes)
     app.router.add_routes(session_routes.routes)
@@ -134,15 +139,3 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[DB] = session_factory(engine)
     yield
     await engine.dispose()
-
-
-async def healthz(request: web.Request) -> web.Response:
-    from sqlalchemy import text
-
-    try:
-        async with request.app[ENGINE].connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        log.warning("health check: database unreachable: %s", exc)
-        return web.json_response({"status": "error", "database": "unreachable"}, status=503)
-    return web.json_response({"status": "ok"})

@@ -51,6 +51,13 @@ class Conflict(LiveError):
     status = 409
 
 
+class Unavailable(LiveError):
+    """A backing service (the database, Redis) cannot be reached right now; the same request may work later."""
+
+    code = "unavailable"
+    status = 503
+
+
 class RateLimited(LiveError):
     code = "rate_limited"
     status = 429

@@ -30,6 +30,12 @@ class Metrics:
         )
         self.participants = Gauge("live_connected_sockets", "Connected Socket.IO clients", registry=self.registry)
         self.events_written = Counter("live_events_written", "Event log rows written", registry=self.registry)
+        self.writer_dropped = Counter(
+            "live_writer_dropped_rows",
+            "Rows a batching writer dropped because the database refused them (not a connection fault)",
+            ["writer"],
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -38,6 +38,20 @@ class Settings:
     chat_rate: float = 1.0
     reaction_burst: int = 10
     reaction_rate: float = 3.0
+    # Hand, focus and camera/mic state: a person toggles them a few times, not dozens a second.
+    signal_burst: int = 10
+    signal_rate: float = 2.0
+    # SDP and ICE: a browser trickles 10-30 candidates at once per connection, and renegotiates on every
+    # publisher change, so the burst is generous; a flood is still cut at 20 a second.
+    rtc_burst: int = 60
+    rtc_rate: float = 20.0
+    vote_burst: int = 5
+    vote_rate: float = 1.0
+    query_burst: int = 10
+    query_rate: float = 2.0
+    # Questions one session takes in all: a host reads a webinar's Q&A, and past a few hundred nobody can;
+    # the cap keeps one session's Q&A (and its Redis hash) bounded.
+    max_questions: int = 500
     # Seconds between live `poll.results` broadcasts for one poll to its hosts and co-hosts (a few a second
     # at most), and to its voters: each broadcast to voters goes to every one of them (thousands in a
     # webinar), so they get it less often; both always get the state after the last vote.

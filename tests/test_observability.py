@@ -7,7 +7,10 @@ from tests.conftest import LiveServer, StaffMember
 
 async def test_healthz_answers_ok_with_the_database_up(server: LiveServer) -> None:
     response = await server.request("GET", "/healthz")
-    assert response.status == 200 and response.body == {"status": "ok"}
+    assert response.status == 200
+    assert response.body == {"status": "ok", "database": "ok", "redis": "unused", "pending": {"event-writer": 0, "poll-writer": 0}}
+    ready = await server.request("GET", "/readyz")
+    assert ready.status == 200 and ready.body["status"] == "ok"
 
 
 async def test_metrics_count_requests_by_route_and_status(sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember]) -> None:

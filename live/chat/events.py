@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from live.chat.model import PAGE_DEFAULT, PAGE_MAX
 from live.rooms.dispatch import Payload
 
 # Ids are 32 hex characters; the bound refuses garbage before any lookup.
@@ -18,6 +19,11 @@ class TextIn(Payload):
 
 class IdIn(Payload):
     id: str = Id
+
+
+class QaListIn(Payload):
+    before: str | None = Field(default=None, min_length=1, max_length=64)
+    limit: int = Field(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX)
 
 
 class Emitted(BaseModel):

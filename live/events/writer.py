@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 from sqlalchemy import insert
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from live.db.tables import Event
@@ -28,9 +29,32 @@ BATCH_MAX = 5000
 CLOSE_ATTEMPTS = 3
 
 
+T = TypeVar("T")
+
+
 class WriterClosed(LiveError):
     code = "unavailable"
     status = 503
+
+
+def is_data_fault(exc: BaseException) -> bool:
+    """True when the database refused the rows themselves (a foreign key, a too-long value, a value the
+    driver cannot bind): retrying them can never succeed. False for everything else (a connection lost,
+    a database restarting, a lock timeout), where the same rows will go in once the database is back."""
+    if isinstance(exc, (IntegrityError, DataError)):
+        return True
+    # SQLAlchemy wraps a bind failure (say, a value json.dumps refuses) without any DBAPI error inside.
+    return isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
+
+
+class Unwritten(Exception):
+    """The database could not be reached part-way through: `rest` were not written (in order)."""
+
+    def __init__(self, rest: list[Any], cause: BaseException, written: int = 0) -> None:
+        super().__init__(f"{len(rest)} items not written: {cause!r}")
+        self.rest = rest
+        self.cause = cause
+        self.written = written
 
 
 class BatchingWriter(ABC):
@@ -39,11 +63,38 @@ class BatchingWriter(ABC):
 
     name = "writer"
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, metrics: Metrics | None = None) -> None:
         self._interval = interval
+        self._metrics = metrics
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+
+    async def write_isolated(self, items: Sequence[T], write: Callable[[Sequence[T]], Awaitable[None]]) -> int:
+        """`write(items)` in one go; if the database refuses that batch for its data, each item alone, and an item
+        refused for its data is logged and dropped (counted in `live_writer_dropped_rows`), so one bad row never
+        holds back the others. Raises `Unwritten` with the items not yet written when the database cannot be
+        reached (the caller keeps them for the next try). Returns how many items were written."""
+        try:
+            await write(items)
+            return len(items)
+        except Exception as exc:
+            if not is_data_fault(exc):
+                raise Unwritten(list(items), exc) from exc
+            log.warning("%s: the database refused a batch of %d (%s); writing them one by one",
+                        self.name, len(items), type(exc).__name__)
+        written = 0
+        for index, item in enumerate(items):
+            try:
+                await write([item])
+                written += 1
+            except Exception as exc:
+                if not is_data_fault(exc):
+                    raise Unwritten(list(items[index:]), exc, written) from exc
+                log.error("%s: dropped a row the database refuses: %r (%s)", self.name, item, _first_line(exc))
+                if self._metrics is not None:
+                    self._metrics.writer_dropped.labels(self.name).inc()
+        return written
 
     @property
     @abstractmethod
@@ -101,9 +152,8 @@ class EventWriter(BatchingWriter):
     name = "event-writer"
 
     def __init__(self, engine: AsyncEngine, interval: float, metrics: Metrics | None = None) -> None:
-        super().__init__(interval)
+        super().__init__(interval, metrics)
         self._engine = engine
-        self._metrics = metrics
         self._pending: list[LogEvent] = []
 
     @property
@@ -122,15 +172,27 @@ class EventWriter(BatchingWriter):
                 batch = self._pending[:BATCH_MAX]
                 del self._pending[: len(batch)]
                 try:
-                    async with self._engine.begin() as conn:
-                        await conn.execute(insert(Event), [_row(e) for e in batch])
+                    done = await self.write_isolated(batch, self._insert)
+                except Unwritten as exc:
+                    self._pending[:0] = exc.rest
+                    if self._metrics is not None:
+                        self._metrics.events_written.inc(exc.written)
+                    raise exc.cause from None
                 except BaseException:
                     self._pending[:0] = batch
                     raise
-                written += len(batch)
+                written += done
                 if self._metrics is not None:
-                    self._metrics.events_written.inc(len(batch))
+                    self._metrics.events_written.inc(done)
         return written
+
+    async def _insert(self, events: Sequence[LogEvent]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(Event), [_row(e) for e in events])
+
+
+def _first_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
 def _row(event: LogEvent) -> dict[str, Any]:

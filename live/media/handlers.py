@@ -26,7 +26,7 @@ from live.media.events import MediaOfferIn
 from live.media.model import check_can_publish, check_can_subscribe
 from live.media.router import MediaRouter, TracksChanged, ice_configuration
 from live.rooms.dispatch import Ctx, EventRegistry, session_room
-from live.rooms.model import Participant
+from live.rooms.model import Participant, RateKind
 from live.rooms.namespace import NAMESPACE
 from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO
 
@@ -127,8 +127,8 @@ MEDIA: web.AppKey[SessionMedia] = web.AppKey("media")
 
 
 def register(app: web.Application, registry: EventRegistry) -> None:
-    registry.add("media.publish", publish, MediaOfferIn)
-    registry.add("media.subscribe", subscribe, MediaOfferIn)
+    registry.add("media.publish", publish, MediaOfferIn, rate=RateKind.RTC)
+    registry.add("media.subscribe", subscribe, MediaOfferIn, rate=RateKind.RTC)
     registry.on_leave.append(_left)
     app.setdefault(ROOM_STATE_PARTS, {})["publishers"] = publishers
     app.cleanup_ctx.append(media_ctx)

@@ -34,7 +34,7 @@ from live.polls.events import PollCloseIn, PollOpenIn, PollVoteIn
 from live.polls.model import PollStatus, Results, check_choices, sees_live_results, vote_delta
 from live.polls.writer import POLL_WRITER, poll_writer_ctx
 from live.rooms.dispatch import Ctx, EventRegistry, now, session_room, staff_room
-from live.rooms.model import ATTENDEES, STAFF
+from live.rooms.model import ATTENDEES, STAFF, RateKind
 from live.rooms.namespace import NAMESPACE
 from live.typedefs import DB, EVENT_WRITER, ROOM_STATE_PARTS, SESSION_STORES, SETTINGS, SIO
 
@@ -140,9 +140,9 @@ _CHECKED: web.AppKey[set[str]] = web.AppKey("polls_checked")
 
 
 def register(app: web.Application, registry: EventRegistry) -> None:
-    registry.add("poll.open", open_poll, PollOpenIn, roles=STAFF)
-    registry.add("poll.vote", vote, PollVoteIn, roles=ATTENDEES)
-    registry.add("poll.close", close_poll, PollCloseIn, roles=STAFF)
+    registry.add("poll.open", open_poll, PollOpenIn, roles=STAFF, rate=RateKind.STAFF_ONLY)
+    registry.add("poll.vote", vote, PollVoteIn, roles=ATTENDEES, rate=RateKind.VOTE)
+    registry.add("poll.close", close_poll, PollCloseIn, roles=STAFF, rate=RateKind.STAFF_ONLY)
     registry.on_join.append(ensure_loaded)
     app[ROOM_STATE_PARTS]["poll"] = poll_part
     app[_CHECKED] = set()

@@ -2,7 +2,7 @@
 
 Any capability plugs its Socket.IO events in here (see docs/internals.md, "Adding a Socket.IO event"):
 
-    registry.add("poll.open", open_poll, PollOpenIn, roles=STAFF)
+    registry.add("poll.open", open_poll, PollOpenIn, roles=STAFF, rate=RateKind.STAFF_ONLY)
 
     async def open_poll(ctx: Ctx, body: PollOpenIn) -> dict[str, Any] | None:
         ...                                   # check_ then do_ in the domain
@@ -17,6 +17,7 @@ before the handler runs, and turns any `LiveError` into an `{ok: false, error}` 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
 from live.events.model import EventType, LogEvent
-from live.rooms.model import EVERYONE, Participant, RateKind, RoomRole
+from live.rooms.fanout import REFUSE_UNHEARD
+from live.rooms.model import EVERYONE, Participant, RateKind, RoomRole, check_rate_kind, is_staff_id
+from live.sessions.model import SessionKind
 from live.typedefs import EVENT_WRITER, ROOM_STATE, SETTINGS
 
 if TYPE_CHECKING:
@@ -131,6 +134,21 @@ class Ctx:
         """To every connection of one person (on every process)."""
         await self.sio.emit(event, payload, to=person_room(self.session_id, participant_id), namespace=self.namespace)
 
+    @property
+    def broadcasts(self) -> bool:
+        """A webinar or welcome seminar: the audience sees the hosts, not each other."""
+        return SessionKind(self.session["kind"]).broadcasts
+
+    async def emit_about(self, participant_id: str, event: str, payload: dict[str, Any]) -> None:
+        """A change of one person's own state (a hand, camera and mic): to everyone who can see that person.
+        In a webinar an audience member is seen by the hosts only, so it goes to the staff and to that
+        person's own tabs, not to thousands of others (one attendee must not be able to flood the room)."""
+        if self.broadcasts and not is_staff_id(participant_id):
+            await self.emit_to_staff(event, payload)
+            await self.emit_to(participant_id, event, payload)
+        else:
+            await self.emit(event, payload)
+
 
 async def session_status(app: web.Application, session_id: str) -> str:
     """The status every process agrees on (the namespace seeds it from the database at first join).
@@ -154,7 +172,7 @@ class EventSpec(Generic[M]):
     model: type[M]
     roles: frozenset[RoomRole]
     statuses: frozenset[str]
-    rate: RateKind | None
+    rate: RateKind
 
 
 # Awaited before a connection is accepted, e.g. to fill a room's cache from the event log.
@@ -179,15 +197,17 @@ class EventRegistry:
         handler: Callable[[Ctx, M], Awaitable[dict[str, Any] | None]],
         model: type[M],
         *,
+        rate: RateKind,
         roles: Iterable[RoomRole] = EVERYONE,
         statuses: Iterable[str] = OPEN_STATUSES,
-        rate: RateKind | None = None,
     ) -> None:
+        """`rate` is required: every event an attendee can send costs a token of its kind (see `RateKind`)."""
+        check_rate_kind(name, roles, rate)
         if name in self._specs:
             raise ValueError(f"Socket.IO event {name!r} is already registered.")
         if name in ("connect", "disconnect", "connect_error"):
             raise ValueError(f"{name!r} is reserved by Socket.IO.")
-        self._specs[name] = EventSpec(name, handler, model, frozenset(roles), frozenset(statuses), rate)
+        self._specs[name] = EventSpec(name, handler, model, frozenset(roles), frozenset(statuses), RateKind(rate))
 
     def get(self, name: str) -> EventSpec[Any] | None:
         return self._specs.get(name)
@@ -201,7 +221,10 @@ ROOM_TASKS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("room_tasks")
 
 
 def spawn(app: web.Application, coro: Coroutine[Any, Any, Any]) -> None:
-    task = asyncio.ensure_future(coro)
+    # Background work is no client event's: its emits keep python-socketio's behaviour (see fanout.py).
+    context = contextvars.copy_context()
+    context.run(REFUSE_UNHEARD.set, False)
+    task = asyncio.get_running_loop().create_task(coro, context=context)
     tasks = app[ROOM_TASKS]
     tasks.add(task)
     task.add_done_callback(tasks.discard)

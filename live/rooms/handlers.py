@@ -10,18 +10,19 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from live.bus import BUS
-from live.db.tables import LiveSession
+from live.db.tables import Invitation, LiveSession
 from live.domain_events import SessionEnded, SessionStarted
 from live.errors import Conflict, Forbidden, InvalidInput, NotFound
 from live.events.model import EventType
+from live.events.store import session_events
 from live.rooms.dispatch import ANY_STATUS, Ctx, Empty, EventRegistry, iso, now
 from live.rooms.events import FocusIn, HandLowerIn, MediaStateIn, ReactionIn, RtcSignalIn, TargetIn
 from live.rooms.model import STAFF, RateKind, RoomRole
 from live.sessions.model import SessionStatus
-from live.typedefs import DB
+from live.typedefs import DB, ENGINE, EVENT_WRITER, ROOM_STATE
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +30,17 @@ REMOVED_REASON = "removed by the host"
 
 
 def register(app: web.Application, registry: EventRegistry) -> None:
-    registry.add("session.start", start, Empty, roles=STAFF, statuses=ANY_STATUS)
-    registry.add("session.end", end, Empty, roles=STAFF, statuses=ANY_STATUS)
+    registry.add("session.start", start, Empty, roles=STAFF, statuses=ANY_STATUS, rate=RateKind.STAFF_ONLY)
+    registry.add("session.end", end, Empty, roles=STAFF, statuses=ANY_STATUS, rate=RateKind.STAFF_ONLY)
     registry.add("reaction.send", reaction, ReactionIn, rate=RateKind.REACTION)
-    registry.add("hand.raise", raise_hand, Empty)
-    registry.add("hand.lower", lower_hand, HandLowerIn)
-    registry.add("focus", focus, FocusIn, statuses=ANY_STATUS)
-    registry.add("media.state", media_state, MediaStateIn, statuses=ANY_STATUS)
-    registry.add("moderation.mute", mute, TargetIn, roles=STAFF)
-    registry.add("moderation.remove", remove, TargetIn, roles=STAFF, statuses=ANY_STATUS)
-    registry.add("rtc.signal", rtc_signal, RtcSignalIn)
+    registry.add("hand.raise", raise_hand, Empty, rate=RateKind.SIGNAL)
+    registry.add("hand.lower", lower_hand, HandLowerIn, rate=RateKind.SIGNAL)
+    registry.add("focus", focus, FocusIn, statuses=ANY_STATUS, rate=RateKind.SIGNAL)
+    registry.add("media.state", media_state, MediaStateIn, statuses=ANY_STATUS, rate=RateKind.SIGNAL)
+    registry.add("moderation.mute", mute, TargetIn, roles=STAFF, rate=RateKind.STAFF_ONLY)
+    registry.add("moderation.remove", remove, TargetIn, roles=STAFF, statuses=ANY_STATUS, rate=RateKind.STAFF_ONLY)
+    registry.add("rtc.signal", rtc_signal, RtcSignalIn, rate=RateKind.RTC)
+    registry.on_join.append(ensure_removals_loaded)
 
 
 # --- the session's lifecycle ----------------------------------------------------------------
@@ -90,7 +92,7 @@ async def raise_hand(ctx: Ctx, body: Empty) -> dict[str, Any]:
     changed = await ctx.state.raise_hand(ctx.session_id, ctx.me.participant_id)
     if changed:
         ctx.log(EventType.HAND_RAISED)
-        await ctx.emit("hand.raised", {"participant_id": ctx.me.participant_id})
+        await ctx.emit_about(ctx.me.participant_id, "hand.raised", {"participant_id": ctx.me.participant_id})
     return {"changed": changed}
 
 
@@ -101,7 +103,7 @@ async def lower_hand(ctx: Ctx, body: HandLowerIn) -> dict[str, Any]:
     changed = await ctx.state.lower_hand(ctx.session_id, target)
     if changed:
         ctx.log(EventType.HAND_LOWERED, {} if target == ctx.me.participant_id else {"target": target})
-        await ctx.emit("hand.lowered", {"participant_id": target})
+        await ctx.emit_about(target, "hand.lowered", {"participant_id": target})
     return {"changed": changed}
 
 
@@ -117,7 +119,7 @@ async def media_state(ctx: Ctx, body: MediaStateIn) -> None:
     ctx.log(EventType.MEDIA_STATE, {"sid": ctx.sid, "camera": body.camera, "mic": body.mic})
     state = {"camera": body.camera, "mic": body.mic}
     await ctx.state.hash_set(ctx.session_id, "media", ctx.me.participant_id, json.dumps(state))
-    await ctx.emit("media.state", {"participant_id": ctx.me.participant_id} | state)
+    await ctx.emit_about(ctx.me.participant_id, "media.state", {"participant_id": ctx.me.participant_id} | state)
 
 
 # --- moderation -----------------------------------------------------------------------------
@@ -142,8 +144,8 @@ async def remove(ctx: Ctx, body: TargetIn) -> None:
         role = await _present(ctx, target)
         if role is RoomRole.HOST or ctx.me.role is not RoomRole.HOST:
             raise Forbidden("Only the host may remove a co-host, and nobody may remove the host.")
-    elif not target.startswith("c_"):
-        raise NotFound(f"Participant {target!r} is not in this session.")
+    elif not await _attendee_of_session(ctx, target):
+        raise NotFound(f"Participant {target!r} is not in this session and was not invited to it.")
     await ctx.state.mark_removed(ctx.session_id, target)
     ctx.log(EventType.REMOVED, {"target": target})
     await ctx.emit("moderation.removed", {"participant_id": target, "reason": REMOVED_REASON})
@@ -152,13 +154,47 @@ async def remove(ctx: Ctx, body: TargetIn) -> None:
         await ctx.sio.disconnect(sid, namespace=ctx.namespace)
 
 
+async def _attendee_of_session(ctx: Ctx, participant_id: str) -> bool:
+    """In the room now, or invited (a host may remove someone who just dropped out, before they come back)."""
+    if not participant_id.startswith("c_"):
+        return False
+    if any(p.participant_id == participant_id for p in await ctx.state.participants(ctx.session_id)):
+        return True
+    async with ctx.app[DB]() as db:
+        invited = await db.execute(
+            select(Invitation.id).where(
+                Invitation.session_id == ctx.session_id, Invitation.contact_id == participant_id.removeprefix("c_")
+            )
+        )
+        return invited.first() is not None
+
+
+_REMOVALS_LOADED = "removals_loaded"
+
+
+async def ensure_removals_loaded(app: web.Application, session_id: str) -> None:
+    """Join hook: removals are in the event log for good; a room state that lost them (a restart without Redis)
+    gets them back before anyone is admitted."""
+    state = app[ROOM_STATE]
+    if await state.hash_get(session_id, "kv", _REMOVALS_LOADED) == "1":
+        return
+    await app[EVENT_WRITER].flush()  # a removal this process has queued counts too
+    for event in await session_events(app[ENGINE], session_id, (EventType.REMOVED,)):
+        target = event.data.get("target")
+        if isinstance(target, str):
+            await state.mark_removed(session_id, target)
+    await state.hash_set(session_id, "kv", _REMOVALS_LOADED, "1")
+
+
 # --- one-on-one signaling -------------------------------------------------------------------
 async def rtc_signal(ctx: Ctx, body: RtcSignalIn) -> None:
     if body.description is None and body.candidate is None:
         raise InvalidInput("'rtc.signal' needs a 'description' or a 'candidate'.")
     if body.to == ctx.me.participant_id:
         raise InvalidInput("'to' names yourself; signal another participant.")
-    await _present(ctx, body.to)
+    role = await _present(ctx, body.to)
+    if ctx.broadcasts and not ctx.me.role.is_staff and not role.is_staff:
+        raise Forbidden("In a webinar or welcome seminar attendees cannot signal each other; only the hosts.")
     relayed: dict[str, Any] = {"from": ctx.me.participant_id}
     if body.description is not None:
         relayed["description"] = body.description

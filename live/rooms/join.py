@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.auth.identity import LOGIN_COOKIE, LOGIN_MAX_AGE
 from live.auth.store import user_for_token
+from live.chat.model import without_bidi_controls
 from live.db.tables import Contact, Invitation, LiveSession, User
 from live.errors import Forbidden, LiveError, NotFound, Unauthenticated
 from live.rooms.model import (
@@ -146,7 +147,7 @@ async def _invited(db: AsyncSession, token: str, contact_id: str, session_id: st
         session_id=sid,
         participant_id=contact_participant_id(cid),
         role=RoomRole.ATTENDEE,
-        name=name,
+        name=without_bidi_controls(name),
         contact_id=cid,
     )
     return Joining(participant=participant, session={"id": sid, "kind": kind, "title": title, "host_id": host_id}, status=status)
@@ -165,7 +166,7 @@ async def _contact(db: AsyncSession, token: str, claimed_session: str, contact_i
         session_id=session.id,
         participant_id=contact_participant_id(contact.id),
         role=RoomRole.ATTENDEE,
-        name=contact.name,
+        name=without_bidi_controls(contact.name),
         contact_id=contact.id,
     )
 
@@ -175,6 +176,6 @@ def _staff(user: User, session: LiveSession) -> Participant:
         session_id=session.id,
         participant_id=user_participant_id(user.id),
         role=role_for_staff(user.id, session.host_id),
-        name=user.name or user.email,
+        name=without_bidi_controls(user.name or user.email),
         user_id=user.id,
     )

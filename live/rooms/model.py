@@ -33,6 +33,11 @@ def user_participant_id(user_id: str) -> str:
     return f"u_{user_id}"
 
 
+def is_staff_id(participant_id: str) -> bool:
+    """Staff join as users (`u_…`), the audience as contacts (`c_…`)."""
+    return participant_id.startswith("u_")
+
+
 def role_for_staff(user_id: str, host_id: str) -> RoomRole:
     """The session's own host is `host`; any other staff member who opens the room is a co-host."""
     return RoomRole.HOST if user_id == host_id else RoomRole.CO_HOST
@@ -119,8 +124,16 @@ class TokenBucket:
 
 
 class RateKind(StrEnum):
-    CHAT = "chat"  # chat messages, questions and upvotes
-    REACTION = "reaction"
+    """Every client event has one (the registry insists): what an attendee may send how fast. Each kind is one
+    token bucket per person, shared by that person's tabs, reconnects and processes."""
+
+    CHAT = "chat"  # chat messages, questions and upvotes: fanned out to everyone, kept in the log
+    REACTION = "reaction"  # reactions: fanned out to everyone
+    SIGNAL = "signal"  # hand, focus, camera/mic state: small state changes, each logged
+    RTC = "rtc"  # SDP offers and ICE candidates (`rtc.signal`, `media.*`): a trickle of candidates at once
+    VOTE = "vote"  # poll votes (a re-vote replaces the last one)
+    QUERY = "query"  # reads that page through what `room.state` leaves out (`qa.list`)
+    STAFF_ONLY = "staff_only"  # events only hosts and co-hosts may send: never limited
 
 
 @dataclass(frozen=True)
@@ -129,27 +142,14 @@ class RateLimit:
     rate: float
 
 
-class RateLimiter:
-    """Token buckets per (participant, kind); staff are never limited."""
+def rate_limited(kind: RateKind, limit: RateLimit, wait: float) -> RateLimited:
+    return RateLimited(
+        f"Too many {kind.value} events: at most {limit.burst} at once and {limit.rate:g} a second; "
+        f"try again in {max(wait, 0.1):.1f} s.",
+    )
 
-    def __init__(self, limits: dict[RateKind, RateLimit]) -> None:
-        self._limits = limits
-        self._buckets: dict[tuple[str, RateKind], TokenBucket] = {}
 
-    def check(self, participant_id: str, role: RoomRole, kind: RateKind, now: float) -> None:
-        if role.is_staff:
-            return
-        limit = self._limits[kind]
-        key = (participant_id, kind)
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(capacity=limit.burst, rate=limit.rate, updated=now)
-        if not bucket.take(now):
-            raise RateLimited(
-                f"Too many {kind.value} events: at most {limit.burst} at once and {limit.rate:g} a second; "
-                f"try again in {bucket.retry_after():.1f} s.",
-            )
-
-    def forget(self, participant_id: str) -> None:
-        for key in [k for k in self._buckets if k[0] == participant_id]:
-            del self._buckets[key]
+def check_rate_kind(event: str, roles: Iterable[RoomRole], kind: RateKind) -> None:
+    """Refuses at start-up an event attendees may send without a limit of their own."""
+    if kind is RateKind.STAFF_ONLY and any(not role.is_staff for role in roles):
+        raise ValueError(f"Socket.IO event {event!r} is open to attendees: give it a rate kind other than staff_only.")

@@ -17,8 +17,11 @@ from typing import Any
 import socketio
 from aiohttp import web
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from live.errors import InvalidInput, LiveError, Unauthenticated, describe_validation_error
+from live.errors import InvalidInput, LiveError, Unauthenticated, Unavailable, describe_validation_error
 from live.events.model import EventType, LogEvent
 from live.events.writer import WriterClosed
 from live.rooms import join
@@ -36,10 +39,13 @@ from live.rooms.dispatch import (
     spawn,
     staff_room,
 )
-from live.rooms.model import STAFF, Participant, RateKind, RateLimit, RateLimiter, check_role, check_status
+from live.rooms.fanout import REFUSE_UNHEARD
+from live.rooms.model import STAFF, Participant, RateKind, RateLimit, check_role, check_status, rate_limited
 from live.rooms.retention import retention_ctx
 from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState, Swept
+from live.rooms.wire import UNDECODABLE
 from live.sessions.model import SessionKind
+from live.settings import Settings
 from live.typedefs import (
     DB,
     EVENT_WRITER,
@@ -78,12 +84,7 @@ class LiveNamespace(socketio.AsyncNamespace):
         super().__init__(NAMESPACE)
         self.app = app
         settings = app[SETTINGS]
-        self.limiter = RateLimiter(
-            {
-                RateKind.CHAT: RateLimit(settings.chat_burst, settings.chat_rate),
-                RateKind.REACTION: RateLimit(settings.reaction_burst, settings.reaction_rate),
-            }
-        )
+        self.limits = rate_limits(settings)
         # This process's sockets: sid -> (participant, session info). Socket.IO keeps sockets local.
         self.sockets: dict[str, tuple[Participant, dict[str, Any]]] = {}
 
@@ -110,11 +111,12 @@ class LiveNamespace(socketio.AsyncNamespace):
             async with self.app[DB]() as db:
                 joining = await join.resolve(db, settings.secret_key, auth, environ.get("HTTP_COOKIE", ""))
             me = joining.participant
-            if await self.state.is_removed(me.session_id, me.participant_id):
-                raise LiveError("A host removed you from this session.", code="removed", status=403)
             await self.state.set_status(me.session_id, joining.status, only_new=True)
             for hook in self.registry.on_join:
                 await hook(self.app, me.session_id)
+            # After the hooks: one of them reloads removals a restart forgot.
+            if await self.state.is_removed(me.session_id, me.participant_id):
+                raise LiveError("A host removed you from this session.", code="removed", status=403)
             self.app[EVENT_WRITER].append(
                 LogEvent(
                     me.session_id,
@@ -188,10 +190,7 @@ class LiveNamespace(socketio.AsyncNamespace):
             "chat": [],
             "questions": [],
             "ice_servers": settings.ice_servers,
-            "limits": {
-                "chat": {"burst": settings.chat_burst, "rate": settings.chat_rate},
-                "reaction": {"burst": settings.reaction_burst, "rate": settings.reaction_rate},
-            },
+            "limits": {kind.value: {"burst": limit.burst, "rate": limit.rate} for kind, limit in self.limits.items()},
         }
         parts: dict[str, StatePart] = self.app[ROOM_STATE_PARTS]
         for name, part in parts.items():
@@ -213,7 +212,6 @@ class LiveNamespace(socketio.AsyncNamespace):
         last = await self.state.remove_connection(me.session_id, me.participant_id, sid)
         log.info("%s %s: disconnected (%s, %s)", me.session_id, me.participant_id, sid, reason)
         if last:
-            self.limiter.forget(me.participant_id)
             await self.emit("presence.left", me.public(), to=presence_room(me, info))
         for hook in self.registry.on_leave:
             try:
@@ -222,6 +220,15 @@ class LiveNamespace(socketio.AsyncNamespace):
                 log.exception("%s %s: leave hook %r failed", me.session_id, me.participant_id, hook)
 
     # --- events ---------------------------------------------------------------------------
+    async def check_rate(self, me: Participant, kind: RateKind) -> None:
+        """Hosts and co-hosts are never limited; an attendee spends a token of the event's kind."""
+        if me.role.is_staff or kind is RateKind.STAFF_ONLY:
+            return
+        limit = self.limits[kind]
+        wait = await self.state.take_token(me.session_id, me.participant_id, kind.value, limit.burst, limit.rate)
+        if wait > 0:
+            raise rate_limited(kind, limit, wait)
+
     def ctx(self, sid: str, me: Participant, info: dict[str, Any]) -> Ctx:
         return Ctx(app=self.app, sio=self.server, namespace=NAMESPACE, sid=sid, me=me, session=info)
 
@@ -229,6 +236,8 @@ class LiveNamespace(socketio.AsyncNamespace):
         spec = self.registry.get(event) if isinstance(event, str) else None
         label = spec.name if spec is not None else "unknown"
         try:
+            if event == UNDECODABLE:
+                raise InvalidInput(str(args[0]) if args else "The payload could not be read.")
             if spec is None:
                 known = ", ".join(self.registry.names())
                 raise InvalidInput(f"Unknown event {str(event)[:60]!r}; known events: {known}.", code="unknown_event")
@@ -243,17 +252,37 @@ class LiveNamespace(socketio.AsyncNamespace):
                 raise InvalidInput(describe_validation_error(exc)) from exc
             check_role(me.role, spec.roles, event)
             check_status(await session_status(self.app, me.session_id), spec.statuses, event)
-            if spec.rate is not None:
-                self.limiter.check(me.participant_id, me.role, spec.rate, monotonic())
-            result = await spec.handler(self.ctx(sid, me, info), body)
+            await self.check_rate(me, spec.rate)
+            refusing = REFUSE_UNHEARD.set(True)  # an emit nobody hears fails this event (see fanout.py)
+            try:
+                result = await spec.handler(self.ctx(sid, me, info), body)
+            finally:
+                REFUSE_UNHEARD.reset(refusing)
             ack: dict[str, Any] = {"ok": True} | (result or {})
         except LiveError as exc:
             ack = exc.as_ack()
-        except Exception:
-            log.exception("/live event %r failed", label)
-            ack = LiveError("The server failed to handle this event.", code="internal").as_ack()
+        except Exception as exc:
+            refusal = unavailable(exc)
+            if refusal is None:
+                log.exception("/live event %r failed", label)
+                ack = LiveError("The server failed to handle this event.", code="internal").as_ack()
+            else:
+                log.warning("/live event %r refused: %s (%s)", label, refusal.message, str(exc).split("\n", 1)[0])
+                ack = refusal.as_ack()
         self.app[METRICS].socket_events.labels(label, "true" if ack["ok"] else "false").inc()
         return ack
+
+
+def unavailable(exc: BaseException) -> Unavailable | None:
+    """A clear refusal when a backing service is restarting or unreachable (what the event needed at once
+    was not done; what is queued in the writers waits for the database), else None: a real bug."""
+    if isinstance(exc, (RedisConnectionError, RedisTimeoutError)):
+        return Unavailable("The room's shared state (Redis) is unreachable; try again in a moment.")
+    if isinstance(exc, (ConnectionError, OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        return Unavailable("The database is unreachable; try again in a moment.")
+    return None
 
 
 def _single_payload(args: tuple[Any, ...]) -> dict[str, Any]:
@@ -292,6 +321,18 @@ def setup(app: web.Application) -> None:
 
 
 _NAMESPACE: web.AppKey[LiveNamespace] = web.AppKey("live_namespace")
+
+
+def rate_limits(settings: Settings) -> dict[RateKind, RateLimit]:
+    """Each attendee's limit per rate kind (`RateKind.STAFF_ONLY` has none: staff are never limited)."""
+    return {
+        RateKind.CHAT: RateLimit(settings.chat_burst, settings.chat_rate),
+        RateKind.REACTION: RateLimit(settings.reaction_burst, settings.reaction_rate),
+        RateKind.SIGNAL: RateLimit(settings.signal_burst, settings.signal_rate),
+        RateKind.RTC: RateLimit(settings.rtc_burst, settings.rtc_rate),
+        RateKind.VOTE: RateLimit(settings.vote_burst, settings.vote_rate),
+        RateKind.QUERY: RateLimit(settings.query_burst, settings.query_rate),
+    }
 
 
 def audience_only_sees_staff(me: Participant, session: dict[str, Any]) -> bool:

@@ -23,6 +23,7 @@ Redis key layout (one prefix per session, so a session's state is easy to inspec
     live:{session}:n:{name}        hash  generic counters
     live:{session}:s:{name}        set   generic sets
     live:{session}:l:{name}        list  generic capped lists
+    live:{session}:rate:{pid}:{kind} hash  one person's token bucket of one rate kind {tokens, at}
     live:proc:{process}:conns      set   "session\\tparticipant\\tsid" of one process's connections
     live:proc:{process}:alive      str   heartbeat, expires PROCESS_TTL seconds after the last beat
     live:procs                     set   every process that has held connections
@@ -39,6 +40,7 @@ import abc
 import asyncio
 import contextlib
 import logging
+import math
 import time
 import uuid
 from collections import defaultdict
@@ -46,7 +48,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from live.rooms.model import Participant
+from live.rooms.model import Participant, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +150,12 @@ class RoomState(abc.ABC):
     @abc.abstractmethod
     async def is_removed(self, session_id: str, participant_id: str) -> bool: ...
 
+    @abc.abstractmethod
+    async def take_token(self, session_id: str, participant_id: str, kind: str, burst: int, rate: float) -> float:
+        """Takes one token from this person's bucket of `kind` (`burst` at most, refilled at `rate` a second),
+        atomically across processes; returns 0.0 when taken, else the seconds until one is there. Keyed by the
+        participant, not the socket: reconnecting does not refill it."""
+
     # --- the session's status -------------------------------------------------------------
     @abc.abstractmethod
     async def status(self, session_id: str) -> str | None:
@@ -207,6 +215,10 @@ class RoomState(abc.ABC):
         """Forget everything of one session (it ended long ago); the number of keys/entries removed."""
 
     # --- lifecycle ------------------------------------------------------------------------
+    async def ping(self) -> str:
+        """"unused" in memory; "ok" when Redis answers (raises when it does not)."""
+        return "unused"
+
     async def start(self) -> None:  # noqa: B027 - optional hook, nothing to do in memory
         """Begins heartbeats and sweeps (Redis)."""
 
@@ -227,6 +239,9 @@ class MemoryRoomState(RoomState):
         self._counters: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
         self._sets: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._lists: dict[tuple[str, str], list[str]] = defaultdict(list)
+        # (session, "participant kind") -> bucket; kept until the session's state is dropped, so a person's
+        # limit outlives their reconnects (a handful of buckets per person).
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
 
     async def add_connection(self, participant: Participant, sid: str) -> bool:
         conns = self._conns[(participant.session_id, participant.participant_id)]
@@ -277,6 +292,14 @@ class MemoryRoomState(RoomState):
 
     async def is_removed(self, session_id: str, participant_id: str) -> bool:
         return participant_id in self._removed.get(session_id, set())
+
+    async def take_token(self, session_id: str, participant_id: str, kind: str, burst: int, rate: float) -> float:
+        now = time.monotonic()
+        key = (session_id, f"{participant_id} {kind}")
+        bucket = self._buckets.get(key)
+        if bucket is None or bucket.capacity != burst or bucket.rate != rate:
+            bucket = self._buckets[key] = TokenBucket(capacity=burst, rate=rate, updated=now)
+        return 0.0 if bucket.take(now) else bucket.retry_after()
 
     async def status(self, session_id: str) -> str | None:
         return await self.hash_get(session_id, "kv", "status")
@@ -337,7 +360,7 @@ class MemoryRoomState(RoomState):
     def _session_tables(self) -> list[dict[Any, Any]]:
         return [
             self._people, self._conns, self._hands, self._removed,
-            self._hashes, self._counters, self._sets, self._lists,
+            self._hashes, self._counters, self._sets, self._lists, self._buckets,
         ]  # fmt: skip
 
     async def session_ids(self) -> set[str]:
@@ -379,6 +402,29 @@ return left
 """
 
 
+# KEYS: the bucket.  ARGV: burst, rate per second, seconds to keep the key (after that it would be full).
+# Redis's own clock, so every process shares one time line. Returns "0" when a token was taken, else the
+# seconds until one is there (a string: Redis turns a Lua number into an integer).
+_TAKE_TOKEN = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local burst = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local stored = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(stored[1]) or burst
+local at = tonumber(stored[2]) or now
+if now > at then
+  tokens = math.min(burst, tokens + (now - at) * rate)
+  at = now
+end
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return tostring(wait)
+"""
+
+
 # redis-py's asyncio pool refuses the 101st concurrent command (`MaxConnectionsError`) rather than
 # wait, and a join or vote storm has hundreds in flight per process (bench/fanout.py: 500 attendees
 # on two processes failed a third of their votes). A blocking pool queues them on REDIS_POOL
@@ -405,6 +451,7 @@ class RedisRoomState(RoomState):
         self._redis: Any = redis_client(url)
         self._add = self._redis.register_script(_ADD_CONNECTION)
         self._remove = self._redis.register_script(_REMOVE_CONNECTION)
+        self._take = self._redis.register_script(_TAKE_TOKEN)
         self._beat: asyncio.Task[None] | None = None
         # Told about connections swept from dead processes (the namespace announces who left).
         self.on_swept: SweptHandler | None = None
@@ -474,6 +521,15 @@ class RedisRoomState(RoomState):
 
     async def is_removed(self, session_id: str, participant_id: str) -> bool:
         return bool(await self._redis.sismember(self._k(session_id, "removed"), participant_id))
+
+    async def ping(self) -> str:
+        await self._redis.ping()
+        return "ok"
+
+    async def take_token(self, session_id: str, participant_id: str, kind: str, burst: int, rate: float) -> float:
+        keep = math.ceil(burst / rate) + 1 if rate > 0 else 86400
+        wait = await self._take(keys=[self._k(session_id, "rate", participant_id, kind)], args=[burst, rate, keep])
+        return float(wait)
 
     async def status(self, session_id: str) -> str | None:
         cached = self._statuses.get(session_id)

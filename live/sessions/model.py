@@ -50,3 +50,12 @@ def check_cancellable(status: str, title: str) -> None:
         raise Conflict(f"Session {title!r} is live; end it in the room instead of cancelling it.", code="live")
     if status != SessionStatus.SCHEDULED:
         raise Conflict(f"Session {title!r} is {status}; only a scheduled session can be cancelled.", code="bad_status")
+def check_room_empty(title: str, present: int) -> None:
+    """A session cannot be dropped (or cancelled) while people are in its room: their chat, votes and
+    presence would have no session to belong to. The host ends it first, or they leave."""
+    if present:
+        people = "1 person is" if present == 1 else f"{present} people are"
+        raise Conflict(
+            f"Session {title!r} cannot be deleted while {people} in its room; end it or wait until they leave.",
+            code="room_not_empty",
+        )

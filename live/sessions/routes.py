@@ -18,9 +18,9 @@ from live.domain_events import ContactInvited, ContactUninvited, SessionCancelle
 from live.errors import Conflict, InvalidInput, NotFound
 from live.sessions import store
 from live.sessions.invitations import ics_invite, join_url, read_join_token
-from live.sessions.model import SessionKind, SessionStatus
+from live.sessions.model import SessionKind, SessionStatus, check_room_empty
 from live.sessions.wire import invitation_json, session_json
-from live.typedefs import DB, SETTINGS
+from live.typedefs import DB, ROOM_STATE, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -216,6 +216,7 @@ async def cancel_session(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     async with request.app[DB]() as db:
         session = await store.get_session(db, request.match_info["id"])
+        check_room_empty(session.title, len(await request.app[ROOM_STATE].participants(session.id)))
         await store.cancel(db, session)
         await db.commit()
         payload = session_json(session, await db.get(User, session.host_id), settings.public_url)

@@ -13,11 +13,12 @@ from live.rooms.model import (
     Participant,
     RateKind,
     RateLimit,
-    RateLimiter,
     RoomRole,
     TokenBucket,
+    check_rate_kind,
     check_role,
     check_status,
+    rate_limited,
     role_for_staff,
 )
 
@@ -67,14 +68,14 @@ def test_a_bucket_never_allows_more_than_burst_plus_rate_times_elapsed(gaps: lis
     assert allowed <= 5 + 2.0 * now + 1e-9
 
 
-def test_the_limiter_limits_attendees_per_kind_and_never_staff() -> None:
-    limiter = RateLimiter({RateKind.CHAT: RateLimit(2, 1.0), RateKind.REACTION: RateLimit(1, 1.0)})
-    limiter.check("c_1", RoomRole.ATTENDEE, RateKind.CHAT, 0.0)
-    limiter.check("c_1", RoomRole.ATTENDEE, RateKind.CHAT, 0.0)
-    with pytest.raises(RateLimited):
-        limiter.check("c_1", RoomRole.ATTENDEE, RateKind.CHAT, 0.0)
-    limiter.check("c_1", RoomRole.ATTENDEE, RateKind.REACTION, 0.0)
-    limiter.check("c_2", RoomRole.ATTENDEE, RateKind.CHAT, 0.0)
-    for _ in range(50):
-        limiter.check("u_1", RoomRole.HOST, RateKind.CHAT, 0.0)
-        limiter.check("u_2", RoomRole.CO_HOST, RateKind.REACTION, 0.0)
+def test_an_event_attendees_may_send_cannot_go_unlimited() -> None:
+    with pytest.raises(ValueError, match=r"'hand\.raise' is open to attendees"):
+        check_rate_kind("hand.raise", [RoomRole.HOST, RoomRole.ATTENDEE], RateKind.STAFF_ONLY)
+    check_rate_kind("poll.open", STAFF, RateKind.STAFF_ONLY)
+    check_rate_kind("hand.raise", ATTENDEES, RateKind.SIGNAL)
+
+
+def test_a_rate_limit_refusal_names_the_kind_the_limit_and_the_wait() -> None:
+    error = rate_limited(RateKind.SIGNAL, RateLimit(10, 2.0), 0.44)
+    assert isinstance(error, RateLimited) and error.code == "rate_limited"
+    assert error.message == "Too many signal events: at most 10 at once and 2 a second; try again in 0.4 s."

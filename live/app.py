@@ -16,7 +16,7 @@ from live.api.errors import error_middleware
 from live.auth.identity import csrf_cookie_middleware
 from live.bus import BUS, Bus
 from live.db.engine import create_engine, session_factory
-from live.domain_events import SessionEnded
+from live.domain_events import SessionEnded, SessionStarted
 from live.engagement.config import EngagementConfig
 from live.engagement.scheduler import scheduler_ctx
 from live.events.writer import writer_ctx
@@ -107,6 +107,8 @@ def _subscribe(bus: Bus) -> None:
     from live.media import handlers as media
     from live.polls import handlers as polls
 
+    # A session goes live: the audience, held back until now, receives the hosts' pictures and sound.
+    bus.subscribe(SessionStarted, media.on_session_started)
     # A session ends: stop forwarding media at once, close its open poll, then score it (which
     # re-tiers its accounts, runs the automations and queues the `session.ended` webhook).
     bus.subscribe(SessionEnded, media.on_session_ended)

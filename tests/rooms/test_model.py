@@ -18,6 +18,7 @@ from live.rooms.model import (
     TokenBucket,
     check_role,
     check_status,
+    one_on_one_can_start,
     role_for_staff,
 )
 
@@ -78,3 +79,15 @@ def test_the_limiter_limits_attendees_per_kind_and_never_staff() -> None:
     for _ in range(50):
         limiter.check("u_1", RoomRole.HOST, RateKind.CHAT, 0.0)
         limiter.check("u_2", RoomRole.CO_HOST, RateKind.REACTION, 0.0)
+
+
+def test_a_one_on_one_can_start_only_with_staff_and_a_contact_in() -> None:
+    def person(pid: str, role: RoomRole) -> Participant:
+        return Participant("s1", pid, role, pid)
+
+    csm, contact, colleague = person("u_1", RoomRole.HOST), person("c_1", RoomRole.ATTENDEE), person("c_2", RoomRole.ATTENDEE)
+    assert one_on_one_can_start([csm, contact])
+    assert one_on_one_can_start([person("u_2", RoomRole.CO_HOST), contact])
+    assert not one_on_one_can_start([csm])
+    assert not one_on_one_can_start([contact, colleague])
+    assert not one_on_one_can_start([])

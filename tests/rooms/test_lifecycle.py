@@ -16,7 +16,7 @@ from live.events.model import EventType
 from live.events.store import session_events
 from live.rooms.lifecycle import ONE_ON_ONES
 from live.typedefs import EVENT_WRITER
-from tests.conftest import ServerFactory, add_staff
+from tests.conftest import REDIS_URL, ServerFactory, add_staff
 from tests.rooms.support import connect, make_room
 
 
@@ -104,3 +104,33 @@ async def test_a_one_on_one_with_only_the_csm_or_only_contacts_stays_scheduled(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_on_two_processes_a_one_on_one_starts_and_ends_by_the_people_both_see_in_redis(
+    make_server: ServerFactory, sqlite_url: str
+) -> None:
+    # The CSM is on process A and the contact on B; only Redis tells each who else is in.
+    a = await make_server(sqlite_url, redis_url=REDIS_URL, one_on_one_grace_seconds=600)
+    b = await make_server(
+        sqlite_url, redis_url=REDIS_URL, one_on_one_grace_seconds=0.5, secret_key=a.settings.secret_key
+    )
+    csm = await add_staff(sqlite_url, "csm@example.com", "csm")
+    room = await make_room(sqlite_url, a.settings.secret_key, csm.id, guests=1, kind="one_on_one")
+    done = asyncio.Event()
+
+    async def scored(app: Any, event: SessionEnded) -> None:
+        done.set()
+
+    b.app[BUS].subscribe(SessionEnded, scored)
+    staff_client = await connect(a.url, csm.token, room.session_id)
+    guest = await connect(b.url, room.guests[0].token, room.session_id)
+    await staff_client.next("session.started")
+    await guest.next("session.started")
+
+    await staff_client.close()  # the contact is still in (on B): nothing to end yet
+    await guest.next_where("presence.left", participant_id=staff_client.participant_id)
+    assert room.session_id not in a.app[ONE_ON_ONES].timers
+    await guest.close()  # the last one out, on B: B's short grace ends it
+    await asyncio.wait_for(done.wait(), 30)
+    row = await session_row(sqlite_url, room.session_id)
+    assert row.status == "ended"

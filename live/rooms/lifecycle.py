@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -96,6 +96,18 @@ class OneOnOnes:
         self.sessions: set[str] = set()
         self.timers: dict[str, asyncio.Task[None]] = {}
 
+    def arm(self, session_id: str, timer: Coroutine[Any, Any, None]) -> None:
+        """Runs `timer` as the session's one pending end, replacing an earlier one."""
+        self.cancel(session_id)
+        task = asyncio.ensure_future(timer)
+        self.timers[session_id] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self.timers.get(session_id) is done:
+                del self.timers[session_id]
+
+        task.add_done_callback(forget)
+
     def cancel(self, session_id: str) -> None:
         task = self.timers.pop(session_id, None)
         if task is not None:
@@ -156,10 +168,7 @@ async def one_on_one_left(app: web.Application, me: Participant, sid: str, last:
         return
     mark = uuid.uuid4().hex
     await state.hash_set(session_id, "kv", EMPTY_FIELD, mark)
-    runs.cancel(session_id)
-    task = asyncio.ensure_future(_end_after_grace(app, session_id, mark))
-    runs.timers[session_id] = task
-    task.add_done_callback(lambda done: runs.timers.pop(session_id, None) if runs.timers.get(session_id) is done else None)
+    runs.arm(session_id, _end_after_grace(app, session_id, mark))
 
 
 async def _end_after_grace(app: web.Application, session_id: str, mark: str) -> None:

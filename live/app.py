@@ -18,7 +18,14 @@ from live.api.errors import error_middleware
 from live.auth.identity import csrf_cookie_middleware
 from live.bus import BUS, Bus
 from live.db.engine import create_engine, session_factory
-from live.domain_events import AccountChanged, ContactAdded, OverrideReleased, SessionEnded, SessionScheduled
+from live.domain_events import (
+    AccountChanged,
+    ContactAdded,
+    OverrideReleased,
+    SessionEnded,
+    SessionScheduled,
+    SessionStarted,
+)
 from live.engagement import automations
 from live.engagement import service as engagement
 from live.engagement.config import EngagementConfig
@@ -116,6 +123,8 @@ def init_app(settings: Settings) -> web.Application:
 
 def _subscribe(bus: Bus) -> None:
     """Who reacts to what happens, in order. Each subscriber is one function of its own capability."""
+    # A session goes live: the audience, held back until now, receives the hosts' pictures and sound.
+    bus.subscribe(SessionStarted, media.on_session_started)
     # A session ends: stop forwarding media at once, close its open poll, then score it (which
     # re-tiers its accounts, runs the automations and queues the `session.ended` webhook).
     bus.subscribe(SessionEnded, media.on_session_ended)

@@ -61,6 +61,9 @@ class Settings:
     poll_results_interval: float = 0.25
     poll_voter_results_interval: float = 1.0
     secure_cookies: bool = False
+    # Seconds a live one-on-one stays open after its last person left, so a reload or a dropped
+    # connection does not end the call (and score it) under them.
+    one_on_one_grace_seconds: float = 60.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -86,6 +89,7 @@ class Settings:
         if not isinstance(engagement, dict):
             raise InvalidInput(f"Config 'LIVE_ENGAGEMENT' has value {engagement!r}. Not a JSON object.")
         secret_key = values.get("LIVE_SECRET_KEY") or _stored_secret(var_dir)
+        grace = _seconds_setting(values, "LIVE_ONE_ON_ONE_GRACE_SECONDS", 60.0)
         return cls(
             database_url=database_url,
             redis_url=redis_url,
@@ -95,6 +99,7 @@ class Settings:
             var_dir=var_dir,
             engagement=engagement,
             secure_cookies=public_url.startswith("https://"),
+            one_on_one_grace_seconds=grace,
         )
 
 
@@ -104,6 +109,19 @@ def _json_setting(values: Mapping[str, str], name: str, default: str) -> Any:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"Config '{name}' has value {raw!r}. Not valid JSON ({exc.msg}).") from exc
+
+
+def _seconds_setting(values: Mapping[str, str], name: str, default: float) -> float:
+    raw = values.get(name)
+    if not raw:
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0 or seconds == float("inf"):
+        raise InvalidInput(f"Config '{name}' has value {raw!r}. Not a number of seconds (0 or more).")
+    return seconds
 
 
 def _stored_secret(var_dir: Path) -> str:

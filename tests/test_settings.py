@@ -40,3 +40,13 @@ def test_ice_servers_must_be_a_json_list(tmp_path: Path) -> None:
         Settings.from_env({"LIVE_ICE_SERVERS": "{nope", "LIVE_SECRET_KEY": "k"}, env_file=tmp_path / "x")
     with pytest.raises(InvalidInput, match="Not a JSON list"):
         Settings.from_env({"LIVE_ICE_SERVERS": "{}", "LIVE_SECRET_KEY": "k"}, env_file=tmp_path / "x")
+
+
+def test_the_one_on_one_grace_period_is_a_number_of_seconds(tmp_path: Path) -> None:
+    default = Settings.from_env({"LIVE_SECRET_KEY": "k"}, env_file=tmp_path / "x")
+    assert default.one_on_one_grace_seconds == 60.0
+    set_ = Settings.from_env({"LIVE_ONE_ON_ONE_GRACE_SECONDS": "90", "LIVE_SECRET_KEY": "k"}, env_file=tmp_path / "x")
+    assert set_.one_on_one_grace_seconds == 90.0
+    for bad in ("soon", "-5", "nan"):
+        with pytest.raises(InvalidInput, match=r"LIVE_ONE_ON_ONE_GRACE_SECONDS.*Not a number of seconds"):
+            Settings.from_env({"LIVE_ONE_ON_ONE_GRACE_SECONDS": bad, "LIVE_SECRET_KEY": "k"}, env_file=tmp_path / "x")

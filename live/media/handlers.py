@@ -21,9 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
-from live.domain_events import SessionEnded
+from live.domain_events import SessionEnded, SessionStarted
 from live.media.events import MediaOfferIn
-from live.media.model import check_can_publish, check_can_subscribe
+from live.media.model import check_can_publish, check_can_subscribe, receives_published_tracks
 from live.media.router import MediaRouter, TracksChanged, ice_configuration
 from live.rooms.dispatch import Ctx, EventRegistry, session_room
 from live.rooms.model import Participant, RateKind
@@ -59,16 +59,20 @@ class SessionMedia:
     async def publish(self, ctx: Ctx, offer: dict[str, Any]) -> dict[str, str]:
         return await self._answer(ctx, offer, publish=True)
 
-    async def subscribe(self, ctx: Ctx, offer: dict[str, Any]) -> dict[str, str]:
-        return await self._answer(ctx, offer, publish=False)
+    async def subscribe(self, ctx: Ctx, offer: dict[str, Any], *, withhold: bool = False) -> dict[str, str]:
+        return await self._answer(ctx, offer, publish=False, withhold=withhold)
 
-    async def _answer(self, ctx: Ctx, offer: dict[str, Any], *, publish: bool) -> dict[str, str]:
+    async def _answer(
+        self, ctx: Ctx, offer: dict[str, Any], *, publish: bool, withhold: bool = False
+    ) -> dict[str, str]:
         session_id, participant_id = ctx.session_id, ctx.me.participant_id
         router = self.router(session_id)
         self._busy[session_id] += 1
         try:
-            call = router.publish if publish else router.subscribe
-            answer = await call(participant_id, offer)
+            if publish:
+                answer = await router.publish(participant_id, offer)
+            else:
+                answer = await router.subscribe(participant_id, offer, withhold=withhold)
         finally:
             self._busy[session_id] -= 1
             if not self._busy[session_id]:
@@ -100,6 +104,15 @@ class SessionMedia:
 
     async def end(self, session_id: str) -> None:
         await self._close(session_id, "session ended")
+
+    async def started(self, session_id: str) -> None:
+        """The session went live: its subscribers renegotiate and now receive every published track."""
+        router = self._routers.get(session_id)
+        if router is None:
+            return
+        announce = self._announcer(session_id)
+        for participant_id in router.publishers:
+            await announce(participant_id)
 
     async def close(self) -> None:
         for session_id in list(self._routers):
@@ -148,7 +161,8 @@ async def publish(ctx: Ctx, body: MediaOfferIn) -> dict[str, Any]:
 
 async def subscribe(ctx: Ctx, body: MediaOfferIn) -> dict[str, Any]:
     check_can_subscribe(ctx.session["kind"])
-    return {"description": await ctx.app[MEDIA].subscribe(ctx, body.description.model_dump())}
+    withhold = not receives_published_tracks(ctx.me.role, await ctx.status())
+    return {"description": await ctx.app[MEDIA].subscribe(ctx, body.description.model_dump(), withhold=withhold)}
 
 
 async def publishers(ctx: Ctx) -> list[str]:
@@ -159,6 +173,11 @@ async def publishers(ctx: Ctx) -> list[str]:
 
 async def _left(app: web.Application, me: Participant, sid: str, last: bool) -> None:
     await app[MEDIA].leave(me, sid, last)
+
+
+async def on_session_started(app: web.Application, event: SessionStarted) -> None:
+    """The audience, held back until now, is told to subscribe again and gets the hosts' tracks."""
+    await app[MEDIA].started(event.session_id)
 
 
 async def on_session_ended(app: web.Application, event: SessionEnded) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from live.errors import Forbidden, LiveError
 from live.rooms.model import STAFF, RoomRole
-from live.sessions.model import SessionKind
+from live.sessions.model import SessionKind, SessionStatus
 
 
 class WrongKind(LiveError):
@@ -31,3 +31,12 @@ def check_can_publish(kind: str, role: RoomRole) -> None:
 
 def check_can_subscribe(kind: str) -> None:
     check_forwarded(kind, "media.subscribe")
+
+
+def receives_published_tracks(role: RoomRole, status: str) -> bool:
+    """Nobody in the audience sees or hears the hosts before they go live; staff do (their preview).
+
+    Enforced by the server, which answers an attendee's `media.subscribe` with every m-line
+    `inactive` until then: a page cannot cheat by showing the tracks it was sent.
+    """
+    return role in STAFF or status == SessionStatus.LIVE

@@ -209,14 +209,20 @@ class MediaRouter:
             )
             return _answer(pc)
 
-    async def subscribe(self, participant_id: str, offer: dict[str, Any]) -> dict[str, str]:
-        """Answer a subscriber's offer with the published tracks; replaces its previous connection."""
+    async def subscribe(self, participant_id: str, offer: dict[str, Any], *, withhold: bool = False) -> dict[str, str]:
+        """Answer a subscriber's offer with the published tracks; replaces its previous connection.
+
+        `withhold` answers every m-line `inactive` (an attendee before the session is live): the
+        connection is made, nothing is sent on it, and a later subscribe replaces it.
+        """
         description, parsed = _parse_offer(participant_id, offer)
         self._check_open()
         async with self._locks[participant_id]:
             label = f"{self._session_id}/{participant_id}"
             pc = RTCPeerConnection(self._configuration)
-            available = {kind: [f for _, f in self._all_forwarders() if f.kind == kind] for kind in MEDIA_KINDS}
+            available = {
+                kind: [] if withhold else [f for _, f in self._all_forwarders() if f.kind == kind] for kind in MEDIA_KINDS
+            }
             subscriber = _Subscriber(pc)
             # Transceivers created here, in m-line order per kind, are the ones setRemoteDescription
             # matches to the offer's m-lines of that kind; any further m-lines get aiortc's own

@@ -46,6 +46,9 @@ async def join(request: web.Request) -> web.Response:
         if session is None or contact is None:
             raise NotFound("This session no longer exists.")
         host = await db.get(User, session.host_id)
+    if session.status == "ended":
+        # Said on the first screen, before anyone checks a camera for a room that is closed.
+        return render(request, "join_ended.html", None, session=session, contact=contact, host=host)
     return render(
         request,
         "join.html",

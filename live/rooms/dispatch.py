@@ -177,6 +177,9 @@ class EventSpec(Generic[M]):
 
 # Awaited before a connection is accepted, e.g. to fill a room's cache from the event log.
 JoinHook = Callable[[web.Application, str], Awaitable[None]]
+# Awaited once a connection is admitted and has joined the session's rooms, before its `room.state`,
+# as `hook(app, participant, session)` (`session` is `Ctx.session`); e.g. a one-on-one goes live.
+EnterHook = Callable[[web.Application, Participant, dict[str, Any]], Awaitable[None]]
 # Awaited after a connection of this process has gone (disconnect, removal, shutdown), as
 # `hook(app, participant, sid, last)`; `last` is true when it was the person's last connection
 # anywhere. E.g. media closes that person's peer connections.
@@ -189,6 +192,7 @@ class EventRegistry:
     def __init__(self) -> None:
         self._specs: dict[str, EventSpec[Any]] = {}
         self.on_join: list[JoinHook] = []
+        self.on_enter: list[EnterHook] = []
         self.on_leave: list[LeaveHook] = []
 
     def add(

@@ -6,22 +6,19 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from live.bus import BUS
-from live.db.tables import Invitation, LiveSession
-from live.domain_events import SessionEnded, SessionStarted
+from live.db.tables import Invitation
 from live.errors import Conflict, Forbidden, InvalidInput, NotFound
 from live.events.model import EventType
 from live.events.store import session_events
-from live.rooms.dispatch import ANY_STATUS, Ctx, Empty, EventRegistry, iso, now
+from live.rooms import lifecycle
+from live.rooms.dispatch import ANY_STATUS, Ctx, Empty, EventRegistry, iso
 from live.rooms.events import FocusIn, HandLowerIn, MediaStateIn, ReactionIn, RtcSignalIn, TargetIn
 from live.rooms.model import STAFF, RateKind, RoomRole
-from live.sessions.model import SessionStatus
 from live.typedefs import DB, ENGINE, EVENT_WRITER, ROOM_STATE
 
 log = logging.getLogger(__name__)
@@ -43,42 +40,14 @@ def register(app: web.Application, registry: EventRegistry) -> None:
     registry.on_join.append(ensure_removals_loaded)
 
 
-# --- the session's lifecycle ----------------------------------------------------------------
-async def _transition(ctx: Ctx, to: SessionStatus) -> datetime:
-    """Moves the sessions row with a conditional UPDATE, so two hosts on two processes cannot both win."""
-    at = now()
-    async with ctx.app[DB]() as db:
-        current = SessionStatus((await db.get(LiveSession, ctx.session_id)).status)  # type: ignore[union-attr]
-        current.transition(to)  # refuses an illegal move, naming both states
-        values: dict[str, Any] = {"status": to.value}
-        values["started_at" if to is SessionStatus.LIVE else "ended_at"] = at
-        result = await db.execute(
-            update(LiveSession)
-            .where(LiveSession.id == ctx.session_id, LiveSession.status == current.value)
-            .values(**values)
-        )
-        if getattr(result, "rowcount", 1) != 1:
-            await db.rollback()
-            # Another host (perhaps on another process) moved it first.
-            raise Conflict(f"Session is no longer '{current.value}' and cannot become '{to.value}'.", code="bad_status")
-        await db.commit()
-    await ctx.state.set_status(ctx.session_id, to.value)
-    ctx.log(EventType.SESSION_STARTED if to is SessionStatus.LIVE else EventType.SESSION_ENDED, at=at)
-    return at
-
-
+# --- the session's lifecycle (shared with one-on-ones that start and end by themselves) -------
 async def start(ctx: Ctx, body: Empty) -> dict[str, Any]:
-    at = await _transition(ctx, SessionStatus.LIVE)
-    await ctx.emit("session.started", {"id": ctx.session_id, "at": iso(at)})
-    ctx.spawn(ctx.app[BUS].publish(SessionStarted(ctx.session_id, at)))
+    at = await lifecycle.go_live(ctx.app, ctx.session_id, by=ctx.me.participant_id)
     return {"id": ctx.session_id, "at": iso(at)}
 
 
 async def end(ctx: Ctx, body: Empty) -> dict[str, Any]:
-    at = await _transition(ctx, SessionStatus.ENDED)
-    await ctx.emit("session.ended", {"id": ctx.session_id, "at": iso(at)})
-    # Media, polls and scoring react to this; their order is read in `live.app`.
-    ctx.spawn(ctx.app[BUS].publish(SessionEnded(ctx.session_id, at)))
+    at = await lifecycle.end(ctx.app, ctx.session_id, by=ctx.me.participant_id)
     return {"id": ctx.session_id, "at": iso(at)}
 
 
@@ -132,6 +101,12 @@ async def _present(ctx: Ctx, participant_id: str) -> RoomRole:
 
 async def mute(ctx: Ctx, body: TargetIn) -> None:
     await _present(ctx, body.participant_id)
+    # Only a microphone that is on can be muted; a webinar attendee, who only watches, sends nothing.
+    raw = await ctx.state.hash_get(ctx.session_id, "media", body.participant_id)
+    if raw is None or not json.loads(raw).get("mic"):
+        raise Conflict(
+            f"Participant {body.participant_id!r} is not sending audio: there is nothing to mute.", code="not_sending"
+        )
     ctx.log(EventType.MUTED, {"target": body.participant_id})
     await ctx.emit_to(body.participant_id, "moderation.muted", {"participant_id": body.participant_id, "by": ctx.me.participant_id})
 

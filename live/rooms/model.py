@@ -79,6 +79,12 @@ class Participant:
         )
 
 
+def one_on_one_can_start(people: Iterable[Participant]) -> bool:
+    """A one-on-one goes live by itself once a staff member (the CSM) and a contact are both in."""
+    roles = {p.role for p in people}
+    return bool(roles & STAFF) and RoomRole.ATTENDEE in roles
+
+
 def check_role(role: RoomRole, allowed: Iterable[RoomRole], event: str) -> None:
     allowed = frozenset(allowed)
     if role not in allowed:

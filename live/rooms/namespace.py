@@ -157,6 +157,11 @@ class LiveNamespace(socketio.AsyncNamespace):
             await self.enter_room(sid, staff_room(me.session_id))
         if first:
             await self.emit("presence.joined", me.public(), to=presence_room(me, info), skip_sid=sid)
+        for hook in self.registry.on_enter:
+            try:
+                await hook(self.app, me, info)
+            except Exception:
+                log.exception("%s %s: enter hook %r failed", me.session_id, me.participant_id, hook)
         try:
             payload = await self.room_state(self.ctx(sid, me, info))
         except Exception:
@@ -300,6 +305,7 @@ def setup(app: web.Application) -> None:
     """Registers `/live`, the core events (rooms and chat) and the state, start-up and shutdown hooks."""
     from live.chat import handlers as chat_handlers
     from live.rooms import handlers as room_handlers
+    from live.rooms import lifecycle
 
     registry = EventRegistry()
     app[ROOM_EVENTS] = registry
@@ -311,6 +317,7 @@ def setup(app: web.Application) -> None:
         app[SESSION_STORES] = []
     room_handlers.register(app, registry)
     chat_handlers.register(app, registry)
+    lifecycle.register(app, registry)
     namespace = LiveNamespace(app)
     sio: Any = app[SIO]
     sio.register_namespace(namespace)

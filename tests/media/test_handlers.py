@@ -149,7 +149,8 @@ async def test_camera_time_from_media_state_reaches_the_attendance_report(
     )
     staff_client = await join(csm.token, room.session_id)
     guest_client = await join(room.guests[0].token, room.session_id)
-    assert (await staff_client.call("session.start", {}))["ok"] is True
+    # A one-on-one goes live by itself once the CSM and the contact are both in.
+    await staff_client.next("session.started")
     assert await guest_client.call("media.state", {"camera": True, "mic": True}) == {"ok": True}
     await asyncio.sleep(1.5)
     assert await guest_client.call("media.state", {"camera": False, "mic": True}) == {"ok": True}
@@ -169,6 +170,7 @@ async def test_three_attendees_decode_the_hosts_moving_640x480_picture_and_sound
 ) -> None:
     room = await webinar(sqlite_server, sqlite_staff["host"])
     host = await join(sqlite_staff["host"].token, room.session_id)
+    assert (await host.call("session.start", {}))["ok"] is True
     attendees = [await join(guest.token, room.session_id) for guest in room.guests]
     await publish(host, sinks)
     # Everyone hears that the host's tracks are there (once its connection is up).
@@ -191,11 +193,40 @@ async def test_three_attendees_decode_the_hosts_moving_640x480_picture_and_sound
     assert newcomer.state["publishers"] == [host.participant_id]
 
 
+async def test_the_audience_receives_no_media_before_the_host_goes_live_and_the_picture_after(
+    sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember], join: Join, sinks: list[Sink]
+) -> None:
+    room = await webinar(sqlite_server, sqlite_staff["host"], guests=1)
+    host = await join(sqlite_staff["host"].token, room.session_id)
+    co_host = await join(sqlite_staff["csm"].token, room.session_id)
+    attendee = await join(room.guests[0].token, room.session_id)
+    await publish(host, sinks)
+    await next_media_available(attendee, host.participant_id)
+
+    waiting, ack = await subscribe(attendee, sinks)
+    assert directions(ack) == ["inactive", "inactive"]
+    preview, ack = await subscribe(co_host, sinks)
+    assert directions(ack) == ["sendonly", "sendonly"]
+    # Staff see and hear the host's preview while the attendee's connection carries nothing at all.
+    await wait_for(lambda: preview.moving_pictures() and preview.audio_frames >= 10, "the co-host's preview")
+    assert waiting.video_frames == 0 and waiting.audio_frames == 0
+    received = [s for s in (await waiting.pc.getStats()).values() if s.type == "inbound-rtp"]
+    assert sum(s.packetsReceived for s in received) == 0
+
+    assert (await host.call("session.start", {}))["ok"] is True
+    await next_media_available(attendee, host.participant_id)
+    watching, ack = await subscribe(attendee, sinks)
+    assert directions(ack) == ["sendonly", "sendonly"]
+    await wait_for(lambda: watching.moving_pictures() and watching.audio_frames >= 10, "the picture after go-live")
+    assert set(watching.sizes) == {(WIDTH, HEIGHT)}
+
+
 async def test_attendees_subscribed_before_the_host_publishes_hear_of_it_and_resubscribe(
     sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember], join: Join, sinks: list[Sink]
 ) -> None:
     room = await webinar(sqlite_server, sqlite_staff["host"], guests=2)
     host = await join(sqlite_staff["host"].token, room.session_id)
+    assert (await host.call("session.start", {}))["ok"] is True
     attendees = [await join(guest.token, room.session_id) for guest in room.guests]
     assert attendees[0].state["publishers"] == []
     early = []
@@ -263,6 +294,7 @@ async def test_the_host_leaving_ends_the_pictures_and_tells_the_room(
 ) -> None:
     room = await webinar(sqlite_server, sqlite_staff["host"], guests=2)
     host = await join(sqlite_staff["host"].token, room.session_id)
+    assert (await host.call("session.start", {}))["ok"] is True
     attendees = [await join(guest.token, room.session_id) for guest in room.guests]
     publisher = await publish(host, sinks)
     for attendee in attendees:
@@ -285,6 +317,7 @@ async def test_a_removed_co_host_stops_publishing(
     room = await webinar(sqlite_server, sqlite_staff["host"], guests=1)
     host = await join(sqlite_staff["host"].token, room.session_id)
     co_host = await join(sqlite_staff["csm"].token, room.session_id)
+    assert (await host.call("session.start", {}))["ok"] is True
     attendee = await join(room.guests[0].token, room.session_id)
     await publish(co_host, sinks)
     await next_media_available(attendee, co_host.participant_id)
@@ -325,6 +358,7 @@ async def test_the_app_shuts_down_cleanly_with_open_peer_connections(
         room = await webinar(server, host_member, guests=2)
         host = await connect(server.url, host_member.token, room.session_id)
         clients.append(host)
+        assert (await host.call("session.start", {}))["ok"] is True
         for guest in room.guests:
             clients.append(await connect(server.url, guest.token, room.session_id))
         await publish(host, sinks)

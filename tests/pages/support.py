@@ -132,3 +132,24 @@ async def assert_remote_video_plays(page: Page, count: int = 1) -> None:
         arg=before,
         timeout=TIMEOUT_MS,
     )
+
+
+# A phone as the issue names it (iPhone 12-15 class): 390 x 844 CSS pixels.
+PHONE_390 = {"width": 390, "height": 844}
+
+# Counts getUserMedia calls, installed before any page script runs.
+COUNT_GET_USER_MEDIA = """
+window.getUserMediaCalls = 0;
+const original = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+navigator.mediaDevices.getUserMedia = (constraints) => { window.getUserMediaCalls += 1; return original(constraints); };
+"""
+
+IN_VIEW = """(element) => {
+  const r = element.getBoundingClientRect();
+  return r.width > 0 && r.height > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth;
+}"""
+
+
+async def in_view(page: Page, test_id: str) -> bool:
+    """Whether the element is wholly inside the viewport as it is now (nothing scrolled)."""
+    return bool(await page.get_by_test_id(test_id).first.evaluate(IN_VIEW))

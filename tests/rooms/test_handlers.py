@@ -180,13 +180,28 @@ async def test_media_state_reaches_the_hosts_and_is_kept_for_late_joiners(
     assert mine["camera"] is True and mine["mic"] is False
 
 
-async def test_the_host_mutes_an_attendee(
+async def test_the_host_mutes_an_attendee_whose_microphone_is_on(
     room: Room, join: Connector, sqlite_staff: dict[str, StaffMember]
 ) -> None:
     host = await join(sqlite_staff["host"].token, room.session_id)
     guest = await join(room.guests[0].token, room.session_id)
+    assert await guest.call("media.state", {"camera": False, "mic": True}) == {"ok": True}
     assert await host.call("moderation.mute", {"participant_id": guest.participant_id}) == {"ok": True}
     assert await guest.next("moderation.muted") == {"participant_id": guest.participant_id, "by": host.participant_id}
+
+
+async def test_muting_someone_who_sends_no_audio_is_refused_with_a_reason(
+    room: Room, join: Connector, sqlite_staff: dict[str, StaffMember]
+) -> None:
+    host = await join(sqlite_staff["host"].token, room.session_id)
+    watcher = await join(room.guests[0].token, room.session_id)  # a webinar attendee who only watches
+    muted = await join(room.guests[1].token, room.session_id)
+    assert await muted.call("media.state", {"camera": True, "mic": False}) == {"ok": True}
+    for target in (watcher, muted):
+        ack = await host.call("moderation.mute", {"participant_id": target.participant_id})
+        assert ack["ok"] is False and ack["error"]["code"] == "not_sending"
+        assert target.participant_id in ack["error"]["message"] and "nothing to mute" in ack["error"]["message"]
+        assert target.pending("moderation.muted") == []
 
 
 async def test_an_attendee_cannot_mute_or_remove(room: Room, join: Connector) -> None:

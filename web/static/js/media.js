@@ -93,7 +93,7 @@ export class LocalMedia {
     this.camera = on;
     const track = this.track("video");
     if (track) track.enabled = on; // a disabled track sends black frames: no renegotiation needed
-    this.video.classList.toggle("off", !on);
+    this.video?.classList.toggle("off", !on);
   }
 
   setMic(on) {
@@ -106,7 +106,7 @@ export class LocalMedia {
     this.stopMeter();
     for (const track of this.stream?.getTracks() ?? []) track.stop();
     this.stream = null;
-    this.video.srcObject = null;
+    if (this.video) this.video.srcObject = null;
   }
 
   // The level meter: an analyser on the microphone, drawn about 15 times a second.

@@ -40,15 +40,42 @@ class Room {
 
   // --- prejoin ---------------------------------------------------------------------------
   async prejoin() {
-    await this.local.start();
+    // Only those who send media are asked for a camera and microphone; a webinar's audience checks
+    // its speakers instead (and is asked for devices only if made a speaker: `becomeSpeaker`).
+    if (this.sendsMedia) await this.local.start();
+    else this.checkSpeakers();
     const join = byTestId("join");
     join.disabled = false;
     join.addEventListener("click", () => this.enter(), { once: true });
   }
 
+  // The watch-only prejoin: a test tone, and a choice of speakers where the browser offers one.
+  async checkSpeakers() {
+    const button = document.getElementById("test-sound");
+    const note = document.getElementById("test-sound-note");
+    button?.addEventListener("click", () => {
+      const audio = new AudioContext();
+      if (this.stage.sinkId && audio.setSinkId) audio.setSinkId(this.stage.sinkId).catch(() => {});
+      const tone = audio.createOscillator();
+      tone.frequency.value = 440;
+      tone.connect(audio.destination);
+      tone.start();
+      tone.stop(audio.currentTime + 0.8);
+      tone.onended = () => audio.close();
+      note.textContent = "Playing a short tone. If you heard it, your sound works.";
+    });
+    const select = document.getElementById("speaker-select");
+    if (!select || !HTMLMediaElement.prototype.setSinkId || !navigator.mediaDevices?.enumerateDevices) return;
+    const outputs = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "audiooutput" && d.deviceId);
+    if (outputs.length < 2) return;
+    select.replaceChildren(...outputs.map((d, i) => el("option", { text: d.label || `Speakers ${i + 1}`, attrs: { value: d.deviceId } })));
+    select.hidden = select.labels[0].hidden = false;
+    select.addEventListener("change", () => { this.stage.sinkId = select.value; });
+  }
+
   enter() {
-    const cameraOff = document.getElementById("join-camera-off").checked;
-    const micOff = document.getElementById("join-mic-off").checked;
+    const cameraOff = Boolean(document.getElementById("join-camera-off")?.checked);
+    const micOff = Boolean(document.getElementById("join-mic-off")?.checked);
     document.getElementById("prejoin").hidden = true;
     document.getElementById("room").hidden = false;
     this.local.stopMeter();
@@ -61,6 +88,7 @@ class Room {
       this.local.camera = this.local.mic = false;
     }
     this.setupControls();
+    this.setupTabs();
     this.connect();
     document.getElementById("room-title").focus();
   }
@@ -73,8 +101,11 @@ class Room {
     // (the auth payload travels inside the connection, where a proxy cannot see it).
     this.socket = io("/live", { auth, query: { session: auth.session }, transports: ["websocket", "polling"] });
     this.chat = new Chat(this);
-    this.questions = new Questions(this);
-    this.polls = this.isStaff ? new HostPolls(this) : new AttendeePoll(this);
+    // A one-on-one is a conversation: no polls and no "ask the host".
+    if (this.broadcasts) {
+      this.questions = new Questions(this);
+      this.polls = this.isStaff ? new HostPolls(this) : new AttendeePoll(this);
+    }
     const media = { local: this.local, stage: this.stage, send: (e, p) => this.send(e, p), iceServers: config.ice_servers, nameOf: (id) => this.nameOf(id) };
     if (this.broadcasts) this.broadcast = new Broadcast({ ...media, onError: (text) => this.say(text) });
 
@@ -118,6 +149,10 @@ class Room {
       this.say("The host muted your microphone. You can unmute when you need to speak.");
     });
     socket.on("rtc.signal", (message) => this.mesh?.receive(message));
+    socket.on("poll.opened", () => {
+      const tab = document.getElementById("tab-polls");
+      if (tab && document.body.dataset.tab !== "polls") tab.dataset.new = "true";
+    });
     socket.on("media.available", ({ participant_id: id }) => {
       if (id === this.me) return;
       this.publishers.add(id);
@@ -176,8 +211,8 @@ class Room {
     this.publishers = new Set(state.publishers ?? []);
     this.setStatus(state.session.status);
     this.chat.load(state.chat);
-    this.questions.load(state.questions);
-    this.polls.load(state.poll);
+    this.questions?.load(state.questions);
+    this.polls?.load(state.poll);
     this.renderParticipants();
     this.reportFocus();
     this.reportMedia();
@@ -235,8 +270,8 @@ class Room {
   setHand(id, raised) {
     if (raised) this.hands.add(id);
     else this.hands.delete(id);
-    if (id === this.me) {
-      const button = byTestId("raise-hand");
+    const button = byTestId("raise-hand");
+    if (id === this.me && button) {
       button.setAttribute("aria-pressed", String(raised));
       button.querySelector(".label").textContent = raised ? "Lower hand" : "Raise hand";
     }
@@ -263,10 +298,14 @@ class Room {
     if (waiting) waiting.hidden = status !== "scheduled";
   }
 
+  // Heard twice for a host who ended it (the ack and `session.ended`), and again on a reconnect:
+  // shown once. Staff get one banner, with the report link; there used to be a notice as well.
   ended() {
+    if (this.endShown) return;
+    this.endShown = true;
     this.setStatus("ended");
     if (this.isStaff) {
-      this.say("The session has ended. The attendance report is on the session page.");
+      document.getElementById("end-dialog")?.close();
       document.getElementById("after-end").hidden = false;
       return;
     }
@@ -319,7 +358,8 @@ class Room {
     if (this.isStaff && id !== this.me && p.role === "attendee") {
       const actions = el("span", { className: "person-actions" });
       if (hand) actions.append(this.action("Lower hand", `Lower ${p.name}'s hand`, () => this.send("hand.lower", { participant_id: id })));
-      actions.append(this.action("Mute", `Mute ${p.name}`, () => this.send("moderation.mute", { participant_id: id })));
+      // Only a microphone that is on can be muted (the server refuses the rest).
+      if (p.mic === true) actions.append(this.action("Mute", `Mute ${p.name}`, () => this.send("moderation.mute", { participant_id: id })));
       actions.append(this.action("Remove", `Remove ${p.name} from the session`, () => {
         if (window.confirm(`Remove ${p.name} from this session?`)) return this.send("moderation.remove", { participant_id: id });
         return Promise.resolve({ ok: true });
@@ -334,20 +374,58 @@ class Room {
   }
 
   // --- controls --------------------------------------------------------------------------
-  setupControls() {
+  setupMediaControls() {
     const camera = document.getElementById("toggle-camera");
     const mic = document.getElementById("toggle-mic");
     if (this.sendsMedia && this.local.stream) {
       camera.hidden = !this.local.track("video");
       mic.hidden = !this.local.track("audio");
-      camera.addEventListener("click", () => this.toggleCamera(!this.local.camera));
-      mic.addEventListener("click", () => this.toggleMic(!this.local.mic));
+      if (!this.mediaControls) {
+        this.mediaControls = true;
+        camera.addEventListener("click", () => this.toggleCamera(!this.local.camera));
+        mic.addEventListener("click", () => this.toggleMic(!this.local.mic));
+      }
       this.toggleCamera(this.local.camera, false);
       this.toggleMic(this.local.mic, false);
     } else {
       camera.hidden = mic.hidden = true;
     }
-    byTestId("raise-hand").addEventListener("click", async () => {
+  }
+
+  // The hook for speakers: an attendee of a webinar who is made a speaker starts sending camera
+  // and microphone (asked for only now) and publishes them. Call it on `speaker.invited` for me.
+  async becomeSpeaker() {
+    if (this.sendsMedia) return;
+    this.sendsMedia = true;
+    if (!this.local.video) {
+      this.local.video = el("video", { attrs: { autoplay: true, playsinline: true, "data-testid": "local-video" } });
+      this.local.video.muted = true;
+    }
+    await this.local.start();
+    if (!this.local.stream) return;
+    this.stage.setLocal(this.local.video, "You");
+    this.setupMediaControls();
+    this.reportMedia();
+    await this.broadcast?.publish();
+  }
+
+  // Phones: Video / Chat / Q&A / Polls tabs under the video (the CSS shows one panel at a time).
+  setupTabs() {
+    const tabs = [...document.querySelectorAll(".room-tabs [role=tab]")];
+    const select = (name) => {
+      document.body.dataset.tab = name;
+      for (const tab of tabs) {
+        tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
+        if (tab.dataset.tab === name) delete tab.dataset.new;
+      }
+    };
+    for (const tab of tabs) tab.addEventListener("click", () => select(tab.dataset.tab));
+    if (tabs.length) select("video");
+  }
+
+  setupControls() {
+    this.setupMediaControls();
+    byTestId("raise-hand")?.addEventListener("click", async () => {
       const raised = this.hands.has(this.me);
       const ack = this.complain(await this.send(raised ? "hand.lower" : "hand.raise", {}));
       if (ack.ok) this.setHand(this.me, !raised);
@@ -371,8 +449,14 @@ class Room {
       if (ack.ok) this.setStatus("live");
     });
     const end = byTestId("end-session");
-    end?.addEventListener("click", async () => {
-      // No confirm() dialog: the button is apart from the others, red, and says what it does.
+    const dialog = document.getElementById("end-dialog");
+    // Ending cannot be undone and ends it for everyone: a dialog in the page asks first.
+    end?.addEventListener("click", () => {
+      dialog.returnValue = "";
+      dialog.showModal();
+    });
+    dialog?.addEventListener("close", async () => {
+      if (dialog.returnValue !== "end") return;
       end.disabled = true;
       const ack = this.complain(await this.send("session.end", {}));
       end.disabled = false;

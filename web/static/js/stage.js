@@ -31,6 +31,8 @@ export class Stage {
     let entry = this.remote.get(participantId);
     if (!entry) {
       const video = el("video", { attrs: { autoplay: true, playsinline: true, "data-testid": "remote-video" } });
+      // The speakers chosen on the watch-only prejoin, where the browser lets a page choose.
+      if (this.sinkId && video.setSinkId) video.setSinkId(this.sinkId).catch(() => {});
       const caption = el("figcaption", { text: name || "Guest" });
       const off = el("div", { className: "camera-off", text: "Camera off", attrs: { hidden: true } });
       const tile = el("figure", { className: "tile", dataset: { participant: participantId } }, video, off, caption);

@@ -76,9 +76,14 @@ def init_app(settings: Settings) -> web.Application:
     from live.polls.handlers import register as register_polls  # polls: Socket.IO events, room.state part
 
     register_polls(app, app[ROOM_EVENTS])
-    from live.media.handlers import register as register_media  # media: publish/subscribe, routers
+    if settings.media == "janus":  # webinar media on Janus nodes (origin and edges)
+        from live.media.janus.handlers import register as register_janus
 
-    register_media(app, app[ROOM_EVENTS])
+        register_janus(app, app[ROOM_EVENTS])
+    else:
+        from live.media.handlers import register as register_media  # media: publish/subscribe, routers
+
+        register_media(app, app[ROOM_EVENTS])
 
     from live.accounts.routes import routes as account_routes
     from live.pages.routes import routes as page_routes

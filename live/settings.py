@@ -13,6 +13,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 from live.errors import InvalidInput
+from live.media.janus.model import NodeSpec, parse_nodes
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/live.db"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
@@ -47,6 +48,9 @@ class Settings:
     poll_results_interval: float = 0.25
     poll_voter_results_interval: float = 1.0
     secure_cookies: bool = False
+    # Which engine carries webinar media: the aiortc forwarder in this process, or Janus nodes.
+    media: str = "embedded"
+    janus: list[NodeSpec] = field(default_factory=list)
 
     @property
     def is_sqlite(self) -> bool:
@@ -71,6 +75,10 @@ class Settings:
         engagement = _json_setting(values, "LIVE_ENGAGEMENT", "{}")
         if not isinstance(engagement, dict):
             raise InvalidInput(f"Config 'LIVE_ENGAGEMENT' has value {engagement!r}. Not a JSON object.")
+        media = values.get("LIVE_MEDIA") or "embedded"
+        if media not in ("embedded", "janus"):
+            raise InvalidInput(f"Config 'LIVE_MEDIA' has value {media!r}. Not 'embedded' or 'janus'.")
+        janus = parse_nodes(_json_setting(values, "LIVE_JANUS", "[]")) if media == "janus" else []
         secret_key = values.get("LIVE_SECRET_KEY") or _stored_secret(var_dir)
         return cls(
             database_url=database_url,
@@ -81,6 +89,8 @@ class Settings:
             var_dir=var_dir,
             engagement=engagement,
             secure_cookies=public_url.startswith("https://"),
+            media=media,
+            janus=janus,
         )
 
 

@@ -1,0 +1,115 @@
+"""Socket.IO handlers of webinar media when `LIVE_MEDIA=janus`: the same events as the embedded engine, plus `media.answer`.
+
+`media.publish {description: offer}` is answered as with the embedded engine (by Janus's origin).
+`media.subscribe` sent *without* a description asks for Janus's offer, which comes back in the ack;
+the viewer answers it with `media.answer {description: answer}` (a VideoRoom subscriber never offers).
+`media.subscribe` with an offer is refused with a message saying so. `room.state.media` tells pages
+which way to subscribe: `"janus"` here, absent with the embedded engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import Field
+
+from live.errors import InvalidInput
+from live.media.events import MAX_SDP, MediaOfferIn
+from live.media.janus.engine import JanusMedia
+from live.media.model import check_can_publish, check_can_subscribe
+from live.rooms.dispatch import Ctx, EventRegistry, Payload, session_room
+from live.rooms.model import Participant
+from live.rooms.namespace import NAMESPACE
+from live.typedefs import ON_SESSION_ENDED, ROOM_STATE_PARTS, SETTINGS, SIO
+
+JANUS: web.AppKey[JanusMedia] = web.AppKey("janus_media", JanusMedia)
+
+
+class OfferOrNone(Payload):
+    type: Literal["offer"]
+    sdp: str = Field(min_length=1, max_length=MAX_SDP)
+
+
+class SubscribeIn(Payload):
+    """`media.subscribe`: `{}` asks Janus for an offer (an offer of one's own is refused with a reason)."""
+
+    description: OfferOrNone | None = None
+
+
+class AnswerIn(Payload):
+    type: Literal["answer"]
+    sdp: str = Field(min_length=1, max_length=MAX_SDP)
+
+
+class MediaAnswerIn(Payload):
+    """`media.answer`: `{description: {type: "answer", sdp}}`, the viewer's answer to Janus's offer."""
+
+    description: AnswerIn
+
+
+def register(app: web.Application, registry: EventRegistry) -> None:
+    registry.add("media.publish", publish, MediaOfferIn)
+    registry.add("media.subscribe", subscribe, SubscribeIn)
+    registry.add("media.answer", answer, MediaAnswerIn)
+    registry.on_leave.append(_left)
+    app.setdefault(ON_SESSION_ENDED, []).insert(0, _session_ended)
+    parts = app.setdefault(ROOM_STATE_PARTS, {})
+    parts["publishers"] = publishers
+    parts["media"] = engine_name
+    app.cleanup_ctx.append(janus_ctx)
+
+
+async def janus_ctx(app: web.Application) -> AsyncIterator[None]:
+    sio: Any = app[SIO]
+
+    async def emit(event: str, data: dict[str, Any], sid: str) -> None:
+        await sio.emit(event, data, to=sid, namespace=NAMESPACE)
+
+    async def emit_to_session(event: str, data: dict[str, Any], session_id: str) -> None:
+        await sio.emit(event, data, to=session_room(session_id), namespace=NAMESPACE)
+
+    media = JanusMedia(app[SETTINGS].janus, emit, emit_to_session)
+    await media.start()
+    app[JANUS] = media
+    yield
+    await media.close()
+
+
+async def publish(ctx: Ctx, body: MediaOfferIn) -> dict[str, Any]:
+    check_can_publish(ctx.session["kind"], ctx.me.role)
+    offer = body.description.model_dump()
+    return {"description": await ctx.app[JANUS].publish(ctx.session_id, ctx.me.participant_id, ctx.sid, offer)}
+
+
+async def subscribe(ctx: Ctx, body: SubscribeIn) -> dict[str, Any]:
+    check_can_subscribe(ctx.session["kind"])
+    if body.description is not None:
+        raise InvalidInput(
+            "This server's webinar media runs on Janus, which makes the offer: send 'media.subscribe' with {} "
+            "and answer the offer in the ack with 'media.answer'."
+        )
+    return {"description": await ctx.app[JANUS].subscribe(ctx.session_id, ctx.me.participant_id, ctx.sid)}
+
+
+async def answer(ctx: Ctx, body: MediaAnswerIn) -> dict[str, Any]:
+    check_can_subscribe(ctx.session["kind"])
+    await ctx.app[JANUS].answer(ctx.session_id, ctx.me.participant_id, body.description.model_dump())
+    return {}
+
+
+async def publishers(ctx: Ctx) -> list[str]:
+    return ctx.app[JANUS].publishers(ctx.session_id)
+
+
+async def engine_name(ctx: Ctx) -> str:
+    return "janus"
+
+
+async def _left(app: web.Application, me: Participant, sid: str, last: bool) -> None:
+    await app[JANUS].leave(me.session_id, me.participant_id, sid, last)
+
+
+async def _session_ended(app: web.Application, session_id: str) -> None:
+    await app[JANUS].end(session_id)

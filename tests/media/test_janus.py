@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
 from live.media.events import AnswerAck
+from live.media.janus.client import VIDEOROOM
 from live.media.janus.handlers import JANUS
 from live.media.janus.model import NodeSpec
 from tests.conftest import LiveServer, ServerFactory, StaffMember, add_staff
@@ -118,3 +120,143 @@ async def test_a_publisher_on_the_origin_is_seen_by_viewers_placed_on_two_edges(
     assert {name.split("@")[0] for name in placement.values()} == {"edge"}
     assert len(set(placement.values())) == 2, f"two viewers, two edges, least-loaded first: {placement}"
     assert edges  # the named edges are the ones running
+
+
+async def live_rooms(node: JanusNode) -> list[str]:
+    return [str(room["description"]) for room in await node.rooms() if str(room.get("description", "")).startswith("live:")]
+
+
+async def test_viewers_of_an_edge_that_dies_resubscribe_to_the_other_edge_and_see_the_picture_again(
+    make_server: ServerFactory,
+    sqlite_url: str,
+    janus_nodes: list[JanusNode],
+    clients: list[Client],
+    sinks: list[Sink],
+) -> None:
+    server = await janus_server(make_server, sqlite_url, janus_nodes)
+    host, room = await webinar(server, guests=1)
+    host_client = await connect(server.url, host.token, room.session_id)
+    clients.append(host_client)
+    await publish(host_client, sinks)
+    viewer = await connect(server.url, room.guests[0].token, room.session_id)
+    clients.append(viewer)
+    sink, _ = await watch(viewer, sinks)
+    await wait_for(sink.moving_pictures, "the viewer's first pictures")
+    first_edge = server.app[JANUS].placement(room.session_id)[viewer.participant_id]
+    dying = next(node for node in janus_nodes if f"edge@127.0.0.1:{node.config.api_port}" == first_edge)
+
+    await dying.kill()
+    # The page's reaction to `media.available` is to subscribe again; the engine places it elsewhere.
+    await viewer.next_where("media.available", wait=TIMEOUT, participant_id=host_client.participant_id)
+    again, _ = await watch(viewer, sinks)
+    await wait_for(again.moving_pictures, "pictures again after the edge died")
+    second_edge = server.app[JANUS].placement(room.session_id)[viewer.participant_id]
+    assert second_edge.startswith("edge@") and second_edge != first_edge
+    assert not server.app[JANUS].node_up(first_edge)
+    # The origin no longer forwards to the dead edge.
+    origin = janus_nodes[0]
+    assert len(await live_rooms(origin)) == 1
+
+
+async def test_ending_the_session_destroys_its_rooms_on_the_origin_and_every_edge(
+    make_server: ServerFactory,
+    sqlite_url: str,
+    janus_nodes: list[JanusNode],
+    clients: list[Client],
+    sinks: list[Sink],
+) -> None:
+    server = await janus_server(make_server, sqlite_url, janus_nodes)
+    host, room = await webinar(server, guests=1)
+    host_client = await connect(server.url, host.token, room.session_id)
+    clients.append(host_client)
+    assert (await host_client.call("session.start", {}))["ok"] is True
+    await publish(host_client, sinks)
+    viewer = await connect(server.url, room.guests[0].token, room.session_id)
+    clients.append(viewer)
+    sink, _ = await watch(viewer, sinks)
+    await wait_for(sink.moving_pictures, "the viewer's pictures")
+    for node in janus_nodes:
+        assert await live_rooms(node) != [], f"{node.config.name} has the webinar's room"
+
+    assert (await host_client.call("session.end", {}))["ok"] is True
+    await wait_for(lambda: server.app[JANUS].publishers(room.session_id) == [], "the session's media to end")
+    for node in janus_nodes:
+        assert await live_rooms(node) == [], f"{node.config.name} still has the webinar's room"
+    await wait_for(lambda: sink.pc.connectionState in ("closed", "failed"), "the viewer's connection to end")
+
+
+async def test_rooms_left_by_a_crashed_app_are_destroyed_when_the_app_starts(
+    make_server: ServerFactory, sqlite_url: str, janus_nodes: list[JanusNode]
+) -> None:
+    # What a crashed app leaves: a `live:` room whose owning Janus session has expired.
+    origin = janus_nodes[0]
+    async with aiohttp.ClientSession() as http:
+        async with http.post(origin.url, json={"janus": "create", "transaction": "t1"}) as resp:
+            sid = (await resp.json(content_type=None))["data"]["id"]
+        async with http.post(f"{origin.url}/{sid}", json={"janus": "attach", "plugin": VIDEOROOM, "transaction": "t2"}) as resp:
+            hid = (await resp.json(content_type=None))["data"]["id"]
+        body = {"request": "create", "room": 4242, "description": "live:crashed-session:1234"}
+        async with http.post(f"{origin.url}/{sid}/{hid}", json={"janus": "message", "body": body, "transaction": "t3"}):
+            pass
+        async with http.post(f"{origin.url}/{sid}", json={"janus": "destroy", "transaction": "t4"}):
+            pass
+    assert await live_rooms(origin) == ["live:crashed-session:1234"]
+
+    await janus_server(make_server, sqlite_url, janus_nodes)
+    assert await live_rooms(origin) == []
+
+
+async def test_going_live_while_the_origin_is_down_is_refused_with_a_clear_error(
+    make_server: ServerFactory,
+    sqlite_url: str,
+    janus_nodes: list[JanusNode],
+    clients: list[Client],
+    sinks: list[Sink],
+) -> None:
+    await janus_nodes[0].kill()
+    server = await janus_server(make_server, sqlite_url, janus_nodes)
+    host, room = await webinar(server, guests=0)
+    host_client = await connect(server.url, host.token, room.session_id)
+    clients.append(host_client)
+    pc = RTCPeerConnection()
+    sinks.append(Sink(pc))
+    pc.addTransceiver(MovingPicture(), direction="sendonly")
+    ack = await host_client.call("media.publish", {"description": await offer_of(pc)}, wait=TIMEOUT)
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == "media_unavailable"
+    assert janus_nodes[0].url in ack["error"]["message"]
+
+
+async def test_the_origin_dying_tells_everyone_and_video_is_back_when_the_host_publishes_again(
+    make_server: ServerFactory,
+    sqlite_url: str,
+    janus_nodes: list[JanusNode],
+    clients: list[Client],
+    sinks: list[Sink],
+) -> None:
+    server = await janus_server(make_server, sqlite_url, janus_nodes)
+    host, room = await webinar(server, guests=1)
+    host_client = await connect(server.url, host.token, room.session_id)
+    clients.append(host_client)
+    await publish(host_client, sinks)
+    viewer = await connect(server.url, room.guests[0].token, room.session_id)
+    clients.append(viewer)
+    sink, _ = await watch(viewer, sinks)
+    await wait_for(sink.moving_pictures, "the viewer's first pictures")
+
+    origin = janus_nodes[0]
+    await origin.kill()
+    for client in (host_client, viewer):
+        told = await client.next("media.unavailable", wait=TIMEOUT)
+        assert told["reason"] == "media_server_down"
+        assert "video" in told["message"]
+    for node in janus_nodes[1:]:
+        assert await live_rooms(node) == [], "edge rooms of the lost origin are destroyed"
+
+    await origin.start()
+    origin_name = f"origin@127.0.0.1:{origin.config.api_port}"
+    await wait_for(lambda: server.app[JANUS].node_up(origin_name), "the app to reconnect to the origin")
+    await publish(host_client, sinks)
+    await viewer.next_where("media.available", wait=TIMEOUT, participant_id=host_client.participant_id)
+    again, _ = await watch(viewer, sinks)
+    await wait_for(again.moving_pictures, "pictures again after the host republished")

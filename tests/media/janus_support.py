@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,3 +87,16 @@ def make_node(directory: Path, role: str) -> JanusNode:
     name = f"{role}-{api_port}"
     config = NodeConfig(name, api_port=api_port, rtp_ports=(low, low + 199), session_timeout=10)
     return JanusNode(config, role, directory / name)
+
+
+@contextlib.asynccontextmanager
+async def running_nodes(directory: Path, roles: tuple[str, ...] = ("origin", "edge", "edge")) -> AsyncIterator[list[JanusNode]]:
+    """Real `janus` processes, one per role, killed at the end."""
+    nodes = [make_node(directory, role) for role in roles]
+    try:
+        for node in nodes:
+            await node.start()
+        yield nodes
+    finally:
+        for node in nodes:
+            await node.kill()

@@ -16,7 +16,7 @@ from live.media.janus.client import VIDEOROOM
 from live.media.janus.handlers import JANUS
 from live.media.janus.model import NodeSpec
 from tests.conftest import LiveServer, ServerFactory, StaffMember, add_staff
-from tests.media.janus_support import JanusNode, make_node
+from tests.media.janus_support import JanusNode, running_nodes
 from tests.media.support import HEIGHT, TIMEOUT, WIDTH, MovingPicture, Sink, answer_of, offer_of, wait_for
 from tests.rooms.support import Client, Room, connect, make_room
 
@@ -24,14 +24,8 @@ from tests.rooms.support import Client, Room, connect, make_room
 @pytest.fixture
 async def janus_nodes(tmp_path: Path) -> AsyncIterator[list[JanusNode]]:
     """An origin and two edges, each a real `janus` process on its own ports."""
-    nodes = [make_node(tmp_path, "origin"), make_node(tmp_path, "edge"), make_node(tmp_path, "edge")]
-    try:
-        for node in nodes:
-            await node.start()
+    async with running_nodes(tmp_path) as nodes:
         yield nodes
-    finally:
-        for node in nodes:
-            await node.kill()
 
 
 @pytest.fixture

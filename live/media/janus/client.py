@@ -33,6 +33,9 @@ VIDEOROOM = "janus.plugin.videoroom"
 POLL_TIMEOUT = 40.0
 # A plain request (create, list, forward) is answered in milliseconds; SDP handling in well under one.
 REQUEST_TIMEOUT = 10.0
+# Seconds between keepalives: Janus's HTTP long-poll does not count as activity, and a session
+# idle for the node's `session_timeout` (30 s in our configs) is destroyed with all its handles.
+KEEPALIVE_INTERVAL = 5.0
 # Events fetched per long-poll round trip (`maxev`): many viewers joining at once produce bursts.
 MAX_EVENTS = 50
 
@@ -65,6 +68,7 @@ class JanusSession:
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._listeners: dict[int, EventListener] = {}
         self._poll: asyncio.Task[None] | None = None
+        self._keepalive: asyncio.Task[None] | None = None
         self._counter = itertools.count()
         self._prefix = secrets.token_hex(4)
 
@@ -74,6 +78,7 @@ class JanusSession:
         reply = await session._post(session.url, {"janus": "create"})
         session.id = int(reply["data"]["id"])
         session._poll = asyncio.ensure_future(session._long_poll())
+        session._keepalive = asyncio.ensure_future(session._keep_alive())
         return session
 
     async def attach(self, plugin: str = VIDEOROOM, listener: EventListener | None = None) -> Handle:
@@ -102,6 +107,11 @@ class JanusSession:
 
     async def _stop(self, *, lost: bool) -> None:
         self.lost = self.lost or lost
+        if self._keepalive is not None and self._keepalive is not asyncio.current_task():
+            self._keepalive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keepalive
+        self._keepalive = None
         if self._poll is not None and self._poll is not asyncio.current_task():
             self._poll.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -167,6 +177,16 @@ class JanusSession:
                     await self._lose()
                     return
                 self._dispatch(event)
+
+    async def _keep_alive(self) -> None:
+        while not self.lost:
+            await asyncio.sleep(KEEPALIVE_INTERVAL)
+            try:
+                await self._post(f"{self.url}/{self.id}", {"janus": "keepalive"})
+            except JanusRequestError as exc:
+                logger.warning("%s: session %s refused a keepalive: %s", self.name, self.id, exc)
+            except JanusUnavailable:
+                pass  # the long-poll notices a dead node and reports it
 
     async def _lose(self) -> None:
         await self._stop(lost=True)

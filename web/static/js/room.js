@@ -118,6 +118,10 @@ class Room {
       this.say("The host muted your microphone. You can unmute when you need to speak.");
     });
     socket.on("rtc.signal", (message) => this.mesh?.receive(message));
+    socket.on("media.unavailable", ({ message }) => {
+      this.publishers.clear();
+      this.say(message);
+    });
     socket.on("media.available", ({ participant_id: id }) => {
       if (id === this.me) return;
       this.publishers.add(id);
@@ -174,6 +178,7 @@ class Room {
     this.hands = new Set(state.hands ?? state.participants.filter((p) => p.hand_raised).map((p) => p.participant_id));
     for (const p of state.participants) if (p.visible !== undefined) this.attention.set(p.participant_id, p.visible);
     this.publishers = new Set(state.publishers ?? []);
+    if (this.broadcast) this.broadcast.engine = state.media ?? "embedded";
     this.setStatus(state.session.status);
     this.chat.load(state.chat);
     this.questions.load(state.questions);

@@ -254,3 +254,29 @@ async def test_the_origin_dying_tells_everyone_and_video_is_back_when_the_host_p
     await viewer.next_where("media.available", wait=TIMEOUT, participant_id=host_client.participant_id)
     again, _ = await watch(viewer, sinks)
     await wait_for(again.moving_pictures, "pictures again after the host republished")
+
+
+async def test_janus_signaling_refuses_what_it_cannot_do_with_reasons(
+    make_server: ServerFactory, sqlite_url: str, tmp_path: Path, clients: list[Client], sinks: list[Sink]
+) -> None:
+    async with running_nodes(tmp_path, ("origin",)) as nodes:
+        server = await janus_server(make_server, sqlite_url, nodes)
+        _, room = await webinar(server, guests=1)
+        attendee = await connect(server.url, room.guests[0].token, room.session_id)
+        clients.append(attendee)
+        pc = RTCPeerConnection()
+        sinks.append(Sink(pc))
+        pc.addTransceiver(MovingPicture(), direction="sendonly")
+        offer = await offer_of(pc)
+
+        refused = await attendee.call("media.publish", {"description": offer}, wait=TIMEOUT)
+        assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
+        early = await attendee.call("media.subscribe", {}, wait=TIMEOUT)
+        assert early["ok"] is False and early["error"]["code"] == "no_media"
+        own_offer = await attendee.call("media.subscribe", {"description": offer}, wait=TIMEOUT)
+        assert own_offer["ok"] is False and "media.answer" in own_offer["error"]["message"]
+        stray = await attendee.call("media.answer", {"description": {"type": "answer", "sdp": "v=0"}}, wait=TIMEOUT)
+        assert stray["ok"] is False and "media.subscribe" in stray["error"]["message"]
+        junk = await attendee.call("media.answer", {"description": {"type": "offer"}}, wait=TIMEOUT)
+        assert junk["ok"] is False and junk["error"]["code"] == "invalid"
+        assert await live_rooms(nodes[0]) == []

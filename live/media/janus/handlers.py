@@ -10,43 +10,21 @@ which way to subscribe: `"janus"` here, absent with the embedded engine.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
-from pydantic import Field
 
 from live.errors import InvalidInput
-from live.media.events import MAX_SDP, MediaOfferIn
+from live.media.events import MediaOfferIn
 from live.media.janus.engine import JanusMedia
+from live.media.janus.events import MediaAnswerIn, SubscribeIn
 from live.media.model import check_can_publish, check_can_subscribe
-from live.rooms.dispatch import Ctx, EventRegistry, Payload, session_room
+from live.rooms.dispatch import Ctx, EventRegistry, session_room
 from live.rooms.model import Participant
 from live.rooms.namespace import NAMESPACE
 from live.typedefs import ON_SESSION_ENDED, ROOM_STATE_PARTS, SETTINGS, SIO
 
 JANUS: web.AppKey[JanusMedia] = web.AppKey("janus_media", JanusMedia)
-
-
-class OfferOrNone(Payload):
-    type: Literal["offer"]
-    sdp: str = Field(min_length=1, max_length=MAX_SDP)
-
-
-class SubscribeIn(Payload):
-    """`media.subscribe`: `{}` asks Janus for an offer (an offer of one's own is refused with a reason)."""
-
-    description: OfferOrNone | None = None
-
-
-class AnswerIn(Payload):
-    type: Literal["answer"]
-    sdp: str = Field(min_length=1, max_length=MAX_SDP)
-
-
-class MediaAnswerIn(Payload):
-    """`media.answer`: `{description: {type: "answer", sdp}}`, the viewer's answer to Janus's offer."""
-
-    description: AnswerIn
 
 
 def register(app: web.Application, registry: EventRegistry) -> None:

@@ -184,9 +184,10 @@ export class Broadcast {
     if (this.publisher !== pc) return;
     if (!ack.ok) {
       this.onError?.(`Could not send your video: ${ack.error?.message ?? "no answer"}`);
-      return;
+      return ack;
     }
     await pc.setRemoteDescription(ack.description);
+    return ack;
   }
 
   publishing() {

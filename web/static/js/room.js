@@ -121,6 +121,7 @@ class Room {
     socket.on("media.unavailable", ({ message }) => {
       this.publishers.clear();
       this.say(message);
+      if (this.isStaff) this.republishWhenBack();
     });
     socket.on("media.available", ({ participant_id: id }) => {
       if (id === this.me) return;
@@ -189,6 +190,21 @@ class Room {
     if (state.ice_servers?.length) this.config.ice_servers = state.ice_servers;
     this.startMedia();
     if (state.session.status === "ended") this.ended();
+  }
+
+  // The media server stopped (Janus origin): publish again until it answers, then viewers follow.
+  async republishWhenBack() {
+    if (this.republishing || !this.local.stream) return;
+    this.republishing = true;
+    try {
+      for (let attempt = 0; attempt < 100; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+        const ack = await this.broadcast.publish();
+        if (ack?.ok || ack?.error?.code !== "media_unavailable") return;
+      }
+    } finally {
+      this.republishing = false;
+    }
   }
 
   startMedia() {

@@ -120,7 +120,7 @@ async def live_rooms(node: JanusNode) -> list[str]:
     return [str(room["description"]) for room in await node.rooms() if str(room.get("description", "")).startswith("live:")]
 
 
-async def test_viewers_of_an_edge_that_dies_resubscribe_to_the_other_edge_and_see_the_picture_again(
+async def test_viewers_of_an_edge_that_dies_resubscribe_to_the_other_edge_and_the_edge_is_used_again_when_back(
     make_server: ServerFactory,
     sqlite_url: str,
     janus_nodes: list[JanusNode],
@@ -128,7 +128,7 @@ async def test_viewers_of_an_edge_that_dies_resubscribe_to_the_other_edge_and_se
     sinks: list[Sink],
 ) -> None:
     server = await janus_server(make_server, sqlite_url, janus_nodes)
-    host, room = await webinar(server, guests=1)
+    host, room = await webinar(server, guests=2)
     host_client = await connect(server.url, host.token, room.session_id)
     clients.append(host_client)
     await publish(host_client, sinks)
@@ -150,6 +150,17 @@ async def test_viewers_of_an_edge_that_dies_resubscribe_to_the_other_edge_and_se
     # The origin no longer forwards to the dead edge.
     origin = janus_nodes[0]
     assert len(await live_rooms(origin)) == 1
+
+    # Back up (empty, as after a restart): the running webinar is cascaded to it again, and the
+    # next viewer, placed on the least-loaded edge, watches from it.
+    await dying.start()
+    await wait_for(lambda: server.app[JANUS].node_up(first_edge), "the app to reconnect to the edge")
+    await wait_for(lambda: first_edge in server.app[JANUS].rooms_on(room.session_id), "the cascade to the edge")
+    newcomer = await connect(server.url, room.guests[1].token, room.session_id)
+    clients.append(newcomer)
+    third, _ = await watch(newcomer, sinks)
+    await wait_for(third.moving_pictures, "pictures from the edge that came back")
+    assert server.app[JANUS].placement(room.session_id)[newcomer.participant_id] == first_edge
 
 
 async def test_ending_the_session_destroys_its_rooms_on_the_origin_and_every_edge(

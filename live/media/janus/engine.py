@@ -27,7 +27,8 @@ Faults:
 - An edge that dies fails its long-poll at once (see `live.media.janus.client`): its viewers are
   told `media.available` (the event that already makes a viewer re-subscribe), their next
   `media.subscribe` lands on another edge, and the origin's forwards to the dead edge are removed.
-  The node is retried every `RETRY_INTERVAL`; once back it takes new publishes and viewers again.
+  The node is retried every `RETRY_INTERVAL`; once back, the running webinars are cascaded to it
+  again and it takes new viewers.
 - The origin dying ends every webinar's video: everyone gets `media.unavailable` with a message, the
   edge rooms are destroyed, and the next `media.publish` (the host republishing) starts over once
   the origin answers again.
@@ -216,6 +217,11 @@ class JanusMedia:
     def publishers(self, session_id: str) -> list[str]:
         webinar = self._webinars.get(session_id)
         return list(webinar.publishers) if webinar is not None else []
+
+    def rooms_on(self, session_id: str) -> list[str]:
+        """The nodes that have the session's room (the origin and every edge it is cascaded to)."""
+        webinar = self._webinars.get(session_id)
+        return sorted(webinar.rooms_on) if webinar is not None else []
 
     def placement(self, session_id: str) -> dict[str, str]:
         """Viewer participant id -> the node it watches from (for operators and tests)."""
@@ -460,6 +466,15 @@ class JanusMedia:
             await self._connect(node)
         if node.up and node.spec.role == "origin":
             await self._sweep(node)
+        elif node.up:
+            # An edge that is back takes new viewers of the webinars already running, too.
+            for webinar in list(self._webinars.values()):
+                async with webinar.lock:
+                    for publisher in list(webinar.publishers.values()):
+                        try:
+                            await self._cascade(webinar, publisher, node)
+                        except JanusRequestError as exc:
+                            logger.warning("%s: edge %s back but not cascaded: %s", webinar.session_id, node.spec.name, exc)
 
     async def _node_lost(self, node: _Node) -> None:
         logger.warning("Janus %s lost", node.spec.name)

@@ -272,7 +272,14 @@ async def test_janus_signaling_refuses_what_it_cannot_do_with_reasons(
 ) -> None:
     async with running_nodes(tmp_path, ("origin",)) as nodes:
         server = await janus_server(make_server, sqlite_url, nodes)
-        _, room = await webinar(server, guests=1)
+        host, room = await webinar(server, guests=1)
+        host_client = await connect(server.url, host.token, room.session_id)
+        clients.append(host_client)
+        junk = {"type": "offer", "sdp": "v=0\r\nm=video 9 nothing\r\n"}
+        refused_sdp = await host_client.call("media.publish", {"description": junk}, wait=TIMEOUT)
+        assert refused_sdp["ok"] is False and refused_sdp["error"]["code"] == "invalid", refused_sdp
+        assert "Janus" in refused_sdp["error"]["message"]
+        assert await live_rooms(nodes[0]) == [], "a refused first offer leaves no room behind"
         attendee = await connect(server.url, room.guests[0].token, room.session_id)
         clients.append(attendee)
         pc = RTCPeerConnection()

@@ -232,8 +232,8 @@ class JanusMedia:
         sdp = _offer_sdp(participant_id, offer)
         origin = self._require_origin()
         webinar = self._webinars.setdefault(session_id, _Webinar(session_id, secrets.randbelow(_MAX_ID - 1) + 1))
-        async with webinar.lock:
-            try:
+        try:
+            async with webinar.lock:
                 await self._ensure_room(webinar, origin)
                 old = webinar.publishers.pop(participant_id, None)
                 if old is not None:  # a republish replaces the previous connection
@@ -243,13 +243,15 @@ class JanusMedia:
                 webinar.publishers[participant_id] = publisher
                 for node in self._edges():
                     await self._cascade(webinar, publisher, node)
-            except JanusUnavailable as exc:
-                raise MediaUnavailable(
-                    f"The media server ({origin.spec.url}) does not answer; try going live again shortly."
-                ) from exc
-            except JanusRequestError as exc:
+                return answer
+        except (JanusUnavailable, JanusRequestError) as exc:
+            if not webinar.publishers and not webinar.viewers:
+                await self.end(session_id)  # a refused first offer leaves no room behind
+            if isinstance(exc, JanusRequestError):
                 raise InvalidInput(f"Media offer from {participant_id} refused by Janus: {exc.reason}") from exc
-            return answer
+            raise MediaUnavailable(
+                f"The media server ({origin.spec.url}) does not answer; try going live again shortly."
+            ) from exc
 
     async def subscribe(self, session_id: str, participant_id: str, sid: str) -> dict[str, str]:
         """Places the viewer on the least-loaded node and returns Janus's offer for it."""

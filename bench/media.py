@@ -1,6 +1,15 @@
-"""How many webinar viewers one server process can feed: the packet forwarder against aiortc's MediaRelay.
+"""How many webinar viewers one server process can feed: the packet forwarder against aiortc's MediaRelay, and Janus.
 
     .venv/bin/python bench/media.py [--counts 10,50,100,200] [--stock-counts 5,10,20] [--seconds 20]
+    .venv/bin/python bench/media.py --engine embedded --engine janus --counts 50,200,400 --stock-counts ""
+
+`--engine janus` adds, per count, a row through one Janus node (`janus`: the publisher and every
+viewer on it) and one through an origin and two edges (`janus-3`: the publisher on the origin,
+cascaded to both edges with VideoRoom remote publishers, viewers placed on the least-loaded edge by
+`live.media.janus.engine.JanusMedia`, the app's own engine). The bench starts the `janus` processes
+itself (Debian's package, generated configs, loopback); their CPU, from /proc, is the "server" CPU
+of those rows. Viewers are the same lean subscribers as in the embedded rows; only signaling differs
+(Janus offers, the viewer answers).
 
 For each row the bench starts, as separate processes: the server (`live.media.router.MediaRouter`
 for `forward`, or a minimal server built on aiortc's stock `MediaRelay` for `stock`), one aiortc
@@ -33,7 +42,9 @@ import multiprocessing
 import os
 import pstats
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -53,6 +64,9 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from av import VideoFrame
 
 from live.media.forwarder import EncodedFrameTap
+from live.media.janus.engine import JanusMedia
+from live.media.janus.model import NodeSpec
+from live.media.janus.nodeconfig import NodeConfig
 from live.media.router import MediaRouter, codec_preferences
 
 WIDTH, HEIGHT, BAR = 640, 480, 64
@@ -138,11 +152,38 @@ class StockServer:
             await pc.close()
 
 
-def run_server(mode: str, port: int, profile: bool) -> None:
+class JanusServer:
+    """The app's Janus engine behind the bench's HTTP signaling: Janus offers to viewers, they answer."""
+
+    def __init__(self, nodes: list[NodeSpec]) -> None:
+        async def nowhere(event: str, data: dict[str, Any], to: str) -> None:
+            return None
+
+        self.media = JanusMedia(nodes, nowhere, nowhere)
+
+    async def publish(self, participant_id: str, offer: dict[str, str]) -> dict[str, str]:
+        return await self.media.publish("bench", participant_id, "bench-sid", offer)
+
+    async def subscribe(self, participant_id: str, offer: dict[str, str] | None) -> dict[str, str]:
+        return await self.media.subscribe("bench", participant_id, participant_id)
+
+    async def answer(self, participant_id: str, answer: dict[str, str]) -> None:
+        await self.media.answer("bench", participant_id, answer)
+
+    async def close(self) -> None:
+        await self.media.close()
+
+
+def run_server(mode: str, port: int, profile: bool, janus_nodes: list[NodeSpec] | None = None) -> None:
     profiler = cProfile.Profile() if profile else None
 
     async def main() -> None:
-        server: MediaRouter | StockServer = MediaRouter([], session_id="bench") if mode == "forward" else StockServer()
+        server: MediaRouter | StockServer | JanusServer
+        if janus_nodes:
+            server = JanusServer(janus_nodes)
+            await server.media.start()
+        else:
+            server = MediaRouter([], session_id="bench") if mode == "forward" else StockServer()
 
         async def publish(request: web.Request) -> web.Response:
             body = await request.json()
@@ -150,10 +191,19 @@ def run_server(mode: str, port: int, profile: bool) -> None:
 
         async def subscribe(request: web.Request) -> web.Response:
             body = await request.json()
-            return web.json_response(await server.subscribe(body["participant_id"], body["offer"]))
+            return web.json_response(await server.subscribe(body["participant_id"], body.get("offer")))
+
+        async def answer(request: web.Request) -> web.Response:
+            body = await request.json()
+            assert isinstance(server, JanusServer)
+            await server.answer(body["participant_id"], body["answer"])
+            return web.json_response({})
 
         async def stats(request: web.Request) -> web.Response:
             result: dict[str, Any] = {}
+            if isinstance(server, JanusServer):
+                placement = server.media.placement("bench")
+                result["viewers_per_node"] = {n: list(placement.values()).count(n) for n in set(placement.values())}
             if isinstance(server, MediaRouter):
                 result["publishers"] = server.publishers
                 outputs = [
@@ -191,6 +241,7 @@ def run_server(mode: str, port: int, profile: bool) -> None:
         app = web.Application()
         app.router.add_post("/publish", publish)
         app.router.add_post("/subscribe", subscribe)
+        app.router.add_post("/answer", answer)
         app.router.add_get("/stats", stats)
         app.router.add_post("/profile/{action}", profile_control)
         runner = web.AppRunner(app, access_log=None)
@@ -216,6 +267,20 @@ async def signal(url: str, path: str, participant_id: str, pc: RTCPeerConnection
             response.raise_for_status()
             answer = await response.json()
     await pc.setRemoteDescription(RTCSessionDescription(**answer))
+
+
+async def signal_janus(url: str, participant_id: str, pc: RTCPeerConnection, before_answer: Any) -> None:
+    """A Janus viewer: take the server's offer, `before_answer(pc)`, answer it."""
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{url}/subscribe", json={"participant_id": participant_id}) as response:
+            response.raise_for_status()
+            offer = await response.json()
+        await pc.setRemoteDescription(RTCSessionDescription(**offer))
+        before_answer(pc)
+        await pc.setLocalDescription(await pc.createAnswer())
+        answer = {"type": pc.localDescription.type, "sdp": pc.localDescription.sdp}
+        async with http.post(f"{url}/answer", json={"participant_id": participant_id, "answer": answer}) as response:
+            response.raise_for_status()
 
 
 async def wait_until(wall_time: float) -> None:
@@ -318,7 +383,7 @@ class LeanCounter:
         self._frame_packets = 0
 
 
-def run_subscribers(url: str, ids: list[str], decoded: int, lean: bool, conn: Connection) -> None:
+def run_subscribers(url: str, ids: list[str], decoded: int, lean: bool, conn: Connection, janus: bool = False) -> None:
     async def main() -> None:
         subscribers = [Subscriber(RTCPeerConnection()) for _ in ids]
         tasks: list[asyncio.Task[None]] = []
@@ -345,6 +410,9 @@ def run_subscribers(url: str, ids: list[str], decoded: int, lean: bool, conn: Co
                 subscriber.bar_positions.add(row.index(max(row)))
 
         async def connect(n: int, subscriber: Subscriber, gate: asyncio.Semaphore) -> None:
+            if janus:
+                await connect_janus(n, subscriber, gate)
+                return
             transceiver: RTCRtpTransceiver = subscriber.pc.addTransceiver("video", direction="recvonly")
 
             @subscriber.pc.on("connectionstatechange")
@@ -364,6 +432,27 @@ def run_subscribers(url: str, ids: list[str], decoded: int, lean: bool, conn: Co
             if n >= decoded:
                 # Before ICE connects, as on the server: the receiver then never decodes.
                 EncodedFrameTap.install(transceiver.receiver, count(subscriber), lambda: None)
+
+        async def connect_janus(n: int, subscriber: Subscriber, gate: asyncio.Semaphore) -> None:
+            @subscriber.pc.on("connectionstatechange")
+            def on_state() -> None:
+                if subscriber.pc.connectionState == "connected" and subscriber.connected_at is None:
+                    subscriber.connected_at = time.monotonic()
+
+            if n < decoded:
+                subscriber.decoded_sizes, subscriber.bar_positions = set(), set()
+
+                @subscriber.pc.on("track")
+                def on_track(track: MediaStreamTrack) -> None:
+                    tasks.append(asyncio.ensure_future(consume(subscriber, track)))
+
+            def tap(pc: RTCPeerConnection) -> None:
+                # The transceiver exists once Janus's offer is set; tapped before ICE connects.
+                if n >= decoded:
+                    EncodedFrameTap.install(pc.getTransceivers()[0].receiver, count(subscriber), lambda: None)
+
+            async with gate:
+                await signal_janus(url, ids[n], subscriber.pc, tap)
 
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
         await asyncio.gather(*(connect(n, s, gate) for n, s in enumerate(subscribers)))
@@ -466,7 +555,10 @@ def measure(
     ctx = multiprocessing.get_context("spawn")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = ctx.Process(target=run_server, args=(mode, port, profile), daemon=True)
+    janus = mode.startswith("janus")
+    nodes = start_janus_nodes(["origin", "edge", "edge"] if mode == "janus-3" else ["origin"]) if janus else []
+    specs = [NodeSpec(node.url, node.role) for node in nodes]
+    server = ctx.Process(target=run_server, args=(mode, port, profile, specs), daemon=True)
     server.start()
     for _ in range(200):
         try:
@@ -486,7 +578,7 @@ def measure(
     for p, ids in enumerate(groups):
         end, conn = ctx.Pipe()
         process = ctx.Process(
-            target=run_subscribers, args=(url, ids, decoded if p == 0 else 0, lean, conn), daemon=True
+            target=run_subscribers, args=(url, ids, decoded if p == 0 else 0, lean, conn, janus), daemon=True
         )
         process.start()
         clients.append((process, end))
@@ -517,11 +609,13 @@ def measure(
         os.kill(stalled_client[0].pid, SIGSTOP)
     pids = [pid for pid in [publisher.pid] + [process.pid for process, _ in clients] if pid is not None]
     assert server.pid is not None
+    # The server side of a Janus row is the Janus processes (the app only signals).
+    server_pids = [node.process.pid for node in nodes] if janus else [server.pid]
     if profile and mode == "forward":
         urllib_post(f"{url}/profile/start")
-    cpu0, busy0, clients0 = process_cpu_seconds(server.pid), machine_cpu(), sum(map(process_cpu_seconds, pids))
+    cpu0, busy0, clients0 = sum(map(process_cpu_seconds, server_pids)), machine_cpu(), sum(map(process_cpu_seconds, pids))
     time.sleep(max(0.0, finish - time.time()))
-    cpu1, busy1, clients1 = process_cpu_seconds(server.pid), machine_cpu(), sum(map(process_cpu_seconds, pids))
+    cpu1, busy1, clients1 = sum(map(process_cpu_seconds, server_pids)), machine_cpu(), sum(map(process_cpu_seconds, pids))
     stalled_counts: list[int] = []
     if stalled_client is not None:
         os.kill(stalled_client[0].pid, SIGCONT)
@@ -551,6 +645,9 @@ def measure(
             process.kill()
     server.kill()
     server.join()
+    for node in nodes:
+        node.process.kill()
+        node.process.wait()
 
     server_cpu = cpu1 - cpu0
     fps = [c / seconds for c in counts]
@@ -581,6 +678,34 @@ def measure(
         server_stats=server_stats,
         profile=profile_text,
     )
+
+
+@dataclass
+class BenchNode:
+    role: str
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+def start_janus_nodes(roles: list[str]) -> list[BenchNode]:
+    """Debian's `janus`, one process per role, on free loopback ports with generated configs."""
+    nodes = []
+    for n, role in enumerate(roles):
+        api_port = free_port()
+        low = 40000 + n * 1000  # 1,000 RTP ports each: 400 viewers need 400 (one bundle each)
+        config = NodeConfig(f"bench-{role}-{n}", api_port=api_port, rtp_ports=(low, low + 999), debug_level=2)
+        main = config.write(Path(tempfile.mkdtemp(prefix=f"bench-janus-{role}-")))
+        process = subprocess.Popen(
+            ["janus", "-C", str(main), "-F", str(main.parent), "-o"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(300):
+            try:
+                urllib_get(f"{config.url}/info")
+                break
+            except OSError:
+                time.sleep(0.1)
+        nodes.append(BenchNode(role, config.url, process))
+    return nodes
 
 
 def urllib_post(url: str) -> str:
@@ -617,10 +742,18 @@ def main() -> None:
         action="store_true",
         help="count frames through aiortc's full receive path (jitter buffer, NACK, RTCP) instead of LeanCounter",
     )
+    parser.add_argument(
+        "--engine",
+        action="append",
+        choices=["embedded", "janus"],
+        help="embedded: the forwarder rows (default); janus: one Janus node, and an origin with two edges",
+    )
     args = parser.parse_args()
 
+    engines = args.engine or ["embedded"]
+    modes = (["forward"] if "embedded" in engines else []) + (["janus", "janus-3"] if "janus" in engines else [])
     plan = [("stock", int(n)) for n in args.stock_counts.split(",") if n] + [
-        ("forward", int(n)) for n in args.counts.split(",") if n
+        (mode, int(n)) for n in args.counts.split(",") if n for mode in modes
     ]
     picture = "flat picture with a moving bar" if args.flat else "panning textured picture with a moving bar"
     print(f"{os.cpu_count()} CPUs; window {args.seconds:g} s per row; 640x480 VP8 at 30 fps, video only; {picture}")
@@ -683,6 +816,9 @@ def main() -> None:
             )
     for row in forward:
         print(f"server forwarder stats at N={row.subscribers}: {row.server_stats}")
+    for row in rows:
+        if row.mode.startswith("janus"):
+            print(f"{row.mode} N={row.subscribers}: {row.server_stats} (server cpu = the Janus processes)")
     for row in rows:
         if row.profile:
             print(f"\n--- server profile, forward N={row.subscribers} (cProfile slows it; shares, not totals) ---")

@@ -32,6 +32,7 @@ from live.engagement.config import EngagementConfig
 from live.engagement.scheduler import scheduler_ctx
 from live.events.writer import writer_ctx
 from live.media import handlers as media
+from live.media.janus import handlers as janus_media
 from live.pages import routes as page_routes
 from live.polls import handlers as polls
 from live.polls import routes as poll_routes
@@ -105,8 +106,11 @@ def init_app(settings: Settings) -> web.Application:
     app[SIO] = sio
     rooms.setup(app)  # the /live namespace, rooms' and chat's events
     polls.register(app, app[ROOM_EVENTS])  # polls: Socket.IO events, room.state part
-    media.register(app, app[ROOM_EVENTS])  # media: publish/subscribe, routers
-    _subscribe(app[BUS])
+    if settings.media == "janus":  # webinar media on Janus nodes (origin and edges)
+        janus_media.register(app, app[ROOM_EVENTS])
+    else:  # the aiortc forwarder in this process
+        media.register(app, app[ROOM_EVENTS])
+    _subscribe(app[BUS], settings)
 
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
@@ -121,13 +125,15 @@ def init_app(settings: Settings) -> web.Application:
     return app
 
 
-def _subscribe(bus: Bus) -> None:
+def _subscribe(bus: Bus, settings: Settings) -> None:
     """Who reacts to what happens, in order. Each subscriber is one function of its own capability."""
-    # A session goes live: the audience, held back until now, receives the hosts' pictures and sound.
-    bus.subscribe(SessionStarted, media.on_session_started)
+    janus = settings.media == "janus"
+    if not janus:
+        # A session goes live: the audience, held back until now, receives the hosts' pictures and sound.
+        bus.subscribe(SessionStarted, media.on_session_started)
     # A session ends: stop forwarding media at once, close its open poll, then score it (which
     # re-tiers its accounts, runs the automations and queues the `session.ended` webhook).
-    bus.subscribe(SessionEnded, media.on_session_ended)
+    bus.subscribe(SessionEnded, janus_media.on_session_ended if janus else media.on_session_ended)
     bus.subscribe(SessionEnded, polls.close_when_session_ends)
     bus.subscribe(SessionEnded, engagement.on_session_ended)
     # A welcome seminar is scheduled, or a contact of an onboarding account is added: invite them.

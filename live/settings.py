@@ -13,6 +13,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 from live.errors import InvalidInput
+from live.media.janus.model import NodeSpec, parse_nodes
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/live.db"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
@@ -64,6 +65,9 @@ class Settings:
     # Seconds a live one-on-one stays open after its last person left, so a reload or a dropped
     # connection does not end the call (and score it) under them.
     one_on_one_grace_seconds: float = 60.0
+    # Which engine carries webinar media: the aiortc forwarder in this process, or Janus nodes.
+    media: str = "embedded"
+    janus: list[NodeSpec] = field(default_factory=list)
 
     @property
     def is_sqlite(self) -> bool:
@@ -88,6 +92,10 @@ class Settings:
         engagement = _json_setting(values, "LIVE_ENGAGEMENT", "{}")
         if not isinstance(engagement, dict):
             raise InvalidInput(f"Config 'LIVE_ENGAGEMENT' has value {engagement!r}. Not a JSON object.")
+        media = values.get("LIVE_MEDIA") or "embedded"
+        if media not in ("embedded", "janus"):
+            raise InvalidInput(f"Config 'LIVE_MEDIA' has value {media!r}. Not 'embedded' or 'janus'.")
+        janus = parse_nodes(_json_setting(values, "LIVE_JANUS", "[]")) if media == "janus" else []
         secret_key = values.get("LIVE_SECRET_KEY") or _stored_secret(var_dir)
         grace = _seconds_setting(values, "LIVE_ONE_ON_ONE_GRACE_SECONDS", 60.0)
         return cls(
@@ -100,6 +108,8 @@ class Settings:
             engagement=engagement,
             secure_cookies=public_url.startswith("https://"),
             one_on_one_grace_seconds=grace,
+            media=media,
+            janus=janus,
         )
 
 

@@ -275,3 +275,42 @@ def test_docker_compose_accepts_the_file() -> None:
                     assert (ROOT / source).exists(), f"service {name!r} mounts missing {source}"
                 else:
                     assert source in compose["volumes"], f"service {name!r} uses undeclared volume {source}"
+
+
+JANUS_NODES = {"janus-origin": "origin", "janus-edge1": "edge1", "janus-edge2": "edge2"}
+
+
+def test_the_janus_profile_runs_an_origin_and_two_edges_the_apps_know_about(services: dict[str, Any]) -> None:
+    from live.media.janus.model import parse_nodes
+
+    nodes = parse_nodes(json.loads(services["app1"]["environment"]["LIVE_JANUS"]))
+    assert [(node.role, node.rtp_host) for node in nodes] == [
+        ("origin", "janus-origin"),
+        ("edge", "janus-edge1"),
+        ("edge", "janus-edge2"),
+    ]
+    assert services["app1"]["environment"]["LIVE_MEDIA"] == "embedded"  # Janus only when asked for
+    ranges = []
+    for name, directory in JANUS_NODES.items():
+        service = services[name]
+        assert service["profiles"] == ["janus"]
+        assert f"./deploy/janus/{directory}:/etc/live-janus:ro" in service["volumes"]
+        published = service["ports"][0].split(":")[0]
+        config = (ROOT / "deploy" / "janus" / directory / "janus.jcfg").read_text()
+        assert f'rtp_port_range = "{published}"' in config
+        ranges.append(published)
+    assert len(set(ranges)) == 3
+
+
+def test_the_janus_node_configs_are_what_the_generator_makes(services: dict[str, Any]) -> None:
+    from live.media.janus.nodeconfig import NodeConfig
+
+    for directory in JANUS_NODES.values():
+        folder = ROOT / "deploy" / "janus" / directory
+        main = (folder / "janus.jcfg").read_text()
+        low, high = re.search(r'rtp_port_range = "(\d+)-(\d+)"', main).groups()  # type: ignore[union-attr]
+        config = NodeConfig(directory, api_host="0.0.0.0", rtp_ports=(int(low), int(high)))
+        for name, text in config.files(Path("/etc/live-janus")).items():
+            assert (folder / name).read_text() == text, f"deploy/janus/{directory}/{name} differs from NodeConfig"
+        # The API is never published; admin API off.
+        assert "admin_http = false" in (folder / "janus.transport.http.jcfg").read_text()

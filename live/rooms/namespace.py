@@ -167,16 +167,24 @@ class LiveNamespace(socketio.AsyncNamespace):
         except Exception:
             log.exception("%s %s: could not build room.state", me.session_id, me.participant_id)
             return
-        await self.emit("room.state", payload, to=sid)
+        # The socket is in this process (checked above): sent here, not published through Redis to
+        # every process for all but this one to drop (a join storm's N room.states times P processes).
+        await self.emit("room.state", payload, to=sid, ignore_queue=True)
 
     async def room_state(self, ctx: Ctx) -> dict[str, Any]:
         session_id = ctx.session_id
         settings = ctx.settings
         hands = await self.state.hands(session_id)
-        media = {pid: json.loads(raw) for pid, raw in (await self.state.hash_all(session_id, "media")).items()}
-        people = sorted(await self.state.participants(session_id), key=lambda p: (p.role != "host", p.name))
         if audience_only_sees_staff(ctx.me, ctx.session):
-            people = [p for p in people if p.role in STAFF or p.participant_id == ctx.me.participant_id]
+            # Read the staff and their media state only: reading the whole audience for each of N
+            # joiners is O(N²) over Redis in a join storm.
+            present = [*await self.state.staff(session_id), ctx.me]
+            raw_media = await self.state.hash_some(session_id, "media", [p.participant_id for p in present])
+        else:
+            present = await self.state.participants(session_id)
+            raw_media = await self.state.hash_all(session_id, "media")
+        media = {pid: json.loads(raw) for pid, raw in raw_media.items()}
+        people = sorted(present, key=lambda p: (p.role != "host", p.name))
         participants = [
             p.public() | {"hand_raised": p.participant_id in hands} | media.get(p.participant_id, {}) for p in people
         ]

@@ -16,6 +16,7 @@ sets (`set_add/set_remove/set_members`, each returning the new size) and capped 
 Redis key layout (one prefix per session, so a session's state is easy to inspect and to drop:
 `drop_session`, which `live.rooms.retention` calls a day after the session ended):
     live:{session}:people          hash  participant_id -> participant JSON (present people only)
+    live:{session}:staff           hash  the same, hosts and co-hosts only (a webinar attendee's view)
     live:{session}:conns:{pid}     set   socket ids of that person
     live:{session}:hands           set   participant ids with a raised hand
     live:{session}:removed         set   participant ids removed by a host (refused on reconnect)
@@ -48,7 +49,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from live.rooms.model import Participant, TokenBucket
+from live.rooms.model import STAFF, Participant, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,10 @@ class RoomState(abc.ABC):
     async def participants(self, session_id: str) -> list[Participant]: ...
 
     @abc.abstractmethod
+    async def staff(self, session_id: str) -> list[Participant]:
+        """The present hosts and co-hosts, read without the audience (what a webinar attendee is shown)."""
+
+    @abc.abstractmethod
     async def connections(self, session_id: str, participant_id: str) -> list[str]: ...
 
     @abc.abstractmethod
@@ -175,6 +180,10 @@ class RoomState(abc.ABC):
 
     @abc.abstractmethod
     async def hash_all(self, session_id: str, name: str) -> dict[str, str]: ...
+
+    @abc.abstractmethod
+    async def hash_some(self, session_id: str, name: str, fields: list[str]) -> dict[str, str]:
+        """The given fields that are set (one round trip), for reading a few entries of a big hash."""
 
     @abc.abstractmethod
     async def hash_delete(self, session_id: str, name: str, field: str) -> bool: ...
@@ -266,6 +275,9 @@ class MemoryRoomState(RoomState):
     async def participants(self, session_id: str) -> list[Participant]:
         return list(self._people.get(session_id, {}).values())
 
+    async def staff(self, session_id: str) -> list[Participant]:
+        return [p for p in self._people.get(session_id, {}).values() if p.role in STAFF]
+
     async def connections(self, session_id: str, participant_id: str) -> list[str]:
         return sorted(self._conns.get((session_id, participant_id), set()))
 
@@ -319,6 +331,10 @@ class MemoryRoomState(RoomState):
 
     async def hash_all(self, session_id: str, name: str) -> dict[str, str]:
         return dict(self._hashes.get((session_id, name), {}))
+
+    async def hash_some(self, session_id: str, name: str, fields: list[str]) -> dict[str, str]:
+        table = self._hashes.get((session_id, name), {})
+        return {f: table[f] for f in fields if f in table}
 
     async def hash_delete(self, session_id: str, name: str, field: str) -> bool:
         return self._hashes[(session_id, name)].pop(field, None) is not None
@@ -378,17 +394,18 @@ class MemoryRoomState(RoomState):
         return dropped
 
 
-# KEYS: people, conns, proc-conns, procs.  ARGV: participant id, participant JSON, sid, proc entry, process id.
-# Returns the person's number of connections after adding.
+# KEYS: people, conns, proc-conns, procs, staff.  ARGV: participant id, participant JSON, sid, proc entry,
+# process id, "1" for a host or co-host. Returns the person's number of connections after adding.
 _ADD_CONNECTION = """
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
 redis.call('SADD', KEYS[3], ARGV[4])
 redis.call('SADD', KEYS[4], ARGV[5])
+if ARGV[6] == '1' then redis.call('HSET', KEYS[5], ARGV[1], ARGV[2]) end
 return redis.call('SCARD', KEYS[2])
 """
 
-# KEYS: people, conns, proc-conns, hands.  ARGV: participant id, sid, proc entry.
+# KEYS: people, conns, proc-conns, hands, staff.  ARGV: participant id, sid, proc entry.
 # Returns -1 when the socket was not there, else the person's connections left (0: they left).
 _REMOVE_CONNECTION = """
 redis.call('SREM', KEYS[3], ARGV[3])
@@ -397,6 +414,7 @@ local left = redis.call('SCARD', KEYS[2])
 if left == 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
   redis.call('SREM', KEYS[4], ARGV[1])
+  redis.call('HDEL', KEYS[5], ARGV[1])
 end
 return left
 """
@@ -475,8 +493,15 @@ class RedisRoomState(RoomState):
 
         s, p = participant.session_id, participant.participant_id
         count = await self._add(
-            keys=[self._k(s, "people"), connections_key(s, p), self._proc_key(), "live:procs"],
-            args=[p, json.dumps(participant.to_dict()), sid, f"{s}\t{p}\t{sid}", self.process_id],
+            keys=[self._k(s, "people"), connections_key(s, p), self._proc_key(), "live:procs", self._k(s, "staff")],
+            args=[
+                p,
+                json.dumps(participant.to_dict()),
+                sid,
+                f"{s}\t{p}\t{sid}",
+                self.process_id,
+                "1" if participant.role in STAFF else "0",
+            ],
         )
         return int(count) == 1
 
@@ -490,6 +515,7 @@ class RedisRoomState(RoomState):
                 connections_key(session_id, participant_id),
                 self._proc_key(process_id),
                 self._k(session_id, "hands"),
+                self._k(session_id, "staff"),
             ],
             args=[participant_id, sid, f"{session_id}\t{participant_id}\t{sid}"],
         )
@@ -499,6 +525,12 @@ class RedisRoomState(RoomState):
         import json
 
         raw = await self._redis.hgetall(self._k(session_id, "people"))
+        return [Participant.from_dict(json.loads(v)) for v in raw.values()]
+
+    async def staff(self, session_id: str) -> list[Participant]:
+        import json
+
+        raw = await self._redis.hgetall(self._k(session_id, "staff"))
         return [Participant.from_dict(json.loads(v)) for v in raw.values()]
 
     async def connections(self, session_id: str, participant_id: str) -> list[str]:
@@ -601,6 +633,12 @@ class RedisRoomState(RoomState):
 
     async def hash_all(self, session_id: str, name: str) -> dict[str, str]:
         return dict(await self._redis.hgetall(self._k(session_id, "h", name)))
+
+    async def hash_some(self, session_id: str, name: str, fields: list[str]) -> dict[str, str]:
+        if not fields:
+            return {}
+        values = await self._redis.hmget(self._k(session_id, "h", name), fields)
+        return {f: str(v) for f, v in zip(fields, values, strict=True) if v is not None}
 
     async def hash_delete(self, session_id: str, name: str, field: str) -> bool:
         return bool(await self._redis.hdel(self._k(session_id, "h", name), field))

@@ -180,6 +180,19 @@ async def test_media_state_reaches_the_hosts_and_is_kept_for_late_joiners(
     assert mine["camera"] is True and mine["mic"] is False
 
 
+async def test_a_webinar_attendee_is_shown_the_hosts_with_their_media_state_and_not_the_audience(
+    room: Room, join: Connector, sqlite_staff: dict[str, StaffMember]
+) -> None:
+    host = await join(sqlite_staff["host"].token, room.session_id)
+    assert await host.call("media.state", {"camera": True, "mic": True}) == {"ok": True}
+    first = await join(room.guests[0].token, room.session_id)
+    assert await first.call("media.state", {"camera": False, "mic": False}) == {"ok": True}
+    late = await join(room.guests[1].token, room.session_id)
+    shown = {p["participant_id"]: p for p in late.state["participants"]}
+    assert set(shown) == {host.participant_id, late.participant_id}
+    assert shown[host.participant_id]["camera"] is True and shown[host.participant_id]["mic"] is True
+
+
 async def test_the_host_mutes_an_attendee_whose_microphone_is_on(
     room: Room, join: Connector, sqlite_staff: dict[str, StaffMember]
 ) -> None:

@@ -183,3 +183,31 @@ async def test_a_status_read_that_raced_a_change_is_not_cached(session_id: str) 
         await _until(lambda: _cached(state, session_id), "it caches the status")
     finally:
         await state.close()
+
+
+async def test_the_staff_are_read_without_the_audience_and_leave_with_their_last_connection(
+    state: RoomState, session_id: str
+) -> None:
+    host = person(session_id, 0, RoomRole.HOST)
+    co_host = person(session_id, 1, RoomRole.CO_HOST)
+    audience = [person(session_id, n) for n in range(2, 12)]
+    for n, someone in enumerate([host, co_host, *audience]):
+        await state.add_connection(someone, f"sid{n}")
+    await state.add_connection(host, "second-tab")
+    assert sorted(p.participant_id for p in await state.staff(session_id)) == ["c_0", "c_1"]
+    assert len(await state.participants(session_id)) == 12
+
+    assert await state.remove_connection(session_id, "c_0", "sid0") is False  # still in a second tab
+    assert sorted(p.participant_id for p in await state.staff(session_id)) == ["c_0", "c_1"]
+    assert await state.remove_connection(session_id, "c_0", "second-tab") is True
+    assert [p.participant_id for p in await state.staff(session_id)] == ["c_1"]
+
+
+async def test_a_few_fields_of_a_big_hash_are_read_in_one_go(state: RoomState, session_id: str) -> None:
+    for n in range(20):
+        await state.hash_set(session_id, "media", f"c_{n}", f'{{"camera": {str(n % 2 == 0).lower()}}}')
+    assert await state.hash_some(session_id, "media", ["c_0", "c_3", "c_99"]) == {
+        "c_0": '{"camera": true}',
+        "c_3": '{"camera": false}',
+    }
+    assert await state.hash_some(session_id, "media", []) == {}

@@ -184,9 +184,10 @@ export class Broadcast {
     if (this.publisher !== pc) return;
     if (!ack.ok) {
       this.onError?.(`Could not send your video: ${ack.error?.message ?? "no answer"}`);
-      return;
+      return ack;
     }
     await pc.setRemoteDescription(ack.description);
+    return ack;
   }
 
   publishing() {
@@ -212,7 +213,8 @@ export class Broadcast {
 
   async subscribeOnce() {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
-    for (let i = 0; i < this.wanted; i += 1) {
+    // Janus offers its own m-lines (one per published track); the embedded forwarder answers ours.
+    for (let i = 0; this.engine !== "janus" && i < this.wanted; i += 1) {
       preferCodec(pc.addTransceiver("video", { direction: "recvonly" }), "video", "video/VP8");
       pc.addTransceiver("audio", { direction: "recvonly" });
     }
@@ -227,21 +229,38 @@ export class Broadcast {
         if (this.stage.remote.get(stream.id)?.video.srcObject === stream) this.stage.removeRemote(stream.id);
       });
     };
-    await pc.setLocalDescription(await pc.createOffer());
-    await iceGathered(pc);
-    const ack = await this.send("media.subscribe", { description: plain(pc.localDescription) });
+    const ack = this.engine === "janus" ? await this.negotiateWithJanus(pc) : await this.offerToServer(pc);
     if (!ack.ok) {
       pc.close();
-      if (ack.error?.code !== "unknown_event") this.onError?.(`Could not receive video: ${ack.error?.message}`);
+      if (ack.error?.code !== "unknown_event" && ack.error?.code !== "no_media") {
+        this.onError?.(`Could not receive video: ${ack.error?.message}`);
+      }
       return;
     }
-    await pc.setRemoteDescription(ack.description);
     const previous = this.subscriber;
     this.subscriber = pc;
     pc.onconnectionstatechange = () => {
       if (pc.connectionState === "failed" && this.subscriber === pc) setTimeout(() => this.subscribe(this.wanted), 2000);
     };
     previous?.close();
+  }
+
+  async offerToServer(pc) {
+    await pc.setLocalDescription(await pc.createOffer());
+    await iceGathered(pc);
+    const ack = await this.send("media.subscribe", { description: plain(pc.localDescription) });
+    if (ack.ok) await pc.setRemoteDescription(ack.description);
+    return ack;
+  }
+
+  // With Janus (room.state.media === "janus") the server offers and the viewer answers.
+  async negotiateWithJanus(pc) {
+    const ack = await this.send("media.subscribe", {});
+    if (!ack.ok) return ack;
+    await pc.setRemoteDescription(ack.description);
+    await pc.setLocalDescription(await pc.createAnswer());
+    await iceGathered(pc);
+    return this.send("media.answer", { description: plain(pc.localDescription) });
   }
 
   close() {

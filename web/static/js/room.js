@@ -153,6 +153,11 @@ class Room {
       const tab = document.getElementById("tab-polls");
       if (tab && document.body.dataset.tab !== "polls") tab.dataset.new = "true";
     });
+    socket.on("media.unavailable", ({ message }) => {
+      this.publishers.clear();
+      this.say(message);
+      if (this.isStaff) this.republishWhenBack();
+    });
     socket.on("media.available", ({ participant_id: id }) => {
       if (id === this.me) return;
       this.publishers.add(id);
@@ -209,6 +214,7 @@ class Room {
     this.hands = new Set(state.hands ?? state.participants.filter((p) => p.hand_raised).map((p) => p.participant_id));
     for (const p of state.participants) if (p.visible !== undefined) this.attention.set(p.participant_id, p.visible);
     this.publishers = new Set(state.publishers ?? []);
+    if (this.broadcast) this.broadcast.engine = state.media ?? "embedded";
     this.setStatus(state.session.status);
     this.chat.load(state.chat);
     this.questions?.load(state.questions);
@@ -219,6 +225,21 @@ class Room {
     if (state.ice_servers?.length) this.config.ice_servers = state.ice_servers;
     this.startMedia();
     if (state.session.status === "ended") this.ended();
+  }
+
+  // The media server stopped (Janus origin): publish again until it answers, then viewers follow.
+  async republishWhenBack() {
+    if (this.republishing || !this.local.stream) return;
+    this.republishing = true;
+    try {
+      for (let attempt = 0; attempt < 100; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 3000));
+        const ack = await this.broadcast.publish();
+        if (ack?.ok || ack?.error?.code !== "media_unavailable") return;
+      }
+    } finally {
+      this.republishing = false;
+    }
   }
 
   startMedia() {

@@ -1,0 +1,94 @@
+"""Socket.IO handlers of webinar media when `LIVE_MEDIA=janus`: the same events as the embedded engine, plus `media.answer`.
+
+`media.publish {description: offer}` is answered as with the embedded engine (by Janus's origin).
+`media.subscribe` sent *without* a description asks for Janus's offer, which comes back in the ack;
+the viewer answers it with `media.answer {description: answer}` (a VideoRoom subscriber never offers).
+`media.subscribe` with an offer is refused with a message saying so. `room.state.media` tells pages
+which way to subscribe: `"janus"` here, absent with the embedded engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from live.domain_events import SessionEnded
+from live.errors import InvalidInput
+from live.media.events import MediaOfferIn
+from live.media.janus.engine import JanusMedia
+from live.media.janus.events import MediaAnswerIn, SubscribeIn
+from live.media.model import check_can_publish, check_can_subscribe
+from live.rooms.dispatch import Ctx, EventRegistry, session_room
+from live.rooms.model import Participant, RateKind
+from live.rooms.namespace import NAMESPACE
+from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO
+
+JANUS: web.AppKey[JanusMedia] = web.AppKey("janus_media", JanusMedia)
+
+
+def register(app: web.Application, registry: EventRegistry) -> None:
+    registry.add("media.publish", publish, MediaOfferIn, rate=RateKind.RTC)
+    registry.add("media.subscribe", subscribe, SubscribeIn, rate=RateKind.RTC)
+    registry.add("media.answer", answer, MediaAnswerIn, rate=RateKind.RTC)
+    registry.on_leave.append(_left)
+    parts = app.setdefault(ROOM_STATE_PARTS, {})
+    parts["publishers"] = publishers
+    parts["media"] = engine_name
+    app.cleanup_ctx.append(janus_ctx)
+
+
+async def janus_ctx(app: web.Application) -> AsyncIterator[None]:
+    sio: Any = app[SIO]
+
+    async def emit(event: str, data: dict[str, Any], sid: str) -> None:
+        await sio.emit(event, data, to=sid, namespace=NAMESPACE)
+
+    async def emit_to_session(event: str, data: dict[str, Any], session_id: str) -> None:
+        await sio.emit(event, data, to=session_room(session_id), namespace=NAMESPACE)
+
+    media = JanusMedia(app[SETTINGS].janus, emit, emit_to_session)
+    await media.start()
+    app[JANUS] = media
+    yield
+    await media.close()
+
+
+async def publish(ctx: Ctx, body: MediaOfferIn) -> dict[str, Any]:
+    check_can_publish(ctx.session["kind"], ctx.me.role)
+    offer = body.description.model_dump()
+    return {"description": await ctx.app[JANUS].publish(ctx.session_id, ctx.me.participant_id, ctx.sid, offer)}
+
+
+async def subscribe(ctx: Ctx, body: SubscribeIn) -> dict[str, Any]:
+    check_can_subscribe(ctx.session["kind"])
+    if body.description is not None:
+        raise InvalidInput(
+            "This server's webinar media runs on Janus, which makes the offer: send 'media.subscribe' with {} "
+            "and answer the offer in the ack with 'media.answer'."
+        )
+    return {"description": await ctx.app[JANUS].subscribe(ctx.session_id, ctx.me.participant_id, ctx.sid)}
+
+
+async def answer(ctx: Ctx, body: MediaAnswerIn) -> dict[str, Any]:
+    check_can_subscribe(ctx.session["kind"])
+    await ctx.app[JANUS].answer(ctx.session_id, ctx.me.participant_id, body.description.model_dump())
+    return {}
+
+
+async def publishers(ctx: Ctx) -> list[str]:
+    return ctx.app[JANUS].publishers(ctx.session_id)
+
+
+async def engine_name(ctx: Ctx) -> str:
+    return "janus"
+
+
+async def _left(app: web.Application, me: Participant, sid: str, last: bool) -> None:
+    await app[JANUS].leave(me.session_id, me.participant_id, sid, last)
+
+
+async def on_session_ended(app: web.Application, event: SessionEnded) -> None:
+    """Tears the session's rooms down on every node as soon as it ends."""
+    await app[JANUS].end(event.session_id)

@@ -1,0 +1,42 @@
+"""A webinar in Chromium with `LIVE_MEDIA=janus`: the host publishes to a real Janus origin, the attendee watches from an edge."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright
+
+from live.media.janus.handlers import JANUS
+from live.media.janus.model import NodeSpec
+from tests.browser_support import launch_chromium, screenshot
+from tests.conftest import ServerFactory, add_staff
+from tests.media.janus_support import running_nodes
+from tests.pages.support import assert_remote_video_plays, enter_room, guest, schedule, signed_in
+
+pytestmark = pytest.mark.browser
+
+
+async def test_an_attendee_sees_the_hosts_camera_through_a_janus_origin_and_edge(
+    make_server: ServerFactory, sqlite_url: str, tmp_path: Path
+) -> None:
+    async with running_nodes(tmp_path, ("origin", "edge")) as nodes:
+        server = await make_server(sqlite_url, media="janus", janus=[NodeSpec(n.url, n.role) for n in nodes])
+        host_member = await add_staff(sqlite_url, "host@example.com", "host")
+        csm = await add_staff(sqlite_url, "csm@example.com", "csm")
+        room = await schedule(server, csm, host_member, "webinar", contacts=("Ada Acme",))
+        async with async_playwright() as playwright:
+            browser = await launch_chromium(playwright)
+            try:
+                _, host = await signed_in(browser, server, host_member)
+                await host.goto(f"{server.url}/sessions/{room.session_id}/live")
+                await enter_room(host)
+                await host.get_by_test_id("go-live").click()
+                _, attendee = await guest(browser, room.invited[0].join_url)
+                await enter_room(attendee)
+                await assert_remote_video_plays(attendee)
+                placement = server.app[JANUS].placement(room.session_id)
+                assert list(placement.values()) == [f"edge@127.0.0.1:{nodes[1].config.api_port}"]
+                await screenshot(attendee, "join-webinar-janus")
+            finally:
+                await browser.close()

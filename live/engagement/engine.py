@@ -37,7 +37,7 @@ from live.accounts.model import (
     tier_for_ltv,
 )
 from live.engagement.config import EngagementConfig
-from live.engagement.model import ScoredSession, account_engagement, age_days, session_ids, within
+from live.engagement.model import ScoredSession, ScoreHistory, age_days, session_ids
 from live.sessions.model import SessionKind
 
 JsonValue = float | int | str | bool | None
@@ -153,33 +153,42 @@ class Facts:
     engagement: float | None
     ltv: float
     band: Tier
-    scores: tuple[ScoredSession, ...]
+    history: ScoreHistory
     last_attended: ScoredSession | None
     days_inactive: float
+    # Distinct scored sessions the account's contacts were invited to in the inactivity window.
+    invitations: int
+
+    @property
+    def scores(self) -> tuple[ScoredSession, ...]:
+        """Every score up to `now`, oldest first."""
+        return self.history.past(self.now)
+
+    def within(self, days: float) -> tuple[ScoredSession, ...]:
+        return self.history.within(self.now, days)
 
 
 def gather_facts(
-    account: AccountSnapshot, scores: Sequence[ScoredSession], now: datetime, config: EngagementConfig
+    account: AccountSnapshot,
+    scores: Sequence[ScoredSession] | ScoreHistory,
+    now: datetime,
+    config: EngagementConfig,
 ) -> Facts:
-    past = tuple(sorted((s for s in scores if s.ended_at <= now), key=_score_order))
-    attended = [s for s in past if s.attended]
-    last_attended = max(attended, key=_score_order) if attended else None
+    history = scores if isinstance(scores, ScoreHistory) else ScoreHistory(scores, config)
+    last_attended = history.last_attended(now)
     # "No attendance for 45 days" counts from the signature for an account that never attended.
     since = max(account.signed_at, last_attended.ended_at) if last_attended else account.signed_at
     ltv = lifetime_value(account.mrr, config.gross_margin, config.monthly_churn)
     return Facts(
         now=now,
-        engagement=account_engagement(past, now, config),
+        engagement=history.engagement(now),
         ltv=ltv,
         band=tier_for_ltv(ltv, config.high_band, config.low_band),
-        scores=past,
+        history=history,
         last_attended=last_attended,
         days_inactive=max(0.0, age_days(since, now)),
+        invitations=history.sessions_within(now, config.inactivity_days),
     )
-
-
-def _score_order(s: ScoredSession) -> tuple[datetime, str, str]:
-    return (s.ended_at, s.session_id, s.contact_id)
 
 
 def _fmt(value: float | None) -> str:
@@ -270,7 +279,7 @@ def welcome_seminar_move(facts: Facts, state: EngineState) -> Move | None:
 
 
 def establishment_move(facts: Facts, config: EngagementConfig) -> Move | None:
-    recent = within(facts.scores, facts.now, config.establishment_window_days)
+    recent = facts.within(config.establishment_window_days)
     sessions = session_ids(recent)
     engagement = facts.engagement
     if engagement is None or engagement < config.establishment_engagement:
@@ -293,10 +302,12 @@ def establishment_move(facts: Facts, config: EngagementConfig) -> Move | None:
 
 
 def self_driving_move(facts: Facts, state: EngineState, config: EngagementConfig) -> Move | None:
+    if facts.engagement is None:
+        return None  # not enough data: never a phase change
     days_above = _days_since(state.above_self_driving_since, facts.now)
     if state.above_self_driving_since is None or days_above < config.self_driving_days:
         return None
-    attended = [s for s in within(facts.scores, facts.now, config.self_driving_days) if s.attended]
+    attended = [s for s in facts.within(config.self_driving_days) if s.attended]
     contacts = sorted({s.contact_id for s in attended})
     if len(contacts) < config.self_driving_min_contacts:
         return None
@@ -318,6 +329,8 @@ def self_driving_move(facts: Facts, state: EngineState, config: EngagementConfig
 def regression_move(phase: Phase, facts: Facts, state: EngineState, config: EngagementConfig) -> Move | None:
     index = PHASE_ORDER.index(phase)
     days_below = _days_since(state.below_regress_since, facts.now)
+    if facts.engagement is None:
+        return None  # not enough data: never a phase change
     if index == 0 or state.below_regress_since is None or days_below < config.regress_days:
         return None
     previous = PHASE_ORDER[index - 1]
@@ -331,7 +344,7 @@ def regression_move(phase: Phase, facts: Facts, state: EngineState, config: Enga
         "days_below": round(days_below, 1),
         "threshold": config.regress_engagement,
     }
-    evidence = session_ids(within(facts.scores, facts.now, config.regress_days))
+    evidence = session_ids(facts.within(config.regress_days))
     return Move(previous, "regression", reason, numbers, evidence)
 
 
@@ -382,14 +395,28 @@ def risk_signals(phase: Phase, facts: Facts, config: EngagementConfig, margin: f
     engagement line up for the exit test."""
     engagement = facts.engagement
     low = phase in EARLY_PHASES and engagement is not None and engagement < config.at_risk_engagement + margin
-    return low, facts.days_inactive >= config.inactivity_days
+    return low, inactive_and_invited(facts, config)
+
+
+def inactive_and_invited(facts: Facts, config: EngagementConfig) -> bool:
+    """No attendance for `inactivity_days` counts only when there was something to attend: at least
+    `inactivity_min_invitations` scored sessions in that window (otherwise the account is unengaged)."""
+    return facts.days_inactive >= config.inactivity_days and facts.invitations >= config.inactivity_min_invitations
+
+
+def unengaged(facts: Facts, config: EngagementConfig) -> bool:
+    """Nobody attended for `inactivity_days`, and nobody was invited enough to call it a choice."""
+    return facts.days_inactive >= config.inactivity_days and facts.invitations < config.inactivity_min_invitations
 
 
 def decide_risk(
     phase: Phase, facts: Facts, state: EngineState, config: EngagementConfig
 ) -> tuple[EngineState, Move | None]:
     """Raise at once; lift after enough evaluations in a row past the exit threshold. The move, if
-    any, is for the health field (at_risk on, or off to be replaced by the engagement band)."""
+    any, is for the health field (at_risk on, or off to be replaced by the engagement band). Without
+    enough data (engagement None) the flag stays as it is: one odd session never raises or lifts it."""
+    if facts.engagement is None:
+        return state, None
     low, inactive = risk_signals(phase, facts, config, margin=0.0)
     if low or inactive:
         cause = "low_engagement" if low else "inactivity"
@@ -415,11 +442,12 @@ def _risk_raised(cause: str, phase: Phase, facts: Facts, config: EngagementConfi
             f"Engagement is {_fmt(facts.engagement)}, below {config.at_risk_engagement:.0f} while in "
             f"{phase.value}: the account is at risk."
         )
-        evidence = session_ids(within(facts.scores, facts.now, config.establishment_window_days))
+        evidence = session_ids(facts.within(config.establishment_window_days))
     else:
         reason = (
             f"No contact has attended a session for {facts.days_inactive:.0f} days "
-            f"(limit {config.inactivity_days:.0f}): the account is at risk."
+            f"(limit {config.inactivity_days:.0f}) although they were invited to {facts.invitations}: "
+            f"the account is at risk."
         )
         evidence = [facts.last_attended.session_id] if facts.last_attended else []
     numbers: dict[str, JsonValue] = {
@@ -427,6 +455,7 @@ def _risk_raised(cause: str, phase: Phase, facts: Facts, config: EngagementConfi
         "threshold": config.at_risk_engagement,
         "days_inactive": round(facts.days_inactive, 1),
         "inactivity_days": config.inactivity_days,
+        "invitations": facts.invitations,
     }
     return Move(Health.AT_RISK, f"at_risk_{cause}", reason, numbers, evidence, True)
 
@@ -444,7 +473,7 @@ def _risk_lifted(streak: int, facts: Facts, config: EngagementConfig) -> Move:
         "evaluations": streak,
         "days_inactive": round(facts.days_inactive, 1),
     }
-    evidence = session_ids(within(facts.scores, facts.now, config.establishment_window_days))
+    evidence = session_ids(facts.within(config.establishment_window_days))
     return Move("", "at_risk_lifted", reason, numbers, evidence, True)
 
 
@@ -509,10 +538,15 @@ def _tier_move(
 # --- health -----------------------------------------------------------------------------------
 
 
-def decide_health(previous: Health, at_risk: bool, engagement: float | None, config: EngagementConfig) -> Health:
-    """At risk wins; healthy from `healthy_engagement`, kept down to `hysteresis` below it."""
+def decide_health(
+    previous: Health, at_risk: bool, engagement: float | None, config: EngagementConfig, idle: bool = False
+) -> Health:
+    """At risk wins; then unengaged (`idle`: nobody attended, nobody was invited enough); healthy from
+    `healthy_engagement`, kept down to `hysteresis` below it; with not enough data, neutral."""
     if at_risk:
         return Health.AT_RISK
+    if idle:
+        return Health.UNENGAGED
     if engagement is None:
         return Health.NEUTRAL
     line = config.healthy_engagement - (config.hysteresis if previous is Health.HEALTHY else 0.0)
@@ -526,15 +560,29 @@ def _health_change(
         return None
     if risk_move is not None:
         return _change("health", old, replace(risk_move, new=new), config)
-    reason = (
-        f"Engagement is {_fmt(facts.engagement)} (healthy from {config.healthy_engagement:.0f}, "
-        f"kept down to {config.healthy_engagement - config.hysteresis:.0f}): {new.value}."
-    )
+    if new is Health.UNENGAGED:
+        reason = (
+            f"No contact has attended a session for {facts.days_inactive:.0f} days, but they were invited to "
+            f"only {facts.invitations} (at risk needs {config.inactivity_min_invitations}): unengaged, "
+            f"not at risk. Invite them."
+        )
+    elif facts.engagement is None:
+        reason = (
+            f"Not enough data: fewer than {config.min_evidence_sessions} scored sessions in the last "
+            f"{config.half_life_days:g} days, so engagement is not judged: {new.value}."
+        )
+    else:
+        reason = (
+            f"Engagement is {_fmt(facts.engagement)} (healthy from {config.healthy_engagement:.0f}, "
+            f"kept down to {config.healthy_engagement - config.hysteresis:.0f}): {new.value}."
+        )
     numbers: dict[str, JsonValue] = {
         "engagement": _rounded(facts.engagement),
         "threshold": config.healthy_engagement,
+        "days_inactive": round(facts.days_inactive, 1),
+        "invitations": facts.invitations,
     }
-    evidence = session_ids(within(facts.scores, facts.now, config.establishment_window_days))
+    evidence = session_ids(facts.within(config.establishment_window_days))
     return _change("health", old, Move(new, "health_band", reason, numbers, evidence), config)
 
 
@@ -542,7 +590,10 @@ def _health_change(
 
 
 def evaluate(
-    account: AccountSnapshot, scores: Sequence[ScoredSession], now: datetime, config: EngagementConfig
+    account: AccountSnapshot,
+    scores: Sequence[ScoredSession] | ScoreHistory,
+    now: datetime,
+    config: EngagementConfig,
 ) -> Evaluation:
     """One evaluation of one account at `now`: pure, so replaying a sequence of dates over the same
     scores always gives the same history."""
@@ -551,7 +602,8 @@ def evaluate(
     phase, phase_source, state, phase_change = decide_phase(account, facts, state, config)
     state, risk_move = decide_risk(phase, facts, state, config)
     tier, tier_source, state, tier_change = decide_tier(account, facts, state, config)
-    health = decide_health(account.health, state.at_risk, facts.engagement, config)
+    idle = unengaged(facts, config)
+    health = decide_health(account.health, state.at_risk, facts.engagement, config, idle)
     health_change = _health_change(account.health, health, risk_move, facts, config)
     last = state.last_evaluated_at
     state = replace(state, last_evaluated_at=now if last is None else max(last, now))

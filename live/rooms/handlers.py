@@ -17,9 +17,17 @@ from live.db.tables import LiveSession
 from live.errors import Forbidden, InvalidInput, NotFound
 from live.events.model import EventType
 from live.rooms.dispatch import ANY_STATUS, Ctx, Empty, EventRegistry, iso, now
-from live.rooms.events import FocusIn, HandLowerIn, MediaStateIn, ReactionIn, RtcSignalIn, TargetIn
+from live.rooms.events import (
+    FocusIn,
+    HandLowerIn,
+    MediaStateIn,
+    ReactionIn,
+    RtcSignalIn,
+    SessionStartIn,
+    TargetIn,
+)
 from live.rooms.model import STAFF, RateKind, RoomRole
-from live.sessions.model import SessionStatus
+from live.sessions.model import SessionStatus, check_start_time
 from live.typedefs import DB, EVENT_WRITER, ON_SESSION_ENDED, SETTINGS, SessionEndedHook
 
 log = logging.getLogger(__name__)
@@ -28,7 +36,7 @@ REMOVED_REASON = "removed by the host"
 
 
 def register(app: web.Application, registry: EventRegistry) -> None:
-    registry.add("session.start", start, Empty, roles=STAFF, statuses=ANY_STATUS)
+    registry.add("session.start", start, SessionStartIn, roles=STAFF, statuses=ANY_STATUS)
     registry.add("session.end", end, Empty, roles=STAFF, statuses=ANY_STATUS)
     registry.add("reaction.send", reaction, ReactionIn, rate=RateKind.REACTION)
     registry.add("hand.raise", raise_hand, Empty)
@@ -63,7 +71,11 @@ async def _transition(ctx: Ctx, to: SessionStatus) -> str:
     return iso(at)
 
 
-async def start(ctx: Ctx, body: Empty) -> dict[str, Any]:
+async def start(ctx: Ctx, body: SessionStartIn) -> dict[str, Any]:
+    async with ctx.app[DB]() as db:
+        session = await db.get(LiveSession, ctx.session_id)
+    if session is not None and session.status == SessionStatus.SCHEDULED:
+        check_start_time(session.starts_at, now(), body.force)
     at = await _transition(ctx, SessionStatus.LIVE)
     await ctx.emit("session.started", {"id": ctx.session_id, "at": at})
     return {"id": ctx.session_id, "at": at}

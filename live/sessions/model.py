@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from live.errors import Conflict
@@ -32,3 +33,25 @@ class SessionStatus(StrEnum):
 
 # One-on-ones are a CSM and an account's people: 2-6 in all, as the design says.
 ONE_ON_ONE_MAX_PEOPLE = 6
+
+
+# Going live more than this long before the scheduled start asks the host to confirm: a session run a
+# day early is not the session people were invited to (its invitees are not no-shows, see
+# live/engagement/report.py), and it is usually a click on the wrong session.
+EARLY_START = timedelta(minutes=15)
+
+
+def check_start_time(starts_at: datetime, now: datetime, force: bool) -> None:
+    """Refuses (code "early") a start more than `EARLY_START` before the schedule unless `force`."""
+    ahead = starts_at - now
+    if force or ahead <= EARLY_START:
+        return
+    minutes = ahead.total_seconds() / 60
+    when = f"{minutes / 60 / 24:.1f} days" if minutes >= 48 * 60 else (
+        f"{minutes / 60:.1f} hours" if minutes >= 120 else f"{minutes:.0f} minutes"
+    )
+    raise Conflict(
+        f"This session is scheduled for {starts_at.isoformat()}, {when} from now. Going live this early: "
+        f"send again with force to confirm.",
+        code="early",
+    )

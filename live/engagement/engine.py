@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from live.accounts.model import (
@@ -56,7 +56,15 @@ class AccountSnapshot:
     tier_override_expires_at: datetime | None = None
     phase_source: Source = Source.ENGINE
     phase_override_expires_at: datetime | None = None
-    engine_state: Mapping[str, Any] | None = None
+    # The JSON stored with the account, or (within a replay) the typed state itself.
+    engine_state: Mapping[str, Any] | EngineState | None = None
+
+    def but(self, **changes: Any) -> AccountSnapshot:
+        """A copy with `changes` (see `EngineState.but`: a replay makes one per evaluation)."""
+        copy = object.__new__(AccountSnapshot)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__.update(changes)
+        return copy
 
 
 @dataclass(frozen=True)
@@ -81,8 +89,13 @@ class Evaluation:
     at_risk: bool
     engagement: float | None
     ltv: float
-    engine_state: dict[str, Any]
+    state: EngineState
     changes: list[Change]
+
+    @property
+    def engine_state(self) -> dict[str, Any]:
+        """The state as the JSON stored with the account."""
+        return self.state.to_json()
 
 
 @dataclass(frozen=True)
@@ -99,8 +112,18 @@ class EngineState:
     below_regress_since: datetime | None = None
     above_self_driving_since: datetime | None = None
 
+    def but(self, **changes: Any) -> EngineState:
+        """A copy with `changes`: `dataclasses.replace` without its per-call introspection, which was
+        the largest single cost of replaying a year (hundreds of thousands of evaluations)."""
+        copy = object.__new__(EngineState)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__.update(changes)
+        return copy
+
     @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> EngineState:
+    def from_json(cls, data: Mapping[str, Any] | EngineState | None) -> EngineState:
+        if isinstance(data, EngineState):
+            return data  # a replay carries the typed state from one evaluation to the next
         data = data or {}
         streak = data.get("recover_streak")
         reason = data.get("at_risk_reason")
@@ -226,7 +249,7 @@ def advance_clocks(
         above = above or now
     elif engagement < config.self_driving_engagement - config.hysteresis:
         above = None
-    return replace(state, below_regress_since=below, above_self_driving_since=above)
+    return state.but(below_regress_since=below, above_self_driving_since=above)
 
 
 # --- phase ------------------------------------------------------------------------------------
@@ -359,10 +382,10 @@ def decide_phase(
     dwell_ok = _days_since(state.phase_changed_at, now) >= config.min_dwell_days
     if move is None or not (move.immediate or dwell_ok or expired):
         return account.phase, Source.ENGINE, state, None
-    state = replace(state, phase_changed_at=now)
+    state = state.but(phase_changed_at=now)
     if move.rule == "regression":
         # Another step back needs another full stretch below the line.
-        state = replace(state, below_regress_since=now)
+        state = state.but(below_regress_since=now)
     if expired:
         move = _after_override(move, "phase", account.phase_override_expires_at)
     return Phase(move.new), Source.ENGINE, state, _change("phase", account.phase, move, config)
@@ -421,18 +444,18 @@ def decide_risk(
     if low or inactive:
         cause = "low_engagement" if low else "inactivity"
         raised = not state.at_risk
-        state = replace(state, at_risk=True, at_risk_reason=cause, recover_streak=0)
+        state = state.but(at_risk=True, at_risk_reason=cause, recover_streak=0)
         return state, (_risk_raised(cause, phase, facts, config) if raised else None)
     if not state.at_risk:
         return state, None
     low_exit, _ = risk_signals(phase, facts, config, margin=config.hysteresis)
     if low_exit:
-        return replace(state, recover_streak=0), None
+        return state.but(recover_streak=0), None
     fresh = state.last_evaluated_at is None or facts.now > state.last_evaluated_at
     streak = state.recover_streak + (1 if fresh else 0)
     if streak < config.recover_evaluations:
-        return replace(state, recover_streak=streak), None
-    state = replace(state, at_risk=False, at_risk_reason=None, recover_streak=0)
+        return state.but(recover_streak=streak), None
+    state = state.but(at_risk=False, at_risk_reason=None, recover_streak=0)
     return state, _risk_lifted(streak, facts, config)
 
 
@@ -490,7 +513,7 @@ def decide_tier(
     target = raise_tier(facts.band) if state.at_risk else facts.band
     escalated = state.at_risk and target != facts.band
     if target == account.tier:
-        return account.tier, Source.ENGINE, replace(state, tier_escalated=escalated), None
+        return account.tier, Source.ENGINE, state.but(tier_escalated=escalated), None
     rising = TIER_ORDER.index(target) > TIER_ORDER.index(account.tier)
     dwell_ok = _days_since(state.tier_changed_at, now) >= config.min_dwell_days
     if not (rising or dwell_ok or expired):
@@ -498,7 +521,7 @@ def decide_tier(
     move = _tier_move(account, target, escalated, rising, facts, state, config)
     if expired:
         move = _after_override(move, "tier", account.tier_override_expires_at)
-    state = replace(state, tier_changed_at=now, tier_escalated=escalated)
+    state = state.but(tier_changed_at=now, tier_escalated=escalated)
     return target, Source.ENGINE, state, _change("tier", account.tier, move, config)
 
 
@@ -606,7 +629,7 @@ def evaluate(
     health = decide_health(account.health, state.at_risk, facts.engagement, config, idle)
     health_change = _health_change(account.health, health, risk_move, facts, config)
     last = state.last_evaluated_at
-    state = replace(state, last_evaluated_at=now if last is None else max(last, now))
+    state = state.but(last_evaluated_at=now if last is None else max(last, now))
     changes = [c for c in (phase_change, tier_change, health_change) if c is not None]
     return Evaluation(
         tier=tier,
@@ -617,6 +640,64 @@ def evaluate(
         at_risk=state.at_risk,
         engagement=facts.engagement,
         ltv=facts.ltv,
-        engine_state=state.to_json(),
+        state=state,
         changes=changes,
     )
+
+
+# --- quiet stretches --------------------------------------------------------------------------
+
+# Boundaries are computed as datetimes while the rules compare float days: stop skipping this much
+# before a boundary so that rounding can only make us evaluate more, never less.
+QUIET_MARGIN = timedelta(seconds=1)
+
+
+def quiet_until(
+    before: AccountSnapshot, result: Evaluation, history: ScoreHistory, now: datetime, config: EngagementConfig
+) -> datetime | None:
+    """Until when evaluating again with no new score would give exactly this evaluation (None: do not skip).
+
+    Only after a *quiet* evaluation: no change, the same sources, and an engine state that only moved
+    its `last_evaluated_at` (so a re-evaluation with the same inputs is a fixed point). With the scores
+    fixed, the rules then read time only through thresholds on elapsed time: a score leaving a window,
+    the inactivity limit, the regression and self-driving clocks, the dwell time, an override's expiry.
+    The earliest of those is the end of the quiet stretch; the engagement mean does not move in it
+    (every weight decays alike, see `ScoreHistory`). A replay skips the daily ticks inside it.
+    """
+    old = EngineState.from_json(before.engine_state)
+    state = result.state
+    if (
+        result.changes
+        or result.tier_source is not before.tier_source
+        or result.phase_source is not before.phase_source
+        or result.health is not before.health
+        or state.but(last_evaluated_at=old.last_evaluated_at) != old
+    ):
+        return None
+    last = history.last_attended(now)
+    since = max(before.signed_at, last.ended_at) if last else before.signed_at
+    candidates = [
+        # Counts of sessions in a window matter only where they cross their threshold.
+        history.drops_below(now, config.half_life_days, config.min_evidence_sessions),
+        history.drops_below(now, config.inactivity_days, config.inactivity_min_invitations),
+        since + timedelta(days=config.inactivity_days),
+        _plus(state.below_regress_since, config.regress_days),
+        _plus(state.above_self_driving_since, config.self_driving_days),
+        _plus(state.phase_changed_at, config.min_dwell_days),
+        _plus(state.tier_changed_at, config.min_dwell_days),
+        before.tier_override_expires_at,
+        before.phase_override_expires_at,
+    ]
+    if result.phase is Phase.ESTABLISHMENT:
+        candidates.append(
+            history.drops_below(now, config.establishment_window_days, config.establishment_min_sessions)
+        )
+    if result.phase is Phase.UTILIZATION:
+        # Active contacts are counted over the self-driving window: any session leaving it may change them.
+        candidates.append(history.next_expiry(now, config.self_driving_days))
+    upcoming = [at for at in candidates if at is not None and at >= now]
+    return (min(upcoming) - QUIET_MARGIN) if upcoming else datetime.max.replace(tzinfo=now.tzinfo)
+
+
+def _plus(at: datetime | None, days: float) -> datetime | None:
+    return None if at is None else at + timedelta(days=days)

@@ -226,7 +226,7 @@ class ScoreHistory:
         for s in self.scores:
             first_end.setdefault(s.session_id, s.ended_at)
         self.session_ends = sorted(first_end.values())
-        self._means: dict[int, float | None] = {}
+        self._means = self._prefix_means()
         last: list[ScoredSession | None] = []
         latest: ScoredSession | None = None
         for s in self.scores:
@@ -234,6 +234,25 @@ class ScoreHistory:
                 latest = s
             last.append(latest)
         self._last_attended = last
+
+    def drops_below(self, now: datetime, days: float, threshold: int) -> datetime | None:
+        """When the number of sessions in the `days` before the clock (counted as `sessions_within`)
+        first falls below `threshold` with no new session; None if it is already below or never does."""
+        lo = bisect.bisect_left(self.session_ends, now - timedelta(days=days))
+        hi = bisect.bisect_right(self.session_ends, now)
+        count = hi - lo
+        if threshold <= 0 or count < threshold:
+            return None
+        # Once this one leaves the window only threshold - 1 are left in it.
+        return self.session_ends[lo + count - threshold] + timedelta(days=days)
+
+    def next_expiry(self, now: datetime, days: float) -> datetime | None:
+        """The first instant at or after `now` at which a session that had ended by `now` leaves the
+        `days` window. A window includes its last instant, so a session expiring exactly at `now`
+        still leaves a moment later: it is returned, and the caller skips nothing."""
+        hi = bisect.bisect_right(self.session_ends, now)
+        lo = bisect.bisect_left(self.session_ends, now - timedelta(days=days))
+        return self.session_ends[lo] + timedelta(days=days) if lo < hi else None
 
     def count(self, now: datetime) -> int:
         """How many scores had ended by `now`."""
@@ -256,12 +275,28 @@ class ScoreHistory:
         k = self.count(now)
         return self._last_attended[k - 1] if k else None
 
+    def _prefix_means(self) -> list[float | None]:
+        """`decayed_mean` of each prefix, dated at its last end, in one pass: the weighted sums are
+        decayed from one end to the next (factors <= 1, so nothing overflows however long the history)."""
+        means: list[float | None] = [None]
+        weighted = total = 0.0
+        previous: datetime | None = None
+        h = self.config.half_life_days
+        for s in self.scores:
+            if previous is not None and s.ended_at != previous:
+                factor = decay(age_days(previous, s.ended_at), h)
+                weighted *= factor
+                total *= factor
+            previous = s.ended_at
+            w = max(0.0, self.config.kind_weights.get(str(s.kind), 1.0))
+            weighted += w * min(100.0, max(0.0, s.score))
+            total += w
+            means.append(weighted / total if total > 0 else None)
+        return means
+
     def mean(self, now: datetime) -> float | None:
         """The decayed mean of every score up to `now`, ignoring the evidence rule."""
-        k = self.count(now)
-        if k not in self._means:
-            self._means[k] = decayed_mean(self.scores[:k], self.ends[k - 1], self.config) if k else None
-        return self._means[k]
+        return self._means[self.count(now)]
 
     def has_evidence(self, now: datetime) -> bool:
         evidence = self.sessions_within(now, self.config.half_life_days)

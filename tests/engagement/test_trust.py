@@ -6,6 +6,7 @@ Too-short sessions are not scored, invitees of a session run far from its time a
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -14,8 +15,8 @@ from hypothesis import strategies as st
 
 from live.accounts.model import Health, Phase, Tier
 from live.engagement.config import EngagementConfig
-from live.engagement.engine import AccountSnapshot, evaluate
-from live.engagement.model import ScoredSession, ScoreHistory, account_engagement
+from live.engagement.engine import AccountSnapshot, EngineState, evaluate
+from live.engagement.model import ScoredSession, ScoreHistory, account_engagement, decayed_mean
 from live.engagement.recompute import account_timeline, replay
 from live.engagement.report import Person, SessionInfo, attendance_report
 from live.events.model import EventType, LogEvent
@@ -204,7 +205,7 @@ def test_the_indexed_history_gives_the_engagement_recomputed_from_scratch(rows: 
     for days_back in (0, 10, 45, 200):
         at = NOW - timedelta(days=days_back)
         fast = history.engagement(at)
-        slow = account_engagement(scores, at, CONFIG)
+        slow = decayed_mean(scores, at, CONFIG) if history.has_evidence(at) else None
         assert (fast is None) == (slow is None)
         if fast is not None and slow is not None:
             assert abs(fast - slow) < 1e-6
@@ -218,3 +219,50 @@ def test_a_year_replayed_with_a_single_short_session_changes_nothing() -> None:
     final, results = replay(start, [], times, CONFIG)
     assert final.tier == start.tier and final.phase == start.phase
     assert all(c.field == "health" and c.new == Health.UNENGAGED for _, r in results for c in r.changes)
+
+
+RELAXED = CONFIG.with_overrides({"min_evidence_sessions": 1, "inactivity_min_invitations": 0})
+
+
+@settings(max_examples=int(os.environ.get("LIVE_TEST_EXAMPLES", "60")), deadline=None)
+@given(
+    sessions=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=360),  # day of the year it ended
+            st.sampled_from(["webinar", "welcome_seminar", "one_on_one"]),
+            st.lists(st.tuples(st.floats(min_value=0, max_value=100), st.booleans()), min_size=1, max_size=3),
+        ),
+        max_size=25,
+    ),
+    phase=st.sampled_from(list(Phase)),
+    mrr=st.sampled_from([500.0, 2_000.0, 20_000.0]),
+    relaxed=st.booleans(),
+)
+def test_skipping_quiet_days_replays_exactly_the_same_history(
+    sessions: list[tuple[int, str, list[tuple[float, bool]]]], phase: Phase, mrr: float, relaxed: bool
+) -> None:
+    config = RELAXED if relaxed else CONFIG
+    created = NOW - timedelta(days=365)
+    scores = [
+        ScoredSession(f"s{n}", f"c{i}", kind, created + timedelta(days=day, hours=17), score, attended)
+        for n, (day, kind, people) in enumerate(sessions)
+        for i, (score, attended) in enumerate(people)
+    ]
+    start = account(phase, signed_at=created - timedelta(days=10), mrr=mrr)
+    times = account_timeline(created, sorted({s.ended_at for s in scores}), NOW)
+    fast, fast_results = replay(start, scores, times, config, skip_quiet=True)
+    slow, slow_results = replay(start, scores, times, config, skip_quiet=False)
+    assert [(at, r.changes) for at, r in fast_results if r.changes] == [
+        (at, r.changes) for at, r in slow_results if r.changes
+    ]
+    assert (fast.tier, fast.phase, fast.health) == (slow.tier, slow.phase, slow.health)
+    assert EngineState.from_json(fast.engine_state) == EngineState.from_json(slow.engine_state)
+    assert len(fast_results) <= len(slow_results)
+
+
+def test_a_quiet_year_is_replayed_in_a_few_dozen_evaluations_not_365() -> None:
+    created = NOW - timedelta(days=365)
+    scores = [scored(80, 200, "s1", True), scored(60, 190, "s2", True), scored(0, 20, "s3")]
+    times = account_timeline(created, sorted({s.ended_at for s in scores}), NOW)
+    _, results = replay(account(Phase.ESTABLISHMENT, signed_at=created), scores, times, CONFIG)
+    assert len(times) == 368 and len(results) < 40

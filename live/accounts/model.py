@@ -30,6 +30,8 @@ class Health(StrEnum):
     HEALTHY = "healthy"
     NEUTRAL = "neutral"
     AT_RISK = "at_risk"
+    # Nobody attended for the inactivity window, and nobody was invited enough to call it a choice.
+    UNENGAGED = "unengaged"
 
 
 class Source(StrEnum):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from live.accounts.model import (
@@ -37,7 +37,7 @@ from live.accounts.model import (
     tier_for_ltv,
 )
 from live.engagement.config import EngagementConfig
-from live.engagement.model import ScoredSession, account_engagement, age_days, session_ids, within
+from live.engagement.model import ScoredSession, ScoreHistory, age_days, session_ids
 from live.sessions.model import SessionKind
 
 JsonValue = float | int | str | bool | None
@@ -56,7 +56,15 @@ class AccountSnapshot:
     tier_override_expires_at: datetime | None = None
     phase_source: Source = Source.ENGINE
     phase_override_expires_at: datetime | None = None
-    engine_state: Mapping[str, Any] | None = None
+    # The JSON stored with the account, or (within a replay) the typed state itself.
+    engine_state: Mapping[str, Any] | EngineState | None = None
+
+    def but(self, **changes: Any) -> AccountSnapshot:
+        """A copy with `changes` (see `EngineState.but`: a replay makes one per evaluation)."""
+        copy = object.__new__(AccountSnapshot)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__.update(changes)
+        return copy
 
 
 @dataclass(frozen=True)
@@ -81,8 +89,13 @@ class Evaluation:
     at_risk: bool
     engagement: float | None
     ltv: float
-    engine_state: dict[str, Any]
+    state: EngineState
     changes: list[Change]
+
+    @property
+    def engine_state(self) -> dict[str, Any]:
+        """The state as the JSON stored with the account."""
+        return self.state.to_json()
 
 
 @dataclass(frozen=True)
@@ -99,8 +112,18 @@ class EngineState:
     below_regress_since: datetime | None = None
     above_self_driving_since: datetime | None = None
 
+    def but(self, **changes: Any) -> EngineState:
+        """A copy with `changes`: `dataclasses.replace` without its per-call introspection, which was
+        the largest single cost of replaying a year (hundreds of thousands of evaluations)."""
+        copy = object.__new__(EngineState)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__.update(changes)
+        return copy
+
     @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> EngineState:
+    def from_json(cls, data: Mapping[str, Any] | EngineState | None) -> EngineState:
+        if isinstance(data, EngineState):
+            return data  # a replay carries the typed state from one evaluation to the next
         data = data or {}
         streak = data.get("recover_streak")
         reason = data.get("at_risk_reason")
@@ -153,33 +176,42 @@ class Facts:
     engagement: float | None
     ltv: float
     band: Tier
-    scores: tuple[ScoredSession, ...]
+    history: ScoreHistory
     last_attended: ScoredSession | None
     days_inactive: float
+    # Distinct scored sessions the account's contacts were invited to in the inactivity window.
+    invitations: int
+
+    @property
+    def scores(self) -> tuple[ScoredSession, ...]:
+        """Every score up to `now`, oldest first."""
+        return self.history.past(self.now)
+
+    def within(self, days: float) -> tuple[ScoredSession, ...]:
+        return self.history.within(self.now, days)
 
 
 def gather_facts(
-    account: AccountSnapshot, scores: Sequence[ScoredSession], now: datetime, config: EngagementConfig
+    account: AccountSnapshot,
+    scores: Sequence[ScoredSession] | ScoreHistory,
+    now: datetime,
+    config: EngagementConfig,
 ) -> Facts:
-    past = tuple(sorted((s for s in scores if s.ended_at <= now), key=_score_order))
-    attended = [s for s in past if s.attended]
-    last_attended = max(attended, key=_score_order) if attended else None
+    history = scores if isinstance(scores, ScoreHistory) else ScoreHistory(scores, config)
+    last_attended = history.last_attended(now)
     # "No attendance for 45 days" counts from the signature for an account that never attended.
     since = max(account.signed_at, last_attended.ended_at) if last_attended else account.signed_at
     ltv = lifetime_value(account.mrr, config.gross_margin, config.monthly_churn)
     return Facts(
         now=now,
-        engagement=account_engagement(past, now, config),
+        engagement=history.engagement(now),
         ltv=ltv,
         band=tier_for_ltv(ltv, config.high_band, config.low_band),
-        scores=past,
+        history=history,
         last_attended=last_attended,
         days_inactive=max(0.0, age_days(since, now)),
+        invitations=history.sessions_within(now, config.inactivity_days),
     )
-
-
-def _score_order(s: ScoredSession) -> tuple[datetime, str, str]:
-    return (s.ended_at, s.session_id, s.contact_id)
 
 
 def _fmt(value: float | None) -> str:
@@ -217,7 +249,7 @@ def advance_clocks(
         above = above or now
     elif engagement < config.self_driving_engagement - config.hysteresis:
         above = None
-    return replace(state, below_regress_since=below, above_self_driving_since=above)
+    return state.but(below_regress_since=below, above_self_driving_since=above)
 
 
 # --- phase ------------------------------------------------------------------------------------
@@ -270,7 +302,7 @@ def welcome_seminar_move(facts: Facts, state: EngineState) -> Move | None:
 
 
 def establishment_move(facts: Facts, config: EngagementConfig) -> Move | None:
-    recent = within(facts.scores, facts.now, config.establishment_window_days)
+    recent = facts.within(config.establishment_window_days)
     sessions = session_ids(recent)
     engagement = facts.engagement
     if engagement is None or engagement < config.establishment_engagement:
@@ -293,10 +325,12 @@ def establishment_move(facts: Facts, config: EngagementConfig) -> Move | None:
 
 
 def self_driving_move(facts: Facts, state: EngineState, config: EngagementConfig) -> Move | None:
+    if facts.engagement is None:
+        return None  # not enough data: never a phase change
     days_above = _days_since(state.above_self_driving_since, facts.now)
     if state.above_self_driving_since is None or days_above < config.self_driving_days:
         return None
-    attended = [s for s in within(facts.scores, facts.now, config.self_driving_days) if s.attended]
+    attended = [s for s in facts.within(config.self_driving_days) if s.attended]
     contacts = sorted({s.contact_id for s in attended})
     if len(contacts) < config.self_driving_min_contacts:
         return None
@@ -318,6 +352,8 @@ def self_driving_move(facts: Facts, state: EngineState, config: EngagementConfig
 def regression_move(phase: Phase, facts: Facts, state: EngineState, config: EngagementConfig) -> Move | None:
     index = PHASE_ORDER.index(phase)
     days_below = _days_since(state.below_regress_since, facts.now)
+    if facts.engagement is None:
+        return None  # not enough data: never a phase change
     if index == 0 or state.below_regress_since is None or days_below < config.regress_days:
         return None
     previous = PHASE_ORDER[index - 1]
@@ -331,7 +367,7 @@ def regression_move(phase: Phase, facts: Facts, state: EngineState, config: Enga
         "days_below": round(days_below, 1),
         "threshold": config.regress_engagement,
     }
-    evidence = session_ids(within(facts.scores, facts.now, config.regress_days))
+    evidence = session_ids(facts.within(config.regress_days))
     return Move(previous, "regression", reason, numbers, evidence)
 
 
@@ -346,10 +382,10 @@ def decide_phase(
     dwell_ok = _days_since(state.phase_changed_at, now) >= config.min_dwell_days
     if move is None or not (move.immediate or dwell_ok or expired):
         return account.phase, Source.ENGINE, state, None
-    state = replace(state, phase_changed_at=now)
+    state = state.but(phase_changed_at=now)
     if move.rule == "regression":
         # Another step back needs another full stretch below the line.
-        state = replace(state, below_regress_since=now)
+        state = state.but(below_regress_since=now)
     if expired:
         move = _after_override(move, "phase", account.phase_override_expires_at)
     return Phase(move.new), Source.ENGINE, state, _change("phase", account.phase, move, config)
@@ -382,30 +418,44 @@ def risk_signals(phase: Phase, facts: Facts, config: EngagementConfig, margin: f
     engagement line up for the exit test."""
     engagement = facts.engagement
     low = phase in EARLY_PHASES and engagement is not None and engagement < config.at_risk_engagement + margin
-    return low, facts.days_inactive >= config.inactivity_days
+    return low, inactive_and_invited(facts, config)
+
+
+def inactive_and_invited(facts: Facts, config: EngagementConfig) -> bool:
+    """No attendance for `inactivity_days` counts only when there was something to attend: at least
+    `inactivity_min_invitations` scored sessions in that window (otherwise the account is unengaged)."""
+    return facts.days_inactive >= config.inactivity_days and facts.invitations >= config.inactivity_min_invitations
+
+
+def unengaged(facts: Facts, config: EngagementConfig) -> bool:
+    """Nobody attended for `inactivity_days`, and nobody was invited enough to call it a choice."""
+    return facts.days_inactive >= config.inactivity_days and facts.invitations < config.inactivity_min_invitations
 
 
 def decide_risk(
     phase: Phase, facts: Facts, state: EngineState, config: EngagementConfig
 ) -> tuple[EngineState, Move | None]:
     """Raise at once; lift after enough evaluations in a row past the exit threshold. The move, if
-    any, is for the health field (at_risk on, or off to be replaced by the engagement band)."""
+    any, is for the health field (at_risk on, or off to be replaced by the engagement band). Without
+    enough data (engagement None) the flag stays as it is: one odd session never raises or lifts it."""
+    if facts.engagement is None:
+        return state, None
     low, inactive = risk_signals(phase, facts, config, margin=0.0)
     if low or inactive:
         cause = "low_engagement" if low else "inactivity"
         raised = not state.at_risk
-        state = replace(state, at_risk=True, at_risk_reason=cause, recover_streak=0)
+        state = state.but(at_risk=True, at_risk_reason=cause, recover_streak=0)
         return state, (_risk_raised(cause, phase, facts, config) if raised else None)
     if not state.at_risk:
         return state, None
     low_exit, _ = risk_signals(phase, facts, config, margin=config.hysteresis)
     if low_exit:
-        return replace(state, recover_streak=0), None
+        return state.but(recover_streak=0), None
     fresh = state.last_evaluated_at is None or facts.now > state.last_evaluated_at
     streak = state.recover_streak + (1 if fresh else 0)
     if streak < config.recover_evaluations:
-        return replace(state, recover_streak=streak), None
-    state = replace(state, at_risk=False, at_risk_reason=None, recover_streak=0)
+        return state.but(recover_streak=streak), None
+    state = state.but(at_risk=False, at_risk_reason=None, recover_streak=0)
     return state, _risk_lifted(streak, facts, config)
 
 
@@ -415,11 +465,12 @@ def _risk_raised(cause: str, phase: Phase, facts: Facts, config: EngagementConfi
             f"Engagement is {_fmt(facts.engagement)}, below {config.at_risk_engagement:.0f} while in "
             f"{phase.value}: the account is at risk."
         )
-        evidence = session_ids(within(facts.scores, facts.now, config.establishment_window_days))
+        evidence = session_ids(facts.within(config.establishment_window_days))
     else:
         reason = (
             f"No contact has attended a session for {facts.days_inactive:.0f} days "
-            f"(limit {config.inactivity_days:.0f}): the account is at risk."
+            f"(limit {config.inactivity_days:.0f}) although they were invited to {facts.invitations}: "
+            f"the account is at risk."
         )
         evidence = [facts.last_attended.session_id] if facts.last_attended else []
     numbers: dict[str, JsonValue] = {
@@ -427,6 +478,7 @@ def _risk_raised(cause: str, phase: Phase, facts: Facts, config: EngagementConfi
         "threshold": config.at_risk_engagement,
         "days_inactive": round(facts.days_inactive, 1),
         "inactivity_days": config.inactivity_days,
+        "invitations": facts.invitations,
     }
     return Move(Health.AT_RISK, f"at_risk_{cause}", reason, numbers, evidence, True)
 
@@ -444,7 +496,7 @@ def _risk_lifted(streak: int, facts: Facts, config: EngagementConfig) -> Move:
         "evaluations": streak,
         "days_inactive": round(facts.days_inactive, 1),
     }
-    evidence = session_ids(within(facts.scores, facts.now, config.establishment_window_days))
+    evidence = session_ids(facts.within(config.establishment_window_days))
     return Move("", "at_risk_lifted", reason, numbers, evidence, True)
 
 
@@ -461,7 +513,7 @@ def decide_tier(
     target = raise_tier(facts.band) if state.at_risk else facts.band
     escalated = state.at_risk and target != facts.band
     if target == account.tier:
-        return account.tier, Source.ENGINE, replace(state, tier_escalated=escalated), None
+        return account.tier, Source.ENGINE, state.but(tier_escalated=escalated), None
     rising = TIER_ORDER.index(target) > TIER_ORDER.index(account.tier)
     dwell_ok = _days_since(state.tier_changed_at, now) >= config.min_dwell_days
     if not (rising or dwell_ok or expired):
@@ -469,7 +521,7 @@ def decide_tier(
     move = _tier_move(account, target, escalated, rising, facts, state, config)
     if expired:
         move = _after_override(move, "tier", account.tier_override_expires_at)
-    state = replace(state, tier_changed_at=now, tier_escalated=escalated)
+    state = state.but(tier_changed_at=now, tier_escalated=escalated)
     return target, Source.ENGINE, state, _change("tier", account.tier, move, config)
 
 
@@ -509,10 +561,15 @@ def _tier_move(
 # --- health -----------------------------------------------------------------------------------
 
 
-def decide_health(previous: Health, at_risk: bool, engagement: float | None, config: EngagementConfig) -> Health:
-    """At risk wins; healthy from `healthy_engagement`, kept down to `hysteresis` below it."""
+def decide_health(
+    previous: Health, at_risk: bool, engagement: float | None, config: EngagementConfig, idle: bool = False
+) -> Health:
+    """At risk wins; then unengaged (`idle`: nobody attended, nobody was invited enough); healthy from
+    `healthy_engagement`, kept down to `hysteresis` below it; with not enough data, neutral."""
     if at_risk:
         return Health.AT_RISK
+    if idle:
+        return Health.UNENGAGED
     if engagement is None:
         return Health.NEUTRAL
     line = config.healthy_engagement - (config.hysteresis if previous is Health.HEALTHY else 0.0)
@@ -526,15 +583,29 @@ def _health_change(
         return None
     if risk_move is not None:
         return _change("health", old, replace(risk_move, new=new), config)
-    reason = (
-        f"Engagement is {_fmt(facts.engagement)} (healthy from {config.healthy_engagement:.0f}, "
-        f"kept down to {config.healthy_engagement - config.hysteresis:.0f}): {new.value}."
-    )
+    if new is Health.UNENGAGED:
+        reason = (
+            f"No contact has attended a session for {facts.days_inactive:.0f} days, but they were invited to "
+            f"only {facts.invitations} (at risk needs {config.inactivity_min_invitations}): unengaged, "
+            f"not at risk. Invite them."
+        )
+    elif facts.engagement is None:
+        reason = (
+            f"Not enough data: fewer than {config.min_evidence_sessions} scored sessions in the last "
+            f"{config.half_life_days:g} days, so engagement is not judged: {new.value}."
+        )
+    else:
+        reason = (
+            f"Engagement is {_fmt(facts.engagement)} (healthy from {config.healthy_engagement:.0f}, "
+            f"kept down to {config.healthy_engagement - config.hysteresis:.0f}): {new.value}."
+        )
     numbers: dict[str, JsonValue] = {
         "engagement": _rounded(facts.engagement),
         "threshold": config.healthy_engagement,
+        "days_inactive": round(facts.days_inactive, 1),
+        "invitations": facts.invitations,
     }
-    evidence = session_ids(within(facts.scores, facts.now, config.establishment_window_days))
+    evidence = session_ids(facts.within(config.establishment_window_days))
     return _change("health", old, Move(new, "health_band", reason, numbers, evidence), config)
 
 
@@ -542,7 +613,10 @@ def _health_change(
 
 
 def evaluate(
-    account: AccountSnapshot, scores: Sequence[ScoredSession], now: datetime, config: EngagementConfig
+    account: AccountSnapshot,
+    scores: Sequence[ScoredSession] | ScoreHistory,
+    now: datetime,
+    config: EngagementConfig,
 ) -> Evaluation:
     """One evaluation of one account at `now`: pure, so replaying a sequence of dates over the same
     scores always gives the same history."""
@@ -551,10 +625,11 @@ def evaluate(
     phase, phase_source, state, phase_change = decide_phase(account, facts, state, config)
     state, risk_move = decide_risk(phase, facts, state, config)
     tier, tier_source, state, tier_change = decide_tier(account, facts, state, config)
-    health = decide_health(account.health, state.at_risk, facts.engagement, config)
+    idle = unengaged(facts, config)
+    health = decide_health(account.health, state.at_risk, facts.engagement, config, idle)
     health_change = _health_change(account.health, health, risk_move, facts, config)
     last = state.last_evaluated_at
-    state = replace(state, last_evaluated_at=now if last is None else max(last, now))
+    state = state.but(last_evaluated_at=now if last is None else max(last, now))
     changes = [c for c in (phase_change, tier_change, health_change) if c is not None]
     return Evaluation(
         tier=tier,
@@ -565,6 +640,64 @@ def evaluate(
         at_risk=state.at_risk,
         engagement=facts.engagement,
         ltv=facts.ltv,
-        engine_state=state.to_json(),
+        state=state,
         changes=changes,
     )
+
+
+# --- quiet stretches --------------------------------------------------------------------------
+
+# Boundaries are computed as datetimes while the rules compare float days: stop skipping this much
+# before a boundary so that rounding can only make us evaluate more, never less.
+QUIET_MARGIN = timedelta(seconds=1)
+
+
+def quiet_until(
+    before: AccountSnapshot, result: Evaluation, history: ScoreHistory, now: datetime, config: EngagementConfig
+) -> datetime | None:
+    """Until when evaluating again with no new score would give exactly this evaluation (None: do not skip).
+
+    Only after a *quiet* evaluation: no change, the same sources, and an engine state that only moved
+    its `last_evaluated_at` (so a re-evaluation with the same inputs is a fixed point). With the scores
+    fixed, the rules then read time only through thresholds on elapsed time: a score leaving a window,
+    the inactivity limit, the regression and self-driving clocks, the dwell time, an override's expiry.
+    The earliest of those is the end of the quiet stretch; the engagement mean does not move in it
+    (every weight decays alike, see `ScoreHistory`). A replay skips the daily ticks inside it.
+    """
+    old = EngineState.from_json(before.engine_state)
+    state = result.state
+    if (
+        result.changes
+        or result.tier_source is not before.tier_source
+        or result.phase_source is not before.phase_source
+        or result.health is not before.health
+        or state.but(last_evaluated_at=old.last_evaluated_at) != old
+    ):
+        return None
+    last = history.last_attended(now)
+    since = max(before.signed_at, last.ended_at) if last else before.signed_at
+    candidates = [
+        # Counts of sessions in a window matter only where they cross their threshold.
+        history.drops_below(now, config.half_life_days, config.min_evidence_sessions),
+        history.drops_below(now, config.inactivity_days, config.inactivity_min_invitations),
+        since + timedelta(days=config.inactivity_days),
+        _plus(state.below_regress_since, config.regress_days),
+        _plus(state.above_self_driving_since, config.self_driving_days),
+        _plus(state.phase_changed_at, config.min_dwell_days),
+        _plus(state.tier_changed_at, config.min_dwell_days),
+        before.tier_override_expires_at,
+        before.phase_override_expires_at,
+    ]
+    if result.phase is Phase.ESTABLISHMENT:
+        candidates.append(
+            history.drops_below(now, config.establishment_window_days, config.establishment_min_sessions)
+        )
+    if result.phase is Phase.UTILIZATION:
+        # Active contacts are counted over the self-driving window: any session leaving it may change them.
+        candidates.append(history.next_expiry(now, config.self_driving_days))
+    upcoming = [at for at in candidates if at is not None and at >= now]
+    return (min(upcoming) - QUIET_MARGIN) if upcoming else datetime.max.replace(tzinfo=now.tzinfo)
+
+
+def _plus(at: datetime | None, days: float) -> datetime | None:
+    return None if at is None else at + timedelta(days=days)

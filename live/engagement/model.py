@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from live.engagement.config import EngagementConfig
@@ -180,12 +181,9 @@ def session_weight(scored: ScoredSession, now: datetime, config: EngagementConfi
     return max(0.0, kind_weight) * decay(age_days(scored.ended_at, now), config.half_life_days)
 
 
-def account_engagement(
-    scores: Sequence[ScoredSession], now: datetime, config: EngagementConfig
-) -> float | None:
-    """The weighted, time-decayed mean of the contacts' scores over the sessions they were invited
-    to (no-shows count as 0); None when there is nothing to judge. Sessions after `now` are left out
-    so that replaying history at an earlier date sees only what had happened by then."""
+def decayed_mean(scores: Sequence[ScoredSession], now: datetime, config: EngagementConfig) -> float | None:
+    """The weighted, time-decayed mean of the scores (no-shows count as 0) as of `now`, over those that
+    ended by then; None when there is nothing to judge."""
     past = [s for s in scores if s.ended_at <= now]
     weights = [session_weight(s, now, config) for s in past]
     # fsum is exactly rounded, so the mean does not depend on the order the scores came in.
@@ -193,6 +191,120 @@ def account_engagement(
     if not past or total <= 0:
         return None
     return math.fsum(w * min(100.0, max(0.0, s.score)) for w, s in zip(weights, past, strict=True)) / total
+
+
+def account_engagement(
+    scores: Sequence[ScoredSession], now: datetime, config: EngagementConfig
+) -> float | None:
+    """The account's engagement at `now`: the decayed mean of its contacts' scores over the sessions they
+    were invited to, or None ("not enough data") when fewer than `min_evidence_sessions` scored sessions
+    ended in the half-life window before `now`. Sessions after `now` are left out so that replaying
+    history at an earlier date sees only what had happened by then."""
+    return ScoreHistory(scores, config).engagement(now)
+
+
+def score_order(s: ScoredSession) -> tuple[datetime, str, str]:
+    return (s.ended_at, s.session_id, s.contact_id)
+
+
+class ScoreHistory:
+    """One account's scores, sorted once, answering what every evaluation asks of them by bisection.
+
+    The engine evaluates an account at every session end and every midnight (a year is ~365
+    evaluations), so nothing here walks the whole list per question. The decayed mean needs no walk
+    either: every weight decays by the same factor 0.5^(dt / half-life) as time passes, so the mean
+    changes only when a score is added. It is computed once per prefix, dated at that prefix's last
+    end, and the same value is returned for any later `now` (equal to recomputing it then, up to
+    rounding, and the same whoever asks and when).
+    """
+
+    def __init__(self, scores: Iterable[ScoredSession], config: EngagementConfig) -> None:
+        self.config = config
+        self.scores: tuple[ScoredSession, ...] = tuple(sorted(scores, key=score_order))
+        self.ends = [s.ended_at for s in self.scores]
+        first_end: dict[str, datetime] = {}
+        for s in self.scores:
+            first_end.setdefault(s.session_id, s.ended_at)
+        self.session_ends = sorted(first_end.values())
+        self._means = self._prefix_means()
+        last: list[ScoredSession | None] = []
+        latest: ScoredSession | None = None
+        for s in self.scores:
+            if s.attended:
+                latest = s
+            last.append(latest)
+        self._last_attended = last
+
+    def drops_below(self, now: datetime, days: float, threshold: int) -> datetime | None:
+        """When the number of sessions in the `days` before the clock (counted as `sessions_within`)
+        first falls below `threshold` with no new session; None if it is already below or never does."""
+        lo = bisect.bisect_left(self.session_ends, now - timedelta(days=days))
+        hi = bisect.bisect_right(self.session_ends, now)
+        count = hi - lo
+        if threshold <= 0 or count < threshold:
+            return None
+        # Once this one leaves the window only threshold - 1 are left in it.
+        return self.session_ends[lo + count - threshold] + timedelta(days=days)
+
+    def next_expiry(self, now: datetime, days: float) -> datetime | None:
+        """The first instant at or after `now` at which a session that had ended by `now` leaves the
+        `days` window. A window includes its last instant, so a session expiring exactly at `now`
+        still leaves a moment later: it is returned, and the caller skips nothing."""
+        hi = bisect.bisect_right(self.session_ends, now)
+        lo = bisect.bisect_left(self.session_ends, now - timedelta(days=days))
+        return self.session_ends[lo] + timedelta(days=days) if lo < hi else None
+
+    def count(self, now: datetime) -> int:
+        """How many scores had ended by `now`."""
+        return bisect.bisect_right(self.ends, now)
+
+    def past(self, now: datetime) -> tuple[ScoredSession, ...]:
+        return self.scores[: self.count(now)]
+
+    def within(self, now: datetime, days: float) -> tuple[ScoredSession, ...]:
+        """Scores of sessions that ended in the `days` before `now` (inclusive), oldest first."""
+        lo = bisect.bisect_left(self.ends, now - timedelta(days=days))
+        return self.scores[lo : self.count(now)]
+
+    def sessions_within(self, now: datetime, days: float) -> int:
+        """How many distinct sessions ended in the `days` before `now` (inclusive)."""
+        lo = bisect.bisect_left(self.session_ends, now - timedelta(days=days))
+        return max(0, bisect.bisect_right(self.session_ends, now) - lo)
+
+    def last_attended(self, now: datetime) -> ScoredSession | None:
+        k = self.count(now)
+        return self._last_attended[k - 1] if k else None
+
+    def _prefix_means(self) -> list[float | None]:
+        """`decayed_mean` of each prefix, dated at its last end, in one pass: the weighted sums are
+        decayed from one end to the next (factors <= 1, so nothing overflows however long the history)."""
+        means: list[float | None] = [None]
+        weighted = total = 0.0
+        previous: datetime | None = None
+        h = self.config.half_life_days
+        for s in self.scores:
+            if previous is not None and s.ended_at != previous:
+                factor = decay(age_days(previous, s.ended_at), h)
+                weighted *= factor
+                total *= factor
+            previous = s.ended_at
+            w = max(0.0, self.config.kind_weights.get(str(s.kind), 1.0))
+            weighted += w * min(100.0, max(0.0, s.score))
+            total += w
+            means.append(weighted / total if total > 0 else None)
+        return means
+
+    def mean(self, now: datetime) -> float | None:
+        """The decayed mean of every score up to `now`, ignoring the evidence rule."""
+        return self._means[self.count(now)]
+
+    def has_evidence(self, now: datetime) -> bool:
+        evidence = self.sessions_within(now, self.config.half_life_days)
+        return evidence >= self.config.min_evidence_sessions
+
+    def engagement(self, now: datetime) -> float | None:
+        """The mean, or None when too few scored sessions ended in the half-life window ("not enough data")."""
+        return self.mean(now) if self.has_evidence(now) else None
 
 
 def within(scores: Iterable[ScoredSession], now: datetime, days: float) -> list[ScoredSession]:

@@ -13,7 +13,7 @@ import logging
 import sys
 import time as clock
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -24,8 +24,8 @@ from live.accounts.model import Health, Phase, Source, lifetime_value, tier_for_
 from live.db.tables import Account, AccountHistory, Contact, Invitation, LiveSession
 from live.engagement import store
 from live.engagement.config import EngagementConfig
-from live.engagement.engine import AccountSnapshot, EngineState, Evaluation, evaluate
-from live.engagement.model import ScoredSession
+from live.engagement.engine import AccountSnapshot, EngineState, Evaluation, evaluate, quiet_until
+from live.engagement.model import ScoredSession, ScoreHistory
 from live.engagement.report import attendance_report
 from live.sessions.model import SessionStatus
 from live.settings import Settings
@@ -75,8 +75,7 @@ def carry(account: AccountSnapshot, result: Evaluation) -> AccountSnapshot:
     """The snapshot the next evaluation starts from (what `store.apply_evaluation` writes back)."""
     expired_tier = account.tier_source is Source.MANUAL and result.tier_source is Source.ENGINE
     expired_phase = account.phase_source is Source.MANUAL and result.phase_source is Source.ENGINE
-    return replace(
-        account,
+    return account.but(
         tier=result.tier,
         tier_source=result.tier_source,
         tier_override_expires_at=None if expired_tier else account.tier_override_expires_at,
@@ -84,20 +83,51 @@ def carry(account: AccountSnapshot, result: Evaluation) -> AccountSnapshot:
         phase_source=result.phase_source,
         phase_override_expires_at=None if expired_phase else account.phase_override_expires_at,
         health=result.health,
-        engine_state=result.engine_state,
+        engine_state=result.state,
     )
 
 
 def replay(
-    account: AccountSnapshot, scores: Sequence[ScoredSession], times: Sequence[datetime], config: EngagementConfig
+    account: AccountSnapshot,
+    scores: Sequence[ScoredSession],
+    times: Sequence[datetime],
+    config: EngagementConfig,
+    *,
+    skip_quiet: bool = True,
 ) -> tuple[AccountSnapshot, list[tuple[datetime, Evaluation]]]:
-    """The engine alone over a timeline, no database (the baseline of `bench/recompute.py`)."""
+    """The engine alone over a timeline, no database: the final snapshot and each evaluation made.
+
+    With `skip_quiet`, daily ticks inside a quiet stretch (`engine.quiet_until`) are not evaluated:
+    they would change nothing but `last_evaluated_at`, which is carried forward as if they had been.
+    Session ends are always evaluated (they bring new scores). The outcome is the same either way
+    (tests/engagement/test_trust.py replays both); a year of daily ticks costs a few dozen evaluations.
+    """
+    history = ScoreHistory(scores, config)
+    ends = set(history.session_ends)
     results = []
+    quiet: datetime | None = None
+    skipped: datetime | None = None
     for at in times:
-        result = evaluate(account, scores, at, config)
+        if quiet is not None and at < quiet and at not in ends:
+            skipped = at
+            continue
+        if skipped is not None:
+            account = _evaluated_at(account, skipped)
+            skipped = None
+        result = evaluate(account, history, at, config)
         results.append((at, result))
+        quiet = quiet_until(account, result, history, at, config) if skip_quiet else None
         account = carry(account, result)
+    if skipped is not None:
+        account = _evaluated_at(account, skipped)
     return account, results
+
+
+def _evaluated_at(account: AccountSnapshot, at: datetime) -> AccountSnapshot:
+    """The snapshot as the skipped evaluations would have left it: only `last_evaluated_at` moves."""
+    state = EngineState.from_json(account.engine_state)
+    last = state.last_evaluated_at
+    return account.but(engine_state=state.but(last_evaluated_at=at if last is None else max(last, at)))
 
 
 # --- against the database ---------------------------------------------------------------------

@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from live.accounts.model import PHASE_ORDER, Phase, raise_tier
@@ -81,6 +81,8 @@ class AttendanceRow:
     components: dict[str, dict[str, float | None]]
     attended: bool
     no_show: bool
+    # Why this row is not scored, in words ("too short to score"), or None when it is.
+    note: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +109,7 @@ class AttendanceRow:
             "components": self.components,
             "attended": self.attended,
             "no_show": self.no_show,
+            "note": self.note,
         }
 
 
@@ -117,6 +120,7 @@ class AttendanceReport:
     ended_at: datetime  # the end the scores are dated with: the session's end, or `now` while live
     rows: tuple[AttendanceRow, ...]
     config_version: str
+    verdict: Verdict
 
     def scored(self) -> list[ScoredSession]:
         """The roll-up inputs: one per contact row (invited no-shows included, staff never)."""
@@ -129,6 +133,58 @@ class AttendanceReport:
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+TOO_SHORT = "too short to score"
+OFF_SCHEDULE = "invited, but the session ran far from its scheduled time: not counted as a no-show"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a session counts: `scored` (it ran long enough) and `on_schedule` (it ran at its time,
+    so invitees who did not come are no-shows), with the numbers behind both."""
+
+    scored: bool
+    on_schedule: bool
+    run_minutes: float
+    needed_minutes: float
+    note: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "scored": self.scored,
+            "on_schedule": self.on_schedule,
+            "run_minutes": round(self.run_minutes, 2),
+            "needed_minutes": round(self.needed_minutes, 2),
+            "note": self.note,
+        }
+
+
+def judge_session(
+    scheduled_start: datetime, scheduled_minutes: float, window: SessionWindow, ended: bool, config: EngagementConfig
+) -> Verdict:
+    """One odd session must not move an account.
+
+    Scored only if it ran at least `min_scored_minutes` and `min_scored_share` of its scheduled length
+    (a session still live is judged as scheduled). On schedule if it was live at some moment within
+    `schedule_tolerance_minutes` of the scheduled start, or overlapped the scheduled window for at
+    least `on_schedule_share` of it.
+    """
+    needed = max(config.min_scored_minutes, config.min_scored_share * scheduled_minutes)
+    run = window.length_seconds / 60.0
+    scored = not ended or run >= needed
+    tolerance = timedelta(minutes=config.schedule_tolerance_minutes)
+    live_at_start = window.start <= scheduled_start + tolerance and window.end >= scheduled_start - tolerance
+    scheduled_end = scheduled_start + timedelta(minutes=scheduled_minutes)
+    overlap = (min(window.end, scheduled_end) - max(window.start, scheduled_start)).total_seconds()
+    on_schedule = live_at_start or overlap >= config.on_schedule_share * scheduled_minutes * 60.0
+    if not scored:
+        note: str | None = f"{TOO_SHORT}: it ran {run:.1f} minutes, {needed:g} needed"
+    elif not on_schedule:
+        note = "run far from its scheduled time: only those who came are scored"
+    else:
+        note = None
+    return Verdict(scored, on_schedule, run, needed, note)
 
 
 def attendance_report(
@@ -148,18 +204,35 @@ def attendance_report(
     at = session.ended_at or now
     window = session_window(events, session.starts_at, session.duration_minutes, at)
     present = derive_attendance(events, at)
+    return report_from_attendance(session, events, window, present, invited, known, now, config)
+
+
+def report_from_attendance(
+    session: SessionInfo,
+    events: Sequence[LogEvent],
+    window: SessionWindow,
+    present: Sequence[PersonAttendance],
+    invited: Mapping[str, Person],
+    known: Mapping[str, Person],
+    now: datetime,
+    config: EngagementConfig,
+) -> AttendanceReport:
+    """The report from an already derived attendance (which does not depend on the configuration, so
+    a what-if derives it once and scores it under each configuration)."""
+    ended = session.ended_at is not None or _ended(events)
+    verdict = judge_session(session.starts_at, session.duration_minutes, window, ended, config)
     rows: list[AttendanceRow] = []
     seen: set[str] = set()
     for person in present:
         if person.contact_id is not None:
             seen.add(person.contact_id)
-        rows.append(_present_row(session, person, window, invited, known, config))
+        rows.append(_present_row(session, person, window, invited, known, config, verdict))
     for contact_id, who in invited.items():
         if contact_id not in seen:
-            rows.append(_no_show_row(session, contact_id, who, window, config))
+            rows.append(_no_show_row(session, contact_id, who, window, config, verdict))
     rows.sort(key=lambda r: (r.contact_id is not None, r.name.casefold(), r.participant_id or "", r.contact_id or ""))
-    end = session.ended_at or (window.end if _ended(events) else now)
-    return AttendanceReport(session, window, end, tuple(rows), config.version)
+    end = session.ended_at or (window.end if ended else now)
+    return AttendanceReport(session, window, end, tuple(rows), config.version, verdict)
 
 
 def _ended(events: Iterable[LogEvent]) -> bool:
@@ -173,6 +246,7 @@ def _present_row(
     invited: Mapping[str, Person],
     known: Mapping[str, Person],
     config: EngagementConfig,
+    verdict: Verdict,
 ) -> AttendanceRow:
     contact_id = person.contact_id
     who = invited.get(contact_id) if contact_id else None
@@ -180,9 +254,15 @@ def _present_row(
     score = None
     components: dict[str, dict[str, float | None]] = {}
     attended = False
+    note = None
     if contact_id is not None:
         result = score_person(person, session.kind, window.length_seconds, config)
-        score, components, attended = result.score, result.components_dict(), result.attended
+        # A session too short to score still says who came (follow-up mail thanks them), with no score.
+        attended = result.attended
+        if verdict.scored:
+            score, components = result.score, result.components_dict()
+        else:
+            note = TOO_SHORT
     return AttendanceRow(
         participant_id=person.participant_id,
         contact_id=contact_id,
@@ -206,14 +286,24 @@ def _present_row(
         score=score,
         components=components,
         attended=attended,
-        no_show=contact_id is not None and person.present_seconds <= 0,
+        no_show=contact_id is not None and person.present_seconds <= 0 and verdict.on_schedule,
+        note=note,
     )
 
 
 def _no_show_row(
-    session: SessionInfo, contact_id: str, who: Person, window: SessionWindow, config: EngagementConfig
+    session: SessionInfo,
+    contact_id: str,
+    who: Person,
+    window: SessionWindow,
+    config: EngagementConfig,
+    verdict: Verdict,
 ) -> AttendanceRow:
-    result = score_person(SessionMeasures(), session.kind, window.length_seconds, config)
+    """An invitee who never came: a no-show scoring 0 if the session ran at its time and long enough;
+    otherwise listed, unscored, with the reason."""
+    counts = verdict.scored and verdict.on_schedule
+    result = score_person(SessionMeasures(), session.kind, window.length_seconds, config) if counts else None
+    note = None if counts else (TOO_SHORT if not verdict.scored else OFF_SCHEDULE)
     return AttendanceRow(
         participant_id=f"c_{contact_id}",
         contact_id=contact_id,
@@ -234,10 +324,11 @@ def _no_show_row(
         polls_open_while_present=0,
         reactions=0,
         hand_raises=0,
-        score=result.score,
-        components=result.components_dict(),
+        score=result.score if result else None,
+        components=result.components_dict() if result else {},
         attended=False,
-        no_show=True,
+        no_show=verdict.on_schedule,
+        note=note,
     )
 
 

@@ -27,7 +27,7 @@ SORT_KEYS: dict[str, Any] = {
     "tier": lambda a: TIER_ORDER.index(Tier(a.tier)) if a.tier in Tier._value2member_map_ else -1,
     "phase": lambda a: PHASE_ORDER.index(Phase(a.phase)) if a.phase in Phase._value2member_map_ else -1,
     "engagement": lambda a: -1.0 if a.engagement is None else a.engagement,
-    "health": lambda a: ["at_risk", "neutral", "healthy"].index(a.health) if a.health in Health._value2member_map_ else -1,
+    "health": lambda a: ["at_risk", "unengaged", "neutral", "healthy"].index(a.health) if a.health in Health._value2member_map_ else -1,
 }
 COLUMNS = [
     ("name", "Account"),

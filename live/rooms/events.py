@@ -28,6 +28,11 @@ class HandLowerIn(Payload):
     participant_id: str | None = Field(default=None, max_length=64)
 
 
+class SessionStartIn(Payload):
+    # True confirms a start more than 15 minutes before the scheduled time (refused otherwise).
+    force: bool = False
+
+
 class FocusIn(Payload):
     visible: bool
 

@@ -11,14 +11,23 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from live.db.tables import Invitation
+from live.db.tables import Invitation, LiveSession
 from live.errors import Conflict, Forbidden, InvalidInput, NotFound
 from live.events.model import EventType
 from live.events.store import session_events
 from live.rooms import lifecycle
-from live.rooms.dispatch import ANY_STATUS, Ctx, Empty, EventRegistry, iso
-from live.rooms.events import FocusIn, HandLowerIn, MediaStateIn, ReactionIn, RtcSignalIn, TargetIn
+from live.rooms.dispatch import ANY_STATUS, Ctx, Empty, EventRegistry, iso, now
+from live.rooms.events import (
+    FocusIn,
+    HandLowerIn,
+    MediaStateIn,
+    ReactionIn,
+    RtcSignalIn,
+    SessionStartIn,
+    TargetIn,
+)
 from live.rooms.model import STAFF, RateKind, RoomRole
+from live.sessions.model import SessionStatus, check_start_time
 from live.typedefs import DB, ENGINE, EVENT_WRITER, ROOM_STATE
 
 log = logging.getLogger(__name__)
@@ -27,7 +36,7 @@ REMOVED_REASON = "removed by the host"
 
 
 def register(app: web.Application, registry: EventRegistry) -> None:
-    registry.add("session.start", start, Empty, roles=STAFF, statuses=ANY_STATUS, rate=RateKind.STAFF_ONLY)
+    registry.add("session.start", start, SessionStartIn, roles=STAFF, statuses=ANY_STATUS, rate=RateKind.STAFF_ONLY)
     registry.add("session.end", end, Empty, roles=STAFF, statuses=ANY_STATUS, rate=RateKind.STAFF_ONLY)
     registry.add("reaction.send", reaction, ReactionIn, rate=RateKind.REACTION)
     registry.add("hand.raise", raise_hand, Empty, rate=RateKind.SIGNAL)
@@ -41,7 +50,11 @@ def register(app: web.Application, registry: EventRegistry) -> None:
 
 
 # --- the session's lifecycle (shared with one-on-ones that start and end by themselves) -------
-async def start(ctx: Ctx, body: Empty) -> dict[str, Any]:
+async def start(ctx: Ctx, body: SessionStartIn) -> dict[str, Any]:
+    async with ctx.app[DB]() as db:
+        session = await db.get(LiveSession, ctx.session_id)
+    if session is not None and session.status == SessionStatus.SCHEDULED:
+        check_start_time(session.starts_at, now(), body.force)
     at = await lifecycle.go_live(ctx.app, ctx.session_id, by=ctx.me.participant_id)
     return {"id": ctx.session_id, "at": iso(at)}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from live.errors import Conflict
@@ -50,6 +51,8 @@ def check_cancellable(status: str, title: str) -> None:
         raise Conflict(f"Session {title!r} is live; end it in the room instead of cancelling it.", code="live")
     if status != SessionStatus.SCHEDULED:
         raise Conflict(f"Session {title!r} is {status}; only a scheduled session can be cancelled.", code="bad_status")
+
+
 def check_room_empty(title: str, present: int) -> None:
     """A session cannot be dropped (or cancelled) while people are in its room: their chat, votes and
     presence would have no session to belong to. The host ends it first, or they leave."""
@@ -59,3 +62,25 @@ def check_room_empty(title: str, present: int) -> None:
             f"Session {title!r} cannot be deleted while {people} in its room; end it or wait until they leave.",
             code="room_not_empty",
         )
+
+
+# Going live more than this long before the scheduled start asks the host to confirm: a session run a
+# day early is not the session people were invited to (its invitees are not no-shows, see
+# live/engagement/report.py), and it is usually a click on the wrong session.
+EARLY_START = timedelta(minutes=15)
+
+
+def check_start_time(starts_at: datetime, now: datetime, force: bool) -> None:
+    """Refuses (code "early") a start more than `EARLY_START` before the schedule unless `force`."""
+    ahead = starts_at - now
+    if force or ahead <= EARLY_START:
+        return
+    minutes = ahead.total_seconds() / 60
+    when = f"{minutes / 60 / 24:.1f} days" if minutes >= 48 * 60 else (
+        f"{minutes / 60:.1f} hours" if minutes >= 120 else f"{minutes:.0f} minutes"
+    )
+    raise Conflict(
+        f"This session is scheduled for {starts_at.isoformat()}, {when} from now. Going live this early: "
+        f"send again with force to confirm.",
+        code="early",
+    )

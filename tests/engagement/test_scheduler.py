@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 
 from live.db.engine import create_engine, session_factory
-from live.db.tables import Account, JobRun
+from live.db.tables import Account, Invitation, JobRun, LiveSession, SessionScore
 from live.engagement.scheduler import NIGHTLY, SCHEDULER, elect, run_nightly
 from tests.conftest import LiveServer, ServerFactory, StaffMember
 from tests.engagement.support import api, eventually, new_account
@@ -63,13 +63,27 @@ async def test_the_nightly_job_puts_an_inactive_account_at_risk_and_proposes_a_c
     engine = create_engine(server.settings.database_url)
     try:
         async with session_factory(engine)() as db:
-            # Signed two months ago, in the system for three days, never at a session.
-            long_ago = datetime.now(UTC) - timedelta(days=60)
+            # Signed two months ago, in the system for three days, in utilization, never at a session
+            # although invited to two webinars in the last 45 days (what makes inactivity a risk).
+            now = datetime.now(UTC)
             await db.execute(
                 update(Account)
                 .where(Account.id == account["id"])
-                .values(signed_at=long_ago, created_at=datetime.now(UTC) - timedelta(days=3))
+                .values(signed_at=now - timedelta(days=60), created_at=now - timedelta(days=3), phase="utilization")
             )
+            contact_id = account["contacts"][0]["id"]
+            for n, days_ago in enumerate((25, 15)):
+                ended = now - timedelta(days=days_ago)
+                session = LiveSession(
+                    kind="webinar", title=f"Webinar {n}", starts_at=ended - timedelta(hours=1), duration_minutes=60,
+                    host_id=staff["host"].id, status="ended", started_at=ended - timedelta(hours=1), ended_at=ended,
+                    scored_at=ended,
+                )
+                db.add(session)
+                await db.flush()
+                db.add(Invitation(session_id=session.id, contact_id=contact_id, token=f"t-{session.id}"))
+                db.add(SessionScore(session_id=session.id, contact_id=contact_id, account_id=account["id"],
+                                    kind="webinar", ended_at=ended, score=0.0, attended=False))
             await db.commit()
     finally:
         await engine.dispose()

@@ -53,6 +53,7 @@ async def make_room(
     kind: str = "webinar",
     status: str = "scheduled",
     title: str = "Quarterly roadmap",
+    starts_in: timedelta = timedelta(minutes=5),
 ) -> Room:
     """A session hosted by `host_id` with `guests` invited contacts (names `Guest 1`...), straight in the database."""
     engine = create_engine(database_url)
@@ -64,7 +65,7 @@ async def make_room(
             session = LiveSession(
                 kind=kind,
                 title=title,
-                starts_at=datetime.now(UTC) + timedelta(minutes=5),
+                starts_at=datetime.now(UTC) + starts_in,
                 duration_minutes=60,
                 host_id=host_id,
                 status=status,

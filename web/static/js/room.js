@@ -465,7 +465,14 @@ class Room {
     const goLive = byTestId("go-live");
     goLive?.addEventListener("click", async () => {
       goLive.disabled = true;
-      const ack = this.complain(await this.send("session.start", {}));
+      let ack = await this.send("session.start", {});
+      // Far ahead of the schedule the server asks first; the host confirms and we resend with force.
+      if (ack?.error?.code === "early" && window.confirm(`${ack.error.message}\n\nGo live now anyway?`)) {
+        ack = await this.send("session.start", { force: true });
+      } else if (ack?.error?.code === "early") {
+        ack = { ok: false, error: { message: "Not live: the session was not started early." } };
+      }
+      this.complain(ack);
       goLive.disabled = false;
       if (ack.ok) this.setStatus("live");
     });

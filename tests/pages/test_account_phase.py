@@ -46,6 +46,7 @@ async def test_attending_a_welcome_seminar_moves_the_account_to_establishment_on
             await attendee.get_by_test_id("reaction-applause").click()
 
             await host.get_by_test_id("end-session").click()
+            await host.get_by_test_id("end-session-confirm").click()
             await attendee.get_by_text("The session has ended").wait_for()
             await host.get_by_text("Open the attendance report").wait_for()
 

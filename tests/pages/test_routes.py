@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from tests.conftest import LiveServer, StaffMember
 from tests.pages.support import api, schedule
+from tests.rooms.support import connect
 
 
 async def test_pages_redirect_to_login_with_the_page_to_come_back_to(sqlite_server: LiveServer) -> None:
@@ -86,3 +87,26 @@ async def test_a_bad_join_link_gets_a_friendly_404(sqlite_server: LiveServer) ->
     response = await sqlite_server.request("GET", "/join/not-a-token")
     assert response.status == 404
     assert "join link is not valid" in response.text
+
+
+async def test_the_join_link_of_an_ended_session_says_so_on_its_first_screen(
+    sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember]
+) -> None:
+    host = sqlite_staff["host"]
+    room = await schedule(sqlite_server, sqlite_staff["csm"], host, "webinar", contacts=("Ada Acme",))
+    path = room.invited[0].join_url.removeprefix(sqlite_server.url)
+    before = await sqlite_server.request("GET", path)
+    assert 'data-testid="join"' in before.text and "This session has ended" not in before.text
+    # A watch-only prejoin: no camera preview for a webinar's audience.
+    assert 'data-testid="local-video"' not in before.text and "You join as" in before.text
+
+    client = await connect(sqlite_server.url, host.token, room.session_id)
+    try:
+        assert (await client.call("session.start", {}))["ok"] is True
+        assert (await client.call("session.end", {}))["ok"] is True
+    finally:
+        await client.close()
+    after = await sqlite_server.request("GET", path)
+    assert after.status == 200
+    assert "This session has ended" in after.text and "Ada Acme" in after.text
+    assert 'data-testid="join"' not in after.text and "room.js" not in after.text

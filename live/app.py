@@ -16,7 +16,7 @@ from live.api.errors import error_middleware
 from live.auth.identity import csrf_cookie_middleware
 from live.bus import BUS, Bus
 from live.db.engine import create_engine, session_factory
-from live.domain_events import SessionEnded
+from live.domain_events import RecordingReady, SessionEnded
 from live.engagement.config import EngagementConfig
 from live.engagement.scheduler import scheduler_ctx
 from live.events.writer import writer_ctx
@@ -80,11 +80,15 @@ def init_app(settings: Settings) -> web.Application:
     from live.media.handlers import register as register_media  # media: publish/subscribe, routers
 
     register_media(app, app[ROOM_EVENTS])
+    from live.recordings.handlers import register as register_recordings  # recording.start/stop, recorders
+
+    register_recordings(app, app[ROOM_EVENTS])
     _subscribe(app[BUS])
 
     from live.accounts.routes import routes as account_routes
     from live.pages.routes import routes as page_routes
     from live.polls.routes import routes as poll_routes
+    from live.recordings.routes import routes as recording_routes
     from live.sessions.reports import routes as session_report_routes
     from live.sessions.routes import routes as session_routes
     from live.webhooks.routes import routes as webhook_routes
@@ -95,6 +99,7 @@ def init_app(settings: Settings) -> web.Application:
     app.router.add_routes(session_routes)
     app.router.add_routes(session_report_routes)
     app.router.add_routes(poll_routes)
+    app.router.add_routes(recording_routes)
     app.router.add_routes(webhook_routes)
     app.router.add_routes(page_routes)
     app.router.add_static("/static", WEB_DIR / "static", name="static")
@@ -106,12 +111,17 @@ def _subscribe(bus: Bus) -> None:
     from live.engagement import service as engagement
     from live.media import handlers as media
     from live.polls import handlers as polls
+    from live.recordings import handlers as recordings
 
-    # A session ends: stop forwarding media at once, close its open poll, then score it (which
-    # re-tiers its accounts, runs the automations and queues the `session.ended` webhook).
+    # A session ends: finish its recording (while the forwarders still run), stop forwarding media,
+    # close its open poll, then score it (which re-tiers its accounts, runs the automations and
+    # queues the `session.ended` webhook).
+    bus.subscribe(SessionEnded, recordings.stop_when_session_ends)
     bus.subscribe(SessionEnded, media.on_session_ended)
     bus.subscribe(SessionEnded, polls.close_when_session_ends)
     bus.subscribe(SessionEnded, engagement.on_session_ended)
+    # A recording's files are closed and its row committed: tell the webhooks.
+    bus.subscribe(RecordingReady, recordings.queue_ready_webhook)
 
 
 async def _close_bus(app: web.Application) -> None:

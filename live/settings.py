@@ -47,10 +47,18 @@ class Settings:
     poll_results_interval: float = 0.25
     poll_voter_results_interval: float = 1.0
     secure_cookies: bool = False
+    # Where recordings are written (`LIVE_RECORDINGS_DIR`); unset: `recordings/` under `var_dir`.
+    recordings_dir: Path | None = None
+    # Days a finished recording is kept before it is deleted (`LIVE_RECORDING_RETENTION_DAYS`; 0 keeps them).
+    recording_retention_days: float = 90.0
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def recordings_path(self) -> Path:
+        return self.recordings_dir if self.recordings_dir is not None else self.var_dir / "recordings"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | Path = ".env") -> Settings:
@@ -72,6 +80,14 @@ class Settings:
         if not isinstance(engagement, dict):
             raise InvalidInput(f"Config 'LIVE_ENGAGEMENT' has value {engagement!r}. Not a JSON object.")
         secret_key = values.get("LIVE_SECRET_KEY") or _stored_secret(var_dir)
+        recordings_dir = values.get("LIVE_RECORDINGS_DIR") or None
+        retention = values.get("LIVE_RECORDING_RETENTION_DAYS") or "90"
+        try:
+            retention_days = float(retention)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"Config 'LIVE_RECORDING_RETENTION_DAYS' has value {retention!r}. Not a number of days."
+            ) from exc
         return cls(
             database_url=database_url,
             redis_url=redis_url,
@@ -81,6 +97,8 @@ class Settings:
             var_dir=var_dir,
             engagement=engagement,
             secure_cookies=public_url.startswith("https://"),
+            recordings_dir=Path(recordings_dir) if recordings_dir else None,
+            recording_retention_days=retention_days,
         )
 
 

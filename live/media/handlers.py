@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
@@ -45,6 +45,8 @@ class SessionMedia:
         self._sockets: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
         # Offers being answered per session: a router is not closed for being empty under them.
         self._busy: Counter[str] = Counter()
+        # Called with the session id whenever its published tracks change (the recorder follows them).
+        self.listeners: list[Callable[[str], None]] = []
 
     def get(self, session_id: str) -> MediaRouter | None:
         return self._routers.get(session_id)
@@ -115,6 +117,8 @@ class SessionMedia:
 
     def _announcer(self, session_id: str) -> TracksChanged:
         async def announce(participant_id: str) -> None:
+            for listener in self.listeners:
+                listener(session_id)
             # Subscribers renegotiate: a new publisher's tracks join their offer, a gone one's leave it.
             await self._sio.emit(
                 "media.available", {"participant_id": participant_id}, to=session_room(session_id), namespace=NAMESPACE

@@ -27,7 +27,8 @@ class EngagementConfig:
     # Account roll-up.
     half_life_days: float = 30.0
     kind_weights: dict[str, float] = field(
-        default_factory=lambda: {"one_on_one": 1.5, "welcome_seminar": 1.2, "webinar": 1.0}
+        # `on_demand`: a recording watched on its replay page by someone who did not come (half a webinar).
+        default_factory=lambda: {"one_on_one": 1.5, "welcome_seminar": 1.2, "webinar": 1.0, "on_demand": 0.5}
     )
     # LTV and tier bands.
     gross_margin: float = 0.8

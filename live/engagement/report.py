@@ -81,6 +81,10 @@ class AttendanceRow:
     components: dict[str, dict[str, float | None]]
     attended: bool
     no_show: bool
+    # Seconds of the session's recordings this contact watched on the replay page (never counted as
+    # presence), and whether that was at least half of a recording; filled in by the report's edge.
+    replay_seconds: float = 0.0
+    watched_replay: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +111,8 @@ class AttendanceRow:
             "components": self.components,
             "attended": self.attended,
             "no_show": self.no_show,
+            "replay_seconds": round(self.replay_seconds, 1),
+            "watched_replay": self.watched_replay,
         }
 
 
@@ -264,6 +270,8 @@ CSV_COLUMNS = (
     "score",
     "attended",
     "no_show",
+    "replay_seconds",
+    "watched_replay",
 )
 # A spreadsheet runs a cell starting with one of these as a formula; names and emails are user input.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -30,6 +30,7 @@ from live.rooms.namespace import NAMESPACE
 from live.typedefs import DB, EVENT_WRITER, ROOM_STATE, ROOM_STATE_PARTS, SETTINGS, SIO
 from live.webhooks import delivery
 from live.webhooks import store as webhooks
+from live.webhooks.model import WebhookEvent
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ async def queue_ready_webhook(app: web.Application, event: RecordingReady) -> No
         recording = await db.get(Recording, event.recording_id)
         if recording is None:
             return
-        await webhooks.enqueue(db, "recording.ready", {"recording": recording_json(recording, app[SETTINGS].public_url)})
+        await webhooks.enqueue(db, WebhookEvent.RECORDING_READY, {"recording": recording_json(recording, app[SETTINGS].public_url)})
         await db.commit()
     delivery.poke(app)
 

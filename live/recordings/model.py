@@ -22,6 +22,9 @@ SEEK_SLACK_SECONDS = 5.0
 # Reports further apart than this are two viewings, not one continuous one (the player reports at
 # least every 15 s while playing).
 MAX_REPORT_GAP_SECONDS = 60.0
+# The score kind of a replay watched (DESIGN: "Replay counts, less"); its weight is the engagement
+# configuration's `kind_weights["on_demand"]` (0.5).
+ON_DEMAND = "on_demand"
 # A person "watched the replay" when they watched at least this share of it (as attended: half).
 WATCHED_SHARE = 0.5
 
@@ -195,11 +198,13 @@ def advance(viewing: Viewing, position: float, playing: bool, at: datetime, dura
     was, while playing, and move forward no faster than the wall clock (plus `SEEK_SLACK_SECONDS`).
     A seek, a pause or a long silence starts a new stretch. Watching the same part twice counts once.
     """
-    position = min(max(0.0, position), max(0.0, duration))
+    # Judged before clamping: a jump far past the end is a seek even though it lands on the end.
+    reported = max(0.0, position)
+    position = min(reported, max(0.0, duration))
     watched = list(viewing.watched)
     if viewing.playing and viewing.position is not None and viewing.reported_at is not None:
         elapsed = (at - viewing.reported_at).total_seconds()
-        moved = position - viewing.position
+        moved = reported - viewing.position
         if 0 < moved and 0 <= elapsed <= MAX_REPORT_GAP_SECONDS and moved <= elapsed + SEEK_SLACK_SECONDS:
             watched.append((viewing.position, position))
     return Viewing(tuple(merge(watched)), position, playing, at)

@@ -13,11 +13,13 @@ from live.api.parse import Body, json_body
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.db.tables import Contact, LiveSession, Recording
+from live.engagement import service as engagement
 from live.errors import Conflict, NotFound
 from live.pages.base import render
 from live.recordings import store
 from live.recordings.handlers import recording_json
 from live.recordings.model import RecordingStatus, check_can_delete
+from live.rooms.dispatch import spawn
 from live.sessions import store as sessions
 from live.sessions.invitations import read_join_token
 from live.typedefs import DB, SETTINGS
@@ -143,4 +145,7 @@ async def replay_progress(request: web.Request) -> web.Response:
         )
         await db.commit()
         seconds = view.seconds
+    if not body.playing and contact.account_id:
+        # Paused, ended or left: the account's engagement takes the watching in now (not every 5 s).
+        spawn(request.app, engagement.reevaluate(request.app, contact.account_id))
     return web.json_response({"replay_seconds": round(seconds, 1), "duration_seconds": recording.duration_seconds})

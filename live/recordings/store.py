@@ -9,10 +9,19 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from live.db.tables import Event, Invitation, Poll, Recording, ReplayView
+from live.db.tables import Contact, Event, Invitation, Poll, Recording, ReplayView, SessionScore
+from live.engagement.model import ScoredSession
 from live.errors import NotFound
 from live.events.model import EventType
-from live.recordings.model import Chapter, RecordingStatus, Viewing, advance, watched_replay
+from live.recordings.model import (
+    ON_DEMAND,
+    Chapter,
+    RecordingStatus,
+    Viewing,
+    advance,
+    on_demand_score,
+    watched_replay,
+)
 
 MEDIA_TYPE = "video/webm"
 
@@ -119,3 +128,38 @@ async def replay_figures(db: AsyncSession, session_id: str) -> dict[str, dict[st
 async def invitation_token(db: AsyncSession, session_id: str, contact_id: str) -> str | None:
     query = select(Invitation.token).where(Invitation.session_id == session_id, Invitation.contact_id == contact_id)
     return (await db.execute(query)).scalar_one_or_none()
+
+
+async def on_demand_scores(db: AsyncSession, account_ids: Sequence[str]) -> dict[str, list[ScoredSession]]:
+    """account_id -> its contacts' replay scores (kind `on_demand`), dated when they last watched.
+
+    Only for contacts who did not attend the session live: a replay is how people who could not come
+    take part, and someone who came and re-watches is already scored for being there.
+    """
+    if not account_ids:
+        return {}
+    query = (
+        select(ReplayView, Recording.duration_seconds, Contact.account_id)
+        .join(Recording, ReplayView.recording_id == Recording.id)
+        .join(Contact, ReplayView.contact_id == Contact.id)
+        .where(Contact.account_id.in_(list(account_ids)), ReplayView.seconds > 0)
+    )
+    attended = select(SessionScore.session_id, SessionScore.contact_id).where(
+        SessionScore.account_id.in_(list(account_ids)), SessionScore.attended.is_(True)
+    )
+    came = set((await db.execute(attended)).tuples())
+    out: dict[str, list[ScoredSession]] = {}
+    for view, duration, account_id in (await db.execute(query)).tuples():
+        if (view.session_id, view.contact_id) in came:
+            continue
+        out.setdefault(account_id, []).append(
+            ScoredSession(
+                session_id=view.session_id,
+                contact_id=view.contact_id,
+                kind=ON_DEMAND,
+                ended_at=view.reported_at or view.first_at,
+                score=on_demand_score(view.seconds, duration),
+                attended=False,
+            )
+        )
+    return out

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiortc import RTCPeerConnection
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import AudioStreamTrack
+
+from tests.media.support import TIMEOUT, MovingPicture, offer_of
+from tests.rooms.support import Client
 
 FFPROBE = shutil.which("ffprobe") or "/usr/bin/ffprobe"
 FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
@@ -78,3 +82,29 @@ async def decode_errors(path: Path) -> tuple[str, int]:
         "stream=nb_read_frames", "-of", "csv=p=0", str(path),
     )
     return err, int(out.strip() or 0)
+
+
+async def publish(client: Client, peers: list[RTCPeerConnection], loss: float = 0.0) -> list[int]:
+    """Publishes a moving 640x480 picture and a tone, as the host's browser does; returns the drop counter."""
+    pc = RTCPeerConnection()
+    peers.append(pc)
+    pc.addTransceiver(MovingPicture(), direction="sendonly")
+    pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
+    ack = await client.call("media.publish", {"description": await offer_of(pc)}, wait=TIMEOUT)
+    assert ack["ok"], ack
+    await pc.setRemoteDescription(RTCSessionDescription(**ack["description"]))
+    return lose_packets(pc, loss) if loss else [0]
+
+
+async def wait_for_async(
+    read: Callable[[], Awaitable[Any]], done: Callable[[Any], bool], what: str, within: float = TIMEOUT
+) -> Any:
+    """Reads until `done(value)`; the value, or a failure naming what never happened."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        value = await read()
+        if done(value):
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {within}s waiting for {what} (last: {value!r})")
+        await asyncio.sleep(0.1)

@@ -8,14 +8,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiortc import RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import AudioStreamTrack
+from aiortc import RTCPeerConnection
 
 from live.recordings.events import RecordingAck, RecordingChanged
 from tests.conftest import LiveServer, StaffMember
-from tests.media.support import TIMEOUT, MovingPicture, offer_of
-from tests.recordings.support import decode_errors, ffprobe, lose_packets
-from tests.rooms.support import Client, connect, make_room
+from tests.media.support import TIMEOUT
+from tests.recordings.support import decode_errors, ffprobe, publish
+from tests.rooms.support import connect, make_room
 
 # The recording the issue asks for: 20 s, half of it from a publisher that restarted and loses 5 %.
 HALF = 10.0
@@ -27,18 +26,6 @@ async def peers() -> AsyncIterator[list[RTCPeerConnection]]:
     yield made
     for pc in made:
         await pc.close()
-
-
-async def publish(client: Client, peers: list[RTCPeerConnection], loss: float = 0.0) -> list[int]:
-    """Publishes a moving 640x480 picture and a tone, as the host's browser does; returns the drop counter."""
-    pc = RTCPeerConnection()
-    peers.append(pc)
-    pc.addTransceiver(MovingPicture(), direction="sendonly")
-    pc.addTransceiver(AudioStreamTrack(), direction="sendonly")
-    ack = await client.call("media.publish", {"description": await offer_of(pc)}, wait=TIMEOUT)
-    assert ack["ok"], ack
-    await pc.setRemoteDescription(RTCSessionDescription(**ack["description"]))
-    return lose_packets(pc, loss) if loss else [0]
 
 
 async def test_a_recorded_webinar_is_a_playable_webm_as_long_as_the_recording_even_after_a_lossy_restart(

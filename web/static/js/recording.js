@@ -27,10 +27,12 @@ export class Recording {
   }
 
   async toggle() {
+    // Decided before sending: `recording.started`/`stopped` may arrive before the ack does.
+    const starting = !this.current;
     this.button.disabled = true;
-    const ack = this.room.complain(await this.room.send(this.current ? "recording.stop" : "recording.start", {}));
+    const ack = this.room.complain(await this.room.send(starting ? "recording.start" : "recording.stop", {}));
     this.button.disabled = false;
-    if (ack?.ok && !this.current) this.show({ id: ack.id, since: new Date().toISOString() });
-    else if (ack?.ok) this.show(null);
+    if (!ack?.ok) return;
+    this.show(starting ? { id: ack.id, since: this.current?.since ?? new Date().toISOString() } : null);
   }
 }

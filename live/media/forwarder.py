@@ -468,6 +468,11 @@ class TrackForwarder:
         task = asyncio.ensure_future(receiver._send_rtcp_pli(ssrc))
         self._pli_tasks.add(task)
         task.add_done_callback(self._pli_tasks.discard)
+        # A PLI can be lost, and a still screen may send no keyframe for minutes: ask again every
+        # interval while someone still waits for one (LiveKit found the same, livekit PRs #436/#683).
+        # The keyframe's arrival cancels the next request (`_forward`).
+        if any(track._need_keyframe for track in self._tracks):
+            self._pending_request = asyncio.get_running_loop().call_later(KEYFRAME_REQUEST_INTERVAL, self._send_pli)
 
 
 def _latest_source(receiver: RTCRtpReceiver) -> int | None:

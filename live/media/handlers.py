@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from live.domain_events import SessionEnded
-from live.media.events import MediaOfferIn
+from live.media.events import MediaOfferIn, MediaPublishIn
 from live.media.model import check_can_publish, check_can_subscribe
 from live.media.router import MediaRouter, TracksChanged, ice_configuration
 from live.rooms.dispatch import Ctx, EventRegistry, session_room
@@ -58,19 +58,23 @@ class SessionMedia:
             self._routers[session_id] = router
         return router
 
-    async def publish(self, ctx: Ctx, offer: dict[str, Any]) -> dict[str, str]:
-        return await self._answer(ctx, offer, publish=True)
+    async def publish(self, ctx: Ctx, offer: dict[str, Any], screen_mid: str | None = None) -> dict[str, str]:
+        return await self._answer(ctx, offer, publish=True, screen_mid=screen_mid)
 
     async def subscribe(self, ctx: Ctx, offer: dict[str, Any]) -> dict[str, str]:
         return await self._answer(ctx, offer, publish=False)
 
-    async def _answer(self, ctx: Ctx, offer: dict[str, Any], *, publish: bool) -> dict[str, str]:
+    async def _answer(
+        self, ctx: Ctx, offer: dict[str, Any], *, publish: bool, screen_mid: str | None = None
+    ) -> dict[str, str]:
         session_id, participant_id = ctx.session_id, ctx.me.participant_id
         router = self.router(session_id)
         self._busy[session_id] += 1
         try:
-            call = router.publish if publish else router.subscribe
-            answer = await call(participant_id, offer)
+            if publish:
+                answer = await router.publish(participant_id, offer, screen_mid)
+            else:
+                answer = await router.subscribe(participant_id, offer)
         finally:
             self._busy[session_id] -= 1
             if not self._busy[session_id]:
@@ -131,10 +135,11 @@ MEDIA: web.AppKey[SessionMedia] = web.AppKey("media")
 
 
 def register(app: web.Application, registry: EventRegistry) -> None:
-    registry.add("media.publish", publish, MediaOfferIn)
+    registry.add("media.publish", publish, MediaPublishIn)
     registry.add("media.subscribe", subscribe, MediaOfferIn)
     registry.on_leave.append(_left)
     app.setdefault(ROOM_STATE_PARTS, {})["publishers"] = publishers
+    app[ROOM_STATE_PARTS]["screen"] = screen
     app.cleanup_ctx.append(media_ctx)
 
 
@@ -144,10 +149,10 @@ async def media_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[MEDIA].close()
 
 
-async def publish(ctx: Ctx, body: MediaOfferIn) -> dict[str, Any]:
+async def publish(ctx: Ctx, body: MediaPublishIn) -> dict[str, Any]:
     # Role and kind are checked here, not by the registry, so a one-on-one hears why first.
     check_can_publish(ctx.session["kind"], ctx.me.role)
-    return {"description": await ctx.app[MEDIA].publish(ctx, body.description.model_dump())}
+    return {"description": await ctx.app[MEDIA].publish(ctx, body.description.model_dump(), body.screen_mid)}
 
 
 async def subscribe(ctx: Ctx, body: MediaOfferIn) -> dict[str, Any]:
@@ -159,6 +164,12 @@ async def publishers(ctx: Ctx) -> list[str]:
     """`room.state.publishers`: who publishes in this process, so a newcomer knows what to subscribe to."""
     router = ctx.app[MEDIA].get(ctx.session_id)
     return router.publishers if router is not None else []
+
+
+async def screen(ctx: Ctx) -> str | None:
+    """`room.state.screen`: who shares a screen in this process's webinar, or null."""
+    router = ctx.app[MEDIA].get(ctx.session_id)
+    return router.screen_publisher() if router is not None else None
 
 
 async def _left(app: web.Application, me: Participant, sid: str, last: bool) -> None:

@@ -21,7 +21,7 @@ export LIVE_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 PIP_FLAGS := --disable-pip-version-check --no-input $(if $(CI),--progress-bar off -q,)
 
-.PHONY: help venv install run services browser janus lint test \
+.PHONY: help venv install run services browser janus media-tools lint test \
 	bench-fanout bench-media bench-recompute vendor vendor-check clean
 
 help:
@@ -31,6 +31,7 @@ help:
 	@echo "make services         start the local PostgreSQL and Redis if they are not answering"
 	@echo "make browser          install Debian's Chromium if it is missing"
 	@echo "make janus            install Debian's Janus (LIVE_MEDIA=janus tests) if it is missing"
+	@echo "make media-tools      install Debian's ffmpeg (ffprobe reads recordings in the tests) if missing"
 	@echo "make lint             ruff check and mypy"
 	@echo "make bench-fanout | bench-media | bench-recompute"
 	@echo "make vendor-check     re-fetch the vendored Socket.IO client and compare sha256s"
@@ -60,13 +61,15 @@ browser:
 
 janus:
 	bash scripts/janus.sh
+media-tools:
+	bash scripts/media-tools.sh
 
 lint: install
 	$(BIN)/ruff check live tests bench
 	$(BIN)/mypy live
 
 # pytest exits 5 when it collected nothing; a suite that silently runs no tests is a failure.
-test: install services browser janus lint
+test: install services browser janus media-tools lint
 	@status=0; $(BIN)/pytest -q $(PYTEST_ARGS) || status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status

@@ -22,6 +22,7 @@ from live.domain_events import (
     AccountChanged,
     ContactAdded,
     OverrideReleased,
+    RecordingReady,
     SessionEnded,
     SessionScheduled,
     SessionStarted,
@@ -36,6 +37,8 @@ from live.media.janus import handlers as janus_media
 from live.pages import routes as page_routes
 from live.polls import handlers as polls
 from live.polls import routes as poll_routes
+from live.recordings import handlers as recordings
+from live.recordings import routes as recording_routes
 from live.rooms import namespace as rooms
 from live.rooms.fanout import RefusingRedisManager
 from live.rooms.wire import GuardedPacket
@@ -110,6 +113,7 @@ def init_app(settings: Settings) -> web.Application:
         janus_media.register(app, app[ROOM_EVENTS])
     else:  # the aiortc forwarder in this process
         media.register(app, app[ROOM_EVENTS])
+    recordings.register(app, app[ROOM_EVENTS])  # recording.start/stop, the recorders
     _subscribe(app[BUS], settings)
 
     app.router.add_get("/healthz", health.healthz)
@@ -119,6 +123,7 @@ def init_app(settings: Settings) -> web.Application:
     app.router.add_routes(session_routes.routes)
     app.router.add_routes(session_reports.routes)
     app.router.add_routes(poll_routes.routes)
+    app.router.add_routes(recording_routes.routes)
     app.router.add_routes(webhook_routes.routes)
     app.router.add_routes(page_routes.routes)
     app.router.add_static("/static", WEB_DIR / "static", name="static")
@@ -131,11 +136,15 @@ def _subscribe(bus: Bus, settings: Settings) -> None:
     if not janus:
         # A session goes live: the audience, held back until now, receives the hosts' pictures and sound.
         bus.subscribe(SessionStarted, media.on_session_started)
-    # A session ends: stop forwarding media at once, close its open poll, then score it (which
-    # re-tiers its accounts, runs the automations and queues the `session.ended` webhook).
+    # A session ends: finish its recording (while the forwarders still run), stop forwarding media,
+    # close its open poll, then score it (which re-tiers its accounts, runs the automations and
+    # queues the `session.ended` webhook).
+    bus.subscribe(SessionEnded, recordings.stop_when_session_ends)
     bus.subscribe(SessionEnded, janus_media.on_session_ended if janus else media.on_session_ended)
     bus.subscribe(SessionEnded, polls.close_when_session_ends)
     bus.subscribe(SessionEnded, engagement.on_session_ended)
+    # A recording's files are closed and its row committed: tell the webhooks.
+    bus.subscribe(RecordingReady, recordings.queue_ready_webhook)
     # A welcome seminar is scheduled, or a contact of an onboarding account is added: invite them.
     bus.subscribe(SessionScheduled, automations.on_session_scheduled)
     bus.subscribe(ContactAdded, automations.on_contact_added)

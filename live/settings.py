@@ -68,10 +68,18 @@ class Settings:
     # Which engine carries webinar media: the aiortc forwarder in this process, or Janus nodes.
     media: str = "embedded"
     janus: list[NodeSpec] = field(default_factory=list)
+    # Where recordings are written (`LIVE_RECORDINGS_DIR`); unset: `recordings/` under `var_dir`.
+    recordings_dir: Path | None = None
+    # Days a finished recording is kept before it is deleted (`LIVE_RECORDING_RETENTION_DAYS`; 0 keeps them).
+    recording_retention_days: float = 90.0
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def recordings_path(self) -> Path:
+        return self.recordings_dir if self.recordings_dir is not None else self.var_dir / "recordings"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | Path = ".env") -> Settings:
@@ -98,6 +106,14 @@ class Settings:
         janus = parse_nodes(_json_setting(values, "LIVE_JANUS", "[]")) if media == "janus" else []
         secret_key = values.get("LIVE_SECRET_KEY") or _stored_secret(var_dir)
         grace = _seconds_setting(values, "LIVE_ONE_ON_ONE_GRACE_SECONDS", 60.0)
+        recordings_dir = values.get("LIVE_RECORDINGS_DIR") or None
+        retention = values.get("LIVE_RECORDING_RETENTION_DAYS") or "90"
+        try:
+            retention_days = float(retention)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"Config 'LIVE_RECORDING_RETENTION_DAYS' has value {retention!r}. Not a number of days."
+            ) from exc
         return cls(
             database_url=database_url,
             redis_url=redis_url,
@@ -110,6 +126,8 @@ class Settings:
             one_on_one_grace_seconds=grace,
             media=media,
             janus=janus,
+            recordings_dir=Path(recordings_dir) if recordings_dir else None,
+            recording_retention_days=retention_days,
         )
 
 

@@ -20,7 +20,12 @@ def json_error(status: int, code: str, message: str) -> web.Response:
 
 
 def _wants_json(request: web.Request) -> bool:
-    return request.path.startswith("/api/") or request.path.endswith((".ics", ".csv"))
+    # A page's own script posting JSON (the replay page's progress reports) reads a JSON error too.
+    return (
+        request.path.startswith("/api/")
+        or request.path.endswith((".ics", ".csv"))
+        or request.content_type == "application/json"
+    )
 
 
 def _page(request: web.Request, status: int, title: str, message: str) -> web.Response:

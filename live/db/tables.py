@@ -277,3 +277,40 @@ class JobRun(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_run_at: Mapped[datetime] = mapped_column()
     runner: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Recording(Base):
+    """A recording of a webinar or welcome seminar; its files are under `Settings.recordings_path`."""
+
+    __tablename__ = "recordings"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    # recording -> ready -> deleted (files gone, row kept so replay figures stay explainable).
+    status: Mapped[str] = mapped_column(String(16), default="recording")
+    started_by: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    started_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    duration_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    # File names relative to the recordings directory; NULL when nothing of that kind was recorded.
+    path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    screen_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    chapters_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ReplayView(Base):
+    """What one invited contact has watched of one recording (the stretches, so nothing counts twice)."""
+
+    __tablename__ = "replay_views"
+    __table_args__ = (UniqueConstraint("recording_id", "contact_id"),)
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    recording_id: Mapped[str] = mapped_column(ForeignKey("recordings.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    watched: Mapped[list[Any]] = mapped_column(default=list)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    position: Mapped[float | None] = mapped_column(Float, nullable=True)
+    playing: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reported_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -40,7 +40,8 @@ class EngagementConfig:
     # Fewer scored sessions than this in the half-life window: engagement is None ("not enough data").
     min_evidence_sessions: int = 2
     kind_weights: dict[str, float] = field(
-        default_factory=lambda: {"one_on_one": 1.5, "welcome_seminar": 1.2, "webinar": 1.0}
+        # `on_demand`: a recording watched on its replay page by someone who did not come (half a webinar).
+        default_factory=lambda: {"one_on_one": 1.5, "welcome_seminar": 1.2, "webinar": 1.0, "on_demand": 0.5}
     )
     # LTV and tier bands.
     gross_margin: float = 0.8

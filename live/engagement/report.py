@@ -83,6 +83,10 @@ class AttendanceRow:
     no_show: bool
     # Why this row is not scored, in words ("too short to score"), or None when it is.
     note: str | None = None
+    # Seconds of the session's recordings this contact watched on the replay page (never counted as
+    # presence), and whether that was at least half of a recording; filled in by the report's edge.
+    replay_seconds: float = 0.0
+    watched_replay: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +114,8 @@ class AttendanceRow:
             "attended": self.attended,
             "no_show": self.no_show,
             "note": self.note,
+            "replay_seconds": round(self.replay_seconds, 1),
+            "watched_replay": self.watched_replay,
         }
 
 
@@ -355,6 +361,8 @@ CSV_COLUMNS = (
     "score",
     "attended",
     "no_show",
+    "replay_seconds",
+    "watched_replay",
 )
 # A spreadsheet runs a cell starting with one of these as a formula; names and emails are user input.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

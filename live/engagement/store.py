@@ -31,6 +31,7 @@ from live.engagement.engine import AccountSnapshot, Evaluation
 from live.engagement.model import ScoredSession
 from live.engagement.report import AttendanceReport, Person, SessionInfo, attendance_report
 from live.events.model import EventType, LogEvent
+from live.recordings.store import on_demand_scores
 from live.sessions.model import SessionStatus
 
 
@@ -151,6 +152,10 @@ async def scores_of(db: AsyncSession, account_ids: Iterable[str]) -> dict[str, l
     )
     for s in rows.scalars():
         out[s.account_id].append(ScoredSession(s.session_id, s.contact_id, s.kind, s.ended_at, s.score, s.attended))
+    # Replays watched by people who did not come count too, as kind `on_demand` (weighted by the config).
+    for account_id, replays in (await on_demand_scores(db, ids)).items():
+        out[account_id].extend(replays)
+        out[account_id].sort(key=lambda scored: scored.ended_at)
     return out
 
 

@@ -19,9 +19,16 @@ class OfferIn(Payload):
 
 
 class MediaOfferIn(Payload):
-    """`media.publish` and `media.subscribe`: `{description: {type: "offer", sdp}}`."""
+    """`media.subscribe`: `{description: {type: "offer", sdp}}`."""
 
     description: OfferIn
+
+
+class MediaPublishIn(MediaOfferIn):
+    """`media.publish`: `{description, screen_mid?}`; `screen_mid` is the `a=mid` of the video m-line
+    carrying a shared screen."""
+
+    screen_mid: str | None = Field(default=None, min_length=1, max_length=32)
 
 
 # --- server -> client -----------------------------------------------------------------------

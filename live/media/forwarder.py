@@ -46,7 +46,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import av
 from aiortc import RTCRtpReceiver
@@ -57,9 +57,6 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpsender import RTCEncodedFrame
-
-if TYPE_CHECKING:
-    from live.media.direct import DirectSender
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +74,18 @@ AUDIO_QUEUE_FRAMES = 25
 _TIMELINE_STEP = {"video": 3000, "audio": 960}
 
 FrameCallback = Callable[[RTCRtpCodecParameters, JitterFrame], None]
+
+
+class FrameOutput(Protocol):
+    """Where a `ForwardedTrack` pushes its frames: a subscriber's sender (`live.media.direct`) or a recorder."""
+
+    def send(self, frame: SharedFrame) -> bool:
+        """Take one frame now, on the publisher's receive path; False if it was skipped."""
+        ...
+
+    def end(self) -> None:
+        """The track ended: no more frames will come."""
+        ...
 
 
 class EncodedFrameTap:
@@ -184,7 +193,7 @@ class ForwardedTrack(MediaStreamTrack):
         self._joined = False
         self._closed = False
         self._need_keyframe = forwarder.kind == "video"
-        self._output: DirectSender | None = None
+        self._output: FrameOutput | None = None
         self.delivered = 0
         self.dropped = 0
 
@@ -193,7 +202,7 @@ class ForwardedTrack(MediaStreamTrack):
         return self._forwarder
 
     @property
-    def output(self) -> DirectSender | None:
+    def output(self) -> FrameOutput | None:
         """The subscriber's sender while it sends directly (see `live.media.direct`)."""
         return self._output
 
@@ -226,7 +235,7 @@ class ForwardedTrack(MediaStreamTrack):
         self._forwarder._leave(self)
         self._close()
 
-    def _attach(self, output: DirectSender) -> None:
+    def _attach(self, output: FrameOutput) -> None:
         """From now on frames go straight to `output` (see `live.media.direct`), not to the queue."""
         self._output = output
         self._queue.clear()
@@ -236,7 +245,7 @@ class ForwardedTrack(MediaStreamTrack):
             self._joined = True
             self._forwarder._join(self)
 
-    def _detach(self, output: DirectSender) -> None:
+    def _detach(self, output: FrameOutput) -> None:
         if self._output is output:
             self._output = None
 
@@ -303,10 +312,12 @@ class TrackForwarder:
     the new source's first keyframe and their RTP timeline keeps increasing.
     """
 
-    def __init__(self, kind: str, track_id: str, publisher_id: str, label: str) -> None:
+    def __init__(self, kind: str, track_id: str, publisher_id: str, label: str, *, screen: bool = False) -> None:
         if kind not in _TIMELINE_STEP:
             raise ValueError(f"Track kind {kind!r} is not 'audio' or 'video'")
         self.kind = kind
+        # A shared screen rather than a camera (the publisher's `screen_mid`): pages show it large.
+        self.screen = screen
         self.track_id = track_id
         self.publisher_id = publisher_id
         self._label = label
@@ -457,6 +468,11 @@ class TrackForwarder:
         task = asyncio.ensure_future(receiver._send_rtcp_pli(ssrc))
         self._pli_tasks.add(task)
         task.add_done_callback(self._pli_tasks.discard)
+        # A PLI can be lost, and a still screen may send no keyframe for minutes: ask again every
+        # interval while someone still waits for one (LiveKit found the same, livekit PRs #436/#683).
+        # The keyframe's arrival cancels the next request (`_forward`).
+        if any(track._need_keyframe for track in self._tracks):
+            self._pending_request = asyncio.get_running_loop().call_later(KEYFRAME_REQUEST_INTERVAL, self._send_pli)
 
 
 def _latest_source(receiver: RTCRtpReceiver) -> int | None:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiohttp import web
 
 from live.domain_events import SessionEnded, SessionStarted
-from live.media.events import MediaOfferIn
+from live.media.events import MediaOfferIn, MediaPublishIn
 from live.media.model import check_can_publish, check_can_subscribe, receives_published_tracks
 from live.media.router import MediaRouter, TracksChanged, ice_configuration
 from live.rooms.dispatch import Ctx, EventRegistry, session_room
@@ -45,6 +45,8 @@ class SessionMedia:
         self._sockets: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
         # Offers being answered per session: a router is not closed for being empty under them.
         self._busy: Counter[str] = Counter()
+        # Called with the session id whenever its published tracks change (the recorder follows them).
+        self.listeners: list[Callable[[str], None]] = []
 
     def get(self, session_id: str) -> MediaRouter | None:
         return self._routers.get(session_id)
@@ -56,21 +58,21 @@ class SessionMedia:
             self._routers[session_id] = router
         return router
 
-    async def publish(self, ctx: Ctx, offer: dict[str, Any]) -> dict[str, str]:
-        return await self._answer(ctx, offer, publish=True)
+    async def publish(self, ctx: Ctx, offer: dict[str, Any], screen_mid: str | None = None) -> dict[str, str]:
+        return await self._answer(ctx, offer, publish=True, screen_mid=screen_mid)
 
     async def subscribe(self, ctx: Ctx, offer: dict[str, Any], *, withhold: bool = False) -> dict[str, str]:
         return await self._answer(ctx, offer, publish=False, withhold=withhold)
 
     async def _answer(
-        self, ctx: Ctx, offer: dict[str, Any], *, publish: bool, withhold: bool = False
+        self, ctx: Ctx, offer: dict[str, Any], *, publish: bool, withhold: bool = False, screen_mid: str | None = None
     ) -> dict[str, str]:
         session_id, participant_id = ctx.session_id, ctx.me.participant_id
         router = self.router(session_id)
         self._busy[session_id] += 1
         try:
             if publish:
-                answer = await router.publish(participant_id, offer)
+                answer = await router.publish(participant_id, offer, screen_mid)
             else:
                 answer = await router.subscribe(participant_id, offer, withhold=withhold)
         finally:
@@ -128,6 +130,8 @@ class SessionMedia:
 
     def _announcer(self, session_id: str) -> TracksChanged:
         async def announce(participant_id: str) -> None:
+            for listener in self.listeners:
+                listener(session_id)
             # Subscribers renegotiate: a new publisher's tracks join their offer, a gone one's leave it.
             await self._sio.emit(
                 "media.available", {"participant_id": participant_id}, to=session_room(session_id), namespace=NAMESPACE
@@ -140,10 +144,11 @@ MEDIA: web.AppKey[SessionMedia] = web.AppKey("media")
 
 
 def register(app: web.Application, registry: EventRegistry) -> None:
-    registry.add("media.publish", publish, MediaOfferIn, rate=RateKind.RTC)
+    registry.add("media.publish", publish, MediaPublishIn, rate=RateKind.RTC)
     registry.add("media.subscribe", subscribe, MediaOfferIn, rate=RateKind.RTC)
     registry.on_leave.append(_left)
     app.setdefault(ROOM_STATE_PARTS, {})["publishers"] = publishers
+    app[ROOM_STATE_PARTS]["screen"] = screen
     app.cleanup_ctx.append(media_ctx)
 
 
@@ -153,10 +158,10 @@ async def media_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[MEDIA].close()
 
 
-async def publish(ctx: Ctx, body: MediaOfferIn) -> dict[str, Any]:
+async def publish(ctx: Ctx, body: MediaPublishIn) -> dict[str, Any]:
     # Role and kind are checked here, not by the registry, so a one-on-one hears why first.
     check_can_publish(ctx.session["kind"], ctx.me.role)
-    return {"description": await ctx.app[MEDIA].publish(ctx, body.description.model_dump())}
+    return {"description": await ctx.app[MEDIA].publish(ctx, body.description.model_dump(), body.screen_mid)}
 
 
 async def subscribe(ctx: Ctx, body: MediaOfferIn) -> dict[str, Any]:
@@ -169,6 +174,12 @@ async def publishers(ctx: Ctx) -> list[str]:
     """`room.state.publishers`: who publishes in this process, so a newcomer knows what to subscribe to."""
     router = ctx.app[MEDIA].get(ctx.session_id)
     return router.publishers if router is not None else []
+
+
+async def screen(ctx: Ctx) -> str | None:
+    """`room.state.screen`: who shares a screen in this process's webinar, or null."""
+    router = ctx.app[MEDIA].get(ctx.session_id)
+    return router.screen_publisher() if router is not None else None
 
 
 async def _left(app: web.Application, me: Participant, sid: str, last: bool) -> None:

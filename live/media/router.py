@@ -60,6 +60,8 @@ TracksChanged = Callable[[str], Awaitable[None]]
 # The one codec per kind that publishers and subscribers negotiate (see the module docstring).
 FORWARDED_CODECS = {"video": "video/VP8", "audio": "audio/opus"}
 MEDIA_KINDS = ("audio", "video")
+# Appended to the publisher's id as the msid stream id of a forwarded screen (see `subscribe`).
+SCREEN_STREAM_SUFFIX = ":screen"
 # Seconds `close()` gives in-flight `on_tracks_changed` calls before cancelling them.
 CLOSE_WAIT = 1.0
 
@@ -168,9 +170,18 @@ class MediaRouter:
         """A publisher's forwarders (for statistics and benchmarks)."""
         return list(self._forwarders.get(participant_id, []))
 
-    async def publish(self, participant_id: str, offer: dict[str, Any]) -> dict[str, str]:
-        """Answer a publisher's offer; a republish replaces its previous connection."""
+    def screen_publisher(self) -> str | None:
+        """Who shares a screen (the first such publisher), if anyone."""
+        return next((participant_id for participant_id, f in self._all_forwarders() if f.screen), None)
+
+    async def publish(self, participant_id: str, offer: dict[str, Any], screen_mid: str | None = None) -> dict[str, str]:
+        """Answer a publisher's offer; a republish replaces its previous connection.
+
+        `screen_mid` names the offer's video m-line that carries a shared screen rather than a camera.
+        """
         description, parsed = _parse_offer(participant_id, offer)
+        if screen_mid is not None and not any(m.kind == "video" and m.rtp.muxId == screen_mid for m in parsed.media):
+            raise InvalidInput(f"screen_mid {screen_mid!r} from {participant_id} names no video m-line of the offer")
         self._check_open()
         async with self._locks[participant_id]:
             label = f"{self._session_id}/{participant_id}"
@@ -183,7 +194,7 @@ class MediaRouter:
                 transceivers.append(transceiver)
             try:
                 await pc.setRemoteDescription(description)
-                forwarders = self._attach_sources(participant_id, label, media, transceivers)
+                forwarders = self._attach_sources(participant_id, label, media, transceivers, screen_mid)
                 await pc.setLocalDescription(await pc.createAnswer())
                 self._check_open()  # `close()` ran while this offer was being answered
             except Exception as exc:
@@ -235,8 +246,9 @@ class MediaRouter:
                 transceiver = pc.addTransceiver(track, direction="sendonly")
                 transceiver.setCodecPreferences(codec_preferences(m.kind))
                 sender = transceiver.sender
-                # The msid stream id names the publisher, so the browser knows whose track it is.
-                sender._stream_id = forwarder.publisher_id
+                # The msid stream id names the publisher, so the browser knows whose track it is; a
+                # shared screen is a stream of its own, `<publisher>:screen`, shown large by pages.
+                sender._stream_id = forwarder.publisher_id + (SCREEN_STREAM_SUFFIX if forwarder.screen else "")
                 # Frames arrive already packed into RTP payloads, shared by every subscriber, and
                 # the forwarder sends them itself; a PLI/FIR goes to the shared source.
                 DirectSender.install(sender, track)
@@ -290,24 +302,35 @@ class MediaRouter:
                 yield participant_id, forwarder
 
     def _attach_sources(
-        self, participant_id: str, label: str, media: list[Any], transceivers: list[RTCRtpTransceiver]
+        self,
+        participant_id: str,
+        label: str,
+        media: list[Any],
+        transceivers: list[RTCRtpTransceiver],
+        screen_mid: str | None = None,
     ) -> list[TrackForwarder]:
-        """Point this publisher's forwarders at the new receivers, reusing them by kind and order."""
+        """Point this publisher's forwarders at the new receivers, reusing them by role (camera, screen,
+        audio) and order: a republish without the screen ends the screen's forwarder, not the camera's."""
+        roles = [(kind, screen) for kind in MEDIA_KINDS for screen in (False, True)]
         previous = {
-            kind: [f for f in self._forwarders.get(participant_id, []) if f.kind == kind] for kind in MEDIA_KINDS
+            role: [f for f in self._forwarders.get(participant_id, []) if (f.kind, f.screen) == role] for role in roles
         }
-        counts = dict.fromkeys(MEDIA_KINDS, 0)
+        counts = dict.fromkeys(roles, 0)
         forwarders: list[TrackForwarder] = []
         for m, transceiver in zip(media, transceivers, strict=True):
             if transceiver.direction == "inactive" or m.direction not in ("sendonly", "sendrecv"):
                 continue
-            index = counts[m.kind]
-            counts[m.kind] += 1
-            if previous[m.kind]:
-                forwarder = previous[m.kind].pop(0)
+            role = (m.kind, m.kind == "video" and screen_mid is not None and m.rtp.muxId == screen_mid)
+            index = counts[role]
+            counts[role] += 1
+            if previous[role]:
+                forwarder = previous[role].pop(0)
             else:
-                track_id = f"{participant_id}-{m.kind}-{index}"
-                forwarder = TrackForwarder(m.kind, track_id, participant_id, f"{label}/{m.kind}{index}")
+                name = "screen" if role[1] else m.kind
+                track_id = f"{participant_id}-{name}-{index}"
+                forwarder = TrackForwarder(
+                    m.kind, track_id, participant_id, f"{label}/{name}{index}", screen=role[1]
+                )
             ssrc = m.ssrc[0].ssrc if m.ssrc else None
             forwarder.attach(transceiver.receiver, ssrc)
             forwarders.append(forwarder)

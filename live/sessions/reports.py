@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -10,6 +11,7 @@ from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.engagement import store as engagement
 from live.engagement.report import AttendanceReport, csv_filename, report_csv
+from live.recordings import store as recordings
 from live.sessions import store
 from live.typedefs import DB, ENGAGEMENT
 
@@ -21,7 +23,14 @@ async def _report(request: web.Request) -> AttendanceReport:
     async with request.app[DB]() as db:
         session = await store.get_session(db, request.match_info["id"])
         # A live session is reported as of now; an ended one as of its end, whenever it is asked.
-        return await engagement.build_report(db, session, datetime.now(UTC), request.app[ENGAGEMENT])
+        report = await engagement.build_report(db, session, datetime.now(UTC), request.app[ENGAGEMENT])
+        replays = await recordings.replay_figures(db, session.id)
+    # Replays are kept apart from presence (a replay never makes anyone "attended"); they are added here.
+    rows = tuple(
+        dataclasses.replace(row, **replays[row.contact_id]) if row.contact_id in replays else row
+        for row in report.rows
+    )
+    return dataclasses.replace(report, rows=rows)
 
 
 @routes.get("/api/v1/sessions/{id}/attendance")

@@ -17,6 +17,7 @@ from live.db.tables import Account, Contact, Invitation, LiveSession
 from live.media.events import EMITTED as MEDIA_EMITTED
 from live.media.janus.events import EMITTED as JANUS_EMITTED
 from live.polls.events import EMITTED as POLL_EMITTED
+from live.recordings.events import EMITTED as RECORDING_EMITTED
 from live.rooms.events import EMITTED as ROOM_EMITTED
 from live.sessions.invitations import make_join_token
 
@@ -24,7 +25,14 @@ NAMESPACE = "/live"
 TIMEOUT = 5.0
 # Every event a client receives is checked against its schema: the tests double as schema tests.
 # Every event the server emits has a schema; every event a test client receives is checked against it.
-SCHEMAS: dict[str, type[BaseModel]] = {**ROOM_EMITTED, **CHAT_EMITTED, **POLL_EMITTED, **MEDIA_EMITTED, **JANUS_EMITTED}
+SCHEMAS: dict[str, type[BaseModel]] = {
+    **ROOM_EMITTED,
+    **CHAT_EMITTED,
+    **POLL_EMITTED,
+    **MEDIA_EMITTED,
+    **JANUS_EMITTED,
+    **RECORDING_EMITTED,
+}
 
 
 @dataclass(frozen=True)

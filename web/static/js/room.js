@@ -7,6 +7,7 @@ import { Stage, REACTIONS, emojiFor } from "./stage.js";
 import { Chat, Questions } from "./chat.js";
 import { AttendeePoll, HostPolls } from "./polls.js";
 import { Mesh, Broadcast } from "./peers.js";
+import { Recording } from "./recording.js";
 
 const config = JSON.parse(document.getElementById("room-config").textContent);
 const ACK_TIMEOUT_MS = 15000;
@@ -108,6 +109,7 @@ class Room {
     }
     const media = { local: this.local, stage: this.stage, send: (e, p) => this.send(e, p), iceServers: config.ice_servers, nameOf: (id) => this.nameOf(id) };
     if (this.broadcasts) this.broadcast = new Broadcast({ ...media, onError: (text) => this.say(text) });
+    this.recording = new Recording(this);
 
     const socket = this.socket;
     socket.on("connect", () => this.setConnection("Connected", "ok"));
@@ -219,6 +221,7 @@ class Room {
     this.chat.load(state.chat);
     this.questions?.load(state.questions);
     this.polls?.load(state.poll);
+    this.recording?.load(state.recording);
     this.renderParticipants();
     this.reportFocus();
     this.reportMedia();

@@ -1,0 +1,1 @@
+"""Recordings of webinars and welcome seminars, their files, and their replay pages."""

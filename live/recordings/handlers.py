@@ -1,0 +1,202 @@
+"""`recording.start` / `recording.stop`, this process's recorders, and what a recording's end sets off.
+
+A recording runs in the process that forwards the session's media (every connection of a session
+reaches one process, see docs/protocol.md, "Media"). Which recording is under way is also kept in the
+room state (`kv.recording`), so every page, on any process, shows the badge. On stop the files are
+closed, the chapters written beside them, the row committed, and then `RecordingReady` is published:
+`recording.ready` goes out as a webhook from that event (wired in `live.app`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from live.bus import BUS
+from live.db.tables import Recording
+from live.domain_events import RecordingReady, SessionEnded
+from live.media.handlers import MEDIA
+from live.recordings import store
+from live.recordings.events import RecordingCommandIn, RecordingPart
+from live.recordings.model import AlreadyRecording, NotRecording, RecordingStatus, chapters_vtt, check_can_record
+from live.recordings.recorder import RecordedFiles, Recorder
+from live.rooms.dispatch import Ctx, EventRegistry, iso, now, session_room
+from live.rooms.model import STAFF, RateKind
+from live.rooms.namespace import NAMESPACE
+from live.typedefs import DB, EVENT_WRITER, ROOM_STATE, ROOM_STATE_PARTS, SETTINGS, SIO
+from live.webhooks import delivery
+from live.webhooks import store as webhooks
+from live.webhooks.model import WebhookEvent
+
+log = logging.getLogger(__name__)
+
+# Room-state field (in the `kv` hash) of the recording under way: `{"id", "since"}` as JSON.
+STATE_FIELD = "recording"
+
+
+class Recordings:
+    """This process's recorders, one per session being recorded."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+        self._active: dict[str, tuple[str, Recorder]] = {}
+
+    def active(self, session_id: str) -> str | None:
+        entry = self._active.get(session_id)
+        return entry[0] if entry else None
+
+    def start(self, session_id: str, recording_id: str) -> None:
+        directory = self._app[SETTINGS].recordings_path / session_id
+        recorder = Recorder(directory, recording_id, f"{session_id}/recording {recording_id}")
+        self._active[session_id] = (recording_id, recorder)
+        recorder.follow(self._app[MEDIA].get(session_id))
+
+    def tracks_changed(self, session_id: str) -> None:
+        """A publisher came, went or changed tracks: recorders pick up what they lack."""
+        entry = self._active.get(session_id)
+        if entry is not None:
+            entry[1].follow(self._app[MEDIA].get(session_id))
+
+    def stop(self, session_id: str) -> tuple[str, RecordedFiles] | None:
+        entry = self._active.pop(session_id, None)
+        if entry is None:
+            return None
+        recording_id, recorder = entry
+        return recording_id, recorder.stop()
+
+    def sessions(self) -> list[str]:
+        return list(self._active)
+
+
+RECORDINGS: web.AppKey[Recordings] = web.AppKey("recordings")
+
+
+def register(app: web.Application, registry: EventRegistry) -> None:
+    registry.add("recording.start", start_recording, RecordingCommandIn, roles=STAFF, rate=RateKind.STAFF_ONLY)
+    registry.add("recording.stop", stop_recording, RecordingCommandIn, roles=STAFF, rate=RateKind.STAFF_ONLY)
+    app.setdefault(ROOM_STATE_PARTS, {})["recording"] = recording_part
+    app[RECORDINGS] = Recordings(app)
+    app.cleanup_ctx.append(recordings_ctx)  # after media's: it needs the `SessionMedia`
+
+
+async def recordings_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[MEDIA].listeners.append(app[RECORDINGS].tracks_changed)
+    yield
+    # Shutting down: finish what is being recorded, so the files are playable and listed.
+    for session_id in app[RECORDINGS].sessions():
+        await finish(app, session_id)
+
+
+async def start_recording(ctx: Ctx, body: RecordingCommandIn) -> dict[str, Any]:
+    check_can_record(ctx.session["kind"], ctx.me.role)
+    recordings = ctx.app[RECORDINGS]
+    if recordings.active(ctx.session_id) is not None or await ctx.state.hash_get(ctx.session_id, "kv", STATE_FIELD):
+        raise AlreadyRecording("This session is already being recorded; stop that recording first.")
+    at = now()
+    async with ctx.app[DB]() as db:
+        recording = await store.create(db, ctx.session_id, ctx.me.participant_id, at)
+        await db.commit()
+    recordings.start(ctx.session_id, recording.id)
+    part = RecordingPart(id=recording.id, since=iso(at)).model_dump()
+    await ctx.state.hash_set(ctx.session_id, "kv", STATE_FIELD, json.dumps(part))
+    log.info("%s/%s: recording %s started", ctx.session_id, ctx.me.participant_id, recording.id)
+    await ctx.emit("recording.started", {"id": recording.id, "at": part["since"]})
+    return {"id": recording.id}
+
+
+async def stop_recording(ctx: Ctx, body: RecordingCommandIn) -> dict[str, Any]:
+    check_can_record(ctx.session["kind"], ctx.me.role)
+    recording_id = await finish(ctx.app, ctx.session_id)
+    if recording_id is None:
+        raise NotRecording("This session is not being recorded.")
+    return {"id": recording_id}
+
+
+async def finish(app: web.Application, session_id: str) -> str | None:
+    """Stop the session's recording in this process: files closed, row ready, everyone told."""
+    stopped = app[RECORDINGS].stop(session_id)
+    if stopped is None:
+        return None
+    recording_id, files = stopped
+    at = now()
+    await app[ROOM_STATE].hash_delete(session_id, "kv", STATE_FIELD)
+    await app[EVENT_WRITER].flush()  # the chapters come from the event log
+    directory = app[SETTINGS].recordings_path
+    async with app[DB]() as db:
+        recording = await db.get(Recording, recording_id)
+        assert recording is not None, "a recording being made has its row"
+        chapters = await store.chapters(db, session_id, recording.started_at, at)
+        vtt = chapters_vtt(chapters, recording.started_at, files.duration_seconds)
+        chapters_file = directory / session_id / f"{recording_id}.vtt"
+        chapters_file.parent.mkdir(parents=True, exist_ok=True)
+        chapters_file.write_text(vtt, encoding="utf-8")
+        recording.status = RecordingStatus.READY
+        recording.ended_at = at
+        recording.duration_seconds = round(files.duration_seconds, 3)
+        recording.size_bytes = files.size_bytes
+        recording.path = _relative(files.main, directory)
+        recording.screen_path = _relative(files.screen, directory)
+        recording.chapters_path = _relative(chapters_file, directory)
+        await db.commit()
+    log.info("%s: recording %s ready (%.1f s, %d bytes)", session_id, recording_id, files.duration_seconds, files.size_bytes)
+    sio: Any = app[SIO]
+    await sio.emit(
+        "recording.stopped", {"id": recording_id, "at": iso(at)}, to=session_room(session_id), namespace=NAMESPACE
+    )
+    await app[BUS].publish(RecordingReady(recording_id=recording_id, session_id=session_id))
+    return recording_id
+
+
+def _relative(path: Path | None, directory: Path) -> str | None:
+    return str(path.relative_to(directory)) if path is not None else None
+
+
+async def recording_part(ctx: Ctx) -> dict[str, Any] | None:
+    """`room.state.recording`: `{id, since}` while the session is being recorded, else null."""
+    raw = await ctx.state.hash_get(ctx.session_id, "kv", STATE_FIELD)
+    return json.loads(raw) if raw else None
+
+
+async def stop_when_session_ends(app: web.Application, event: SessionEnded) -> None:
+    """A session that ends stops its recording (subscribed before media closes the forwarders)."""
+    await finish(app, event.session_id)
+
+
+def recording_json(recording: Recording, public_url: str) -> dict[str, Any]:
+    return {
+        "id": recording.id,
+        "session_id": recording.session_id,
+        "status": recording.status,
+        "started_at": iso(recording.started_at),
+        "ended_at": iso(recording.ended_at) if recording.ended_at else None,
+        "duration_seconds": recording.duration_seconds,
+        "size_bytes": recording.size_bytes,
+        "media_type": store.MEDIA_TYPE,
+        "download_url": f"{public_url}/api/v1/recordings/{recording.id}/file",
+        "screen_url": f"{public_url}/api/v1/recordings/{recording.id}/file?part=screen" if recording.screen_path else None,
+    }
+
+
+async def queue_ready_webhook(app: web.Application, event: RecordingReady) -> None:
+    """`recording.ready` with the recording as the API lists it."""
+    async with app[DB]() as db:
+        recording = await db.get(Recording, event.recording_id)
+        if recording is None:
+            return
+        await webhooks.enqueue(db, WebhookEvent.RECORDING_READY, {"recording": recording_json(recording, app[SETTINGS].public_url)})
+        await db.commit()
+    delivery.poke(app)
+
+
+async def replay_url_for(app: web.Application, session_id: str, contact_id: str) -> str | None:
+    """The invited contact's replay page, or None while the session has no finished recording."""
+    async with app[DB]() as db:
+        if await store.latest_ready(db, session_id) is None:
+            return None
+        token = await store.invitation_token(db, session_id, contact_id)
+    return f"{app[SETTINGS].public_url}/replay/{token}" if token else None

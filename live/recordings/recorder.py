@@ -1,0 +1,205 @@
+"""Writing a session's forwarded VP8 and Opus frames into WebM files as they arrive, never re-encoded.
+
+The recorder is one more subscriber of the media forwarder: for each recorded track it takes a
+`ForwardedTrack` and receives its `SharedFrame`s synchronously (`FrameOutput`), the same way the
+direct senders do, so recording costs one copy of each frame's bytes and PyAV's Matroska muxer
+(libavformat), no decoder and no encoder. Its files (see docs/recordings.md):
+
+- `<id>.webm`: the presenter's camera (VP8) and microphone (Opus);
+- `<id>.screen.webm`: the shared screen (VP8), written only if someone shared, its timestamps on
+  the same clock as the camera's (a screen shared ten minutes in starts at 10:00).
+
+Timestamps: each track's frames are placed by a `Timeline` (RTP time, re-anchored to the wall clock
+when the two part), so a keyframe wait, lost packets or a publisher that restarts never make the
+muxer see a timestamp go back, and the file lasts as long as the recording did.
+
+A Matroska header names every stream before the first packet, so a file is opened at its first
+video keyframe (which tells the picture size); audio that arrives before it waits in a short buffer.
+"""
+
+from __future__ import annotations
+
+import fractions
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+from av.container import OutputContainer
+
+from live.media.forwarder import ForwardedTrack, SharedFrame, TrackForwarder
+from live.media.router import MediaRouter
+from live.recordings.model import Timeline, vp8_dimensions
+
+log = logging.getLogger(__name__)
+
+CLOCK_RATES = {"video": 90_000, "audio": 48_000}
+# Audio kept while a file waits for its first video keyframe: 5 s of 20 ms Opus frames. Past that the
+# file is opened anyway (an audio-only presenter) with a placeholder picture size.
+AUDIO_BEFORE_VIDEO = 250
+PLACEHOLDER_SIZE = (640, 480)
+
+
+@dataclass(frozen=True)
+class RecordedFiles:
+    duration_seconds: float
+    main: Path | None
+    screen: Path | None
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in (self.main, self.screen) if p is not None and p.exists())
+
+
+class _File:
+    """One WebM file with a fixed set of streams, opened at its first video keyframe."""
+
+    def __init__(self, path: Path, kinds: tuple[str, ...], label: str) -> None:
+        self.path = path
+        self._kinds = kinds
+        self._label = label
+        self._container: OutputContainer | None = None
+        self._streams: dict[str, Any] = {}
+        self._pending: list[tuple[str, bytes, int, bool]] = []
+        self.timelines = {kind: Timeline(CLOCK_RATES[kind]) for kind in kinds}
+        self.packets = 0
+        self.failed = False
+
+    @property
+    def opened(self) -> bool:
+        return self._container is not None
+
+    def write(self, kind: str, data: bytes, source: int, wall: float, keyframe: bool) -> None:
+        if self.failed:
+            return
+        ticks = self.timelines[kind].place(source, wall)
+        if self._container is None:
+            size = vp8_dimensions(data) if kind == "video" and keyframe else None
+            if size is None:
+                if kind == "audio":
+                    self._pending.append((kind, data, ticks, True))
+                    if len(self._pending) >= AUDIO_BEFORE_VIDEO:
+                        self._open(PLACEHOLDER_SIZE)
+                return  # video before its first keyframe could not be decoded anyway
+            self._open(size)
+        self._mux(kind, data, ticks, keyframe)
+
+    def _open(self, size: tuple[int, int]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        container = av.open(str(self.path), "w", format="webm")
+        for kind in self._kinds:
+            if kind == "video":
+                video = container.add_stream("vp8", rate=30)
+                video.width, video.height = size
+                self._streams[kind] = video
+            else:
+                self._streams[kind] = container.add_stream("opus", rate=48_000)
+        self._container = container
+        pending, self._pending = self._pending, []
+        for kind, data, ticks, keyframe in pending:
+            self._mux(kind, data, ticks, keyframe)
+
+    def _mux(self, kind: str, data: bytes, ticks: int, keyframe: bool) -> None:
+        assert self._container is not None
+        packet = av.Packet(data)
+        packet.stream = self._streams[kind]
+        packet.time_base = fractions.Fraction(1, CLOCK_RATES[kind])
+        packet.pts = packet.dts = ticks
+        packet.is_keyframe = keyframe
+        try:
+            self._container.mux(packet)
+        except Exception:
+            # Runs on the publisher's receive path: a failing disk must not reach it; the recording
+            # keeps what it has and the failure is in the log.
+            self.failed = True
+            log.exception("%s: writing %s failed; the recording stops here", self._label, self.path.name)
+            return
+        self.packets += 1
+
+    def close(self) -> Path | None:
+        container, self._container = self._container, None
+        if container is None:
+            return None
+        try:
+            container.close()
+        except Exception:
+            log.exception("%s: closing %s failed", self._label, self.path.name)
+        return self.path
+
+
+class _Input:
+    """A `FrameOutput` of one forwarded track into one stream of one file."""
+
+    def __init__(self, file: _File, kind: str, clock: Callable[[], float], on_end: Callable[[_Input], None]) -> None:
+        self.file = file
+        self.kind = kind
+        self._clock = clock
+        self._on_end = on_end
+        self.track: ForwardedTrack | None = None
+
+    def send(self, frame: SharedFrame) -> bool:
+        packet = frame.packet
+        if packet.pts is None:
+            return False
+        self.file.write(self.kind, bytes(packet), int(packet.pts), self._clock(), frame.keyframe)
+        return True
+
+    def end(self) -> None:
+        self._on_end(self)
+
+
+class Recorder:
+    """One recording of one session: follows the router's tracks into the files until `stop()`."""
+
+    def __init__(self, directory: Path, recording_id: str, label: str) -> None:
+        self._label = label
+        self._started = time.monotonic()
+        self._main = _File(directory / f"{recording_id}.webm", ("video", "audio"), label)
+        self._screen = _File(directory / f"{recording_id}.screen.webm", ("video",), label)
+        # Slot -> the input currently feeding it: the camera, the microphone, the screen.
+        self._inputs: dict[str, _Input] = {}
+        self._stopped = False
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def follow(self, router: MediaRouter | None) -> None:
+        """Take each slot's track from the router's current publishers, where a slot has none."""
+        if self._stopped or router is None:
+            return
+        wanted: dict[str, tuple[_File, str, Callable[[TrackForwarder], bool]]] = {
+            "camera": (self._main, "video", lambda f: f.kind == "video" and not f.screen),
+            "microphone": (self._main, "audio", lambda f: f.kind == "audio"),
+            "screen": (self._screen, "video", lambda f: f.kind == "video" and f.screen),
+        }
+        forwarders = [f for participant in router.publishers for f in router.forwarders(participant)]
+        for slot, (file, kind, fits) in wanted.items():
+            current = self._inputs.get(slot)
+            if current is not None and current.track is not None and not current.track.forwarder.closed:
+                continue
+            forwarder = next((f for f in forwarders if fits(f) and not f.closed), None)
+            if forwarder is None:
+                continue
+            sink = _Input(file, kind, self.elapsed, functools.partial(self._ended, slot))
+            sink.track = forwarder.subscribe()
+            self._inputs[slot] = sink
+            sink.track._attach(sink)
+            log.info("%s: recording %s from %r", self._label, slot, forwarder)
+
+    def _ended(self, slot: str, sink: _Input) -> None:
+        if self._inputs.get(slot) is sink:
+            del self._inputs[slot]
+
+    def stop(self) -> RecordedFiles:
+        """Stop taking frames and finish the files (their indexes and durations are written now)."""
+        duration = self.elapsed()
+        self._stopped = True
+        for sink in list(self._inputs.values()):
+            if sink.track is not None:
+                sink.track.stop()
+        self._inputs.clear()
+        return RecordedFiles(duration, self._main.close(), self._screen.close())

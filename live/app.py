@@ -16,7 +16,14 @@ from live.api.errors import error_middleware
 from live.auth.identity import csrf_cookie_middleware
 from live.bus import BUS, Bus
 from live.db.engine import create_engine, session_factory
-from live.domain_events import SessionEnded
+from live.domain_events import (
+    ContactInvited,
+    ContactUninvited,
+    RegistrationCreated,
+    SessionCancelled,
+    SessionEnded,
+    SessionRescheduled,
+)
 from live.engagement.config import EngagementConfig
 from live.engagement.scheduler import scheduler_ctx
 from live.events.writer import writer_ctx
@@ -49,8 +56,16 @@ def init_app(settings: Settings) -> web.Application:
         context_processors=[aiohttp_jinja2.request_processor],
     )
     env.globals["public_url"] = settings.public_url
+    from live.mail.compose import Composer
+    from live.mail.sender import mail_ctx
+    from live.mail.triggers import INVITATION_BATCHER, MAIL_COMPOSER, InvitationBatcher, sweep_ctx
+
+    app[MAIL_COMPOSER] = Composer(settings.sender, settings.public_url)
+    app[INVITATION_BATCHER] = InvitationBatcher(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(outbox_ctx)
+    app.cleanup_ctx.append(mail_ctx)
+    app.cleanup_ctx.append(sweep_ctx)
     app.cleanup_ctx.append(writer_ctx)
     app.cleanup_ctx.append(scheduler_ctx)
 
@@ -83,6 +98,7 @@ def init_app(settings: Settings) -> web.Application:
     _subscribe(app[BUS])
 
     from live.accounts.routes import routes as account_routes
+    from live.mail.routes import routes as mail_routes
     from live.pages.routes import routes as page_routes
     from live.polls.routes import routes as poll_routes
     from live.sessions.reports import routes as session_report_routes
@@ -96,6 +112,7 @@ def init_app(settings: Settings) -> web.Application:
     app.router.add_routes(session_report_routes)
     app.router.add_routes(poll_routes)
     app.router.add_routes(webhook_routes)
+    app.router.add_routes(mail_routes)
     app.router.add_routes(page_routes)
     app.router.add_static("/static", WEB_DIR / "static", name="static")
     return app
@@ -104,6 +121,7 @@ def init_app(settings: Settings) -> web.Application:
 def _subscribe(bus: Bus) -> None:
     """Who reacts to what happens, in order. Each subscriber is one function of its own capability."""
     from live.engagement import service as engagement
+    from live.mail import triggers as mail
     from live.media import handlers as media
     from live.polls import handlers as polls
 
@@ -112,6 +130,16 @@ def _subscribe(bus: Bus) -> None:
     bus.subscribe(SessionEnded, media.on_session_ended)
     bus.subscribe(SessionEnded, polls.close_when_session_ends)
     bus.subscribe(SessionEnded, engagement.on_session_ended)
+    # Then the follow-ups (thank-you, missed-you): they do not depend on the scores, but run after scoring
+    # so a welcome seminar's no-show finds the next seminar's invitation the automations just made.
+    bus.subscribe(SessionEnded, mail.on_session_ended)
+
+    # Mail to invited people as their invitation changes.
+    bus.subscribe(ContactInvited, mail.on_contact_invited)
+    bus.subscribe(RegistrationCreated, mail.on_registration_created)
+    bus.subscribe(SessionRescheduled, mail.on_session_rescheduled)
+    bus.subscribe(SessionCancelled, mail.on_session_cancelled)
+    bus.subscribe(ContactUninvited, mail.on_contact_uninvited)
 
 
 async def _close_bus(app: web.Application) -> None:

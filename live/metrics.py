@@ -30,6 +30,9 @@ class Metrics:
         )
         self.participants = Gauge("live_connected_sockets", "Connected Socket.IO clients", registry=self.registry)
         self.events_written = Counter("live_events_written", "Event log rows written", registry=self.registry)
+        self.mails = Counter(
+            "live_mails", "Mail outbox outcomes: sent, suppressed, attempt_failed", ["status"], registry=self.registry
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -203,6 +203,10 @@ class Mail(Base):
     status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A reminder is worthless once its session started: not sent after this moment (marked suppressed).
+    not_after: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The sweep that holds it until `next_attempt_at` (its lease); a crashed sender's rows come due again.
+    claim: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)

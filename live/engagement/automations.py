@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.accounts.model import Phase
 from live.auth.model import Role
+from live.bus import BUS
 from live.db.tables import Account, Contact, LiveSession, User
+from live.domain_events import ContactInvited
 from live.sessions import store as sessions
 from live.sessions.model import ONE_ON_ONE_MAX_PEOPLE, SessionKind, SessionStatus
 from live.typedefs import DB, SETTINGS
@@ -54,6 +56,8 @@ async def on_session_scheduled(app: web.Application, session_id: str) -> None:
             await sessions.invite(db, app[SETTINGS].secret_key, session, contacts, reason="onboarding")
             await db.commit()
             log.info("%s: invited %d onboarding contacts", session_id, len(contacts))
+    for contact in contacts:
+        app[BUS].publish_soon(ContactInvited(session_id, contact.id))
 
 
 async def on_contact_added(app: web.Application, contact_id: str) -> None:
@@ -67,6 +71,7 @@ async def on_contact_added(app: web.Application, contact_id: str) -> None:
         if seminar is not None:
             await sessions.invite(db, app[SETTINGS].secret_key, seminar, [contact], reason="onboarding")
             await db.commit()
+            app[BUS].publish_soon(ContactInvited(seminar.id, contact.id))
 
 
 async def on_account_created(app: web.Application, account_id: str) -> None:
@@ -87,19 +92,22 @@ async def on_override_released(app: web.Application, account_id: str) -> None:
     await reevaluate(app, account_id)
 
 
-async def reinvite_no_shows(db: AsyncSession, secret: str, report: AttendanceReport, now: datetime) -> int:
-    """Every invited no-show of a welcome seminar is invited to the next one (reason "no_show")."""
+async def reinvite_no_shows(
+    db: AsyncSession, secret: str, report: AttendanceReport, now: datetime
+) -> list[ContactInvited]:
+    """Every invited no-show of a welcome seminar is invited to the next one (reason "no_show"); the
+    caller publishes the returned events after its commit (they send the invitation mails)."""
     no_shows = [r.contact_id for r in report.rows if r.no_show and r.invited and r.contact_id is not None]
     if not no_shows:
-        return 0
+        return []
     seminar = await next_welcome_seminar(db, now)
     if seminar is None:
         log.info("%s: %d no-shows, but no welcome seminar is scheduled", report.session.id, len(no_shows))
-        return 0
+        return []
     contacts = (await db.execute(select(Contact).where(Contact.id.in_(no_shows)))).scalars().all()
     await sessions.invite(db, secret, seminar, contacts, reason="no_show")
     log.info("%s: invited %d no-shows to %s", report.session.id, len(contacts), seminar.id)
-    return len(contacts)
+    return [ContactInvited(seminar.id, c.id) for c in contacts]
 
 
 # A proposed check-in: two business days out, mid-afternoon UTC (morning in the Americas, late

@@ -13,10 +13,14 @@ from live.api.parse import Body, json_body, validate
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.auth.store import user_by_email
-from live.db.tables import Contact, Invitation, LiveSession, User
+from live.bus import BUS
+from live.db.tables import Contact, Invitation, LiveSession, Mail, User
+from live.domain_events import ContactInvited
 from live.errors import Conflict, InvalidInput, NotFound
+from live.mail import store as mail_store
+from live.mail.store import email_status
 from live.sessions import store
-from live.sessions.invitations import ics_invite, join_url, read_join_token
+from live.sessions.invitations import ics_invite, ics_uid, join_url, read_join_token
 from live.sessions.model import SessionKind, SessionStatus
 from live.typedefs import DB, SETTINGS
 
@@ -43,6 +47,8 @@ class SessionIn(Body):
 class InvitationsIn(Body):
     contact_ids: list[str] = Field(default_factory=list, max_length=5000)
     account_ids: list[str] = Field(default_factory=list, max_length=5000)
+    # Send the invitation mail again to people already invited (a lost mail, a changed address).
+    resend: bool = False
 
 
 class SessionQuery(Body):
@@ -69,7 +75,9 @@ def session_json(session: LiveSession, host: User | None, public_url: str) -> di
     }
 
 
-def invitation_json(invitation: Invitation, contact: Contact, public_url: str) -> dict[str, Any]:
+def invitation_json(
+    invitation: Invitation, contact: Contact, public_url: str, mail: Mail | None = None
+) -> dict[str, Any]:
     return {
         "contact_id": contact.id,
         "account_id": contact.account_id,
@@ -78,7 +86,15 @@ def invitation_json(invitation: Invitation, contact: Contact, public_url: str) -
         "join_url": join_url(public_url, invitation.token),
         "token": invitation.token,
         "reason": invitation.reason,
+        "email_status": email_status(mail),
+        "sent_at": iso(mail.sent_at) if mail is not None else None,
     }
+
+
+def publish_invited(app: web.Application, session_id: str, contact_ids: list[str], resend: bool = False) -> None:
+    """After the commit: each invited contact's invitation mail is queued (once, unless `resend`)."""
+    for contact_id in contact_ids:
+        app[BUS].publish_soon(ContactInvited(session_id, contact_id, resend))
 
 
 async def host_user(db: Any, email: str) -> User:
@@ -108,6 +124,7 @@ async def create_session(request: web.Request) -> web.Response:
         await db.commit()
         payload = session_json(session, host, settings.public_url)
         payload["invitations"] = [invitation_json(i, c, settings.public_url) for i, c in invited]
+    publish_invited(request.app, payload["id"], [c.id for _, c in invited])
     from live.engagement.automations import on_session_scheduled
 
     await on_session_scheduled(request.app, payload["id"])
@@ -132,8 +149,10 @@ async def get_session(request: web.Request) -> web.Response:
     async with request.app[DB]() as db:
         session = await store.get_session(db, request.match_info["id"])
         payload = session_json(session, await db.get(User, session.host_id), settings.public_url)
+        states = await mail_store.invitation_states(db, session.id)
         payload["invitations"] = [
-            invitation_json(i, c, settings.public_url) for i, c in await store.invitations_of(db, session.id)
+            invitation_json(i, c, settings.public_url, states.get(c.id))
+            for i, c in await store.invitations_of(db, session.id)
         ]
         return web.json_response(payload)
 
@@ -150,7 +169,10 @@ async def invite(request: web.Request) -> web.Response:
         contacts = await store.contacts_for(db, body.contact_ids, body.account_ids)
         invited = await store.invite(db, settings.secret_key, session, contacts)
         await db.commit()
-        return web.json_response([invitation_json(i, c, settings.public_url) for i, c in invited])
+        states = await mail_store.invitation_states(db, session.id)
+        payload = [invitation_json(i, c, settings.public_url, states.get(c.id)) for i, c in invited]
+    publish_invited(request.app, request.match_info["id"], [c.id for _, c in invited], body.resend)
+    return web.json_response(payload)
 
 
 @routes.get("/api/v1/sessions/{id}/invitations")
@@ -160,7 +182,8 @@ async def list_invitations(request: web.Request) -> web.Response:
     async with request.app[DB]() as db:
         session = await store.get_session(db, request.match_info["id"])
         rows = await store.invitations_of(db, session.id)
-        return web.json_response([invitation_json(i, c, settings.public_url) for i, c in rows])
+        states = await mail_store.invitation_states(db, session.id)
+        return web.json_response([invitation_json(i, c, settings.public_url, states.get(c.id)) for i, c in rows])
 
 
 @routes.post("/api/v1/sessions/{id}/confirm")
@@ -174,7 +197,11 @@ async def confirm_session(request: web.Request) -> web.Response:
             raise Conflict(f"Session {session.title!r} is not a proposed check-in.", code="not_proposed")
         session.proposed = False
         await db.commit()
-        return web.json_response(session_json(session, await db.get(User, session.host_id), settings.public_url))
+        payload = session_json(session, await db.get(User, session.host_id), settings.public_url)
+        invited = [c.id for _, c in await store.invitations_of(db, session.id)]
+    # A proposed check-in's people hear of it only now, once their CSM has confirmed it.
+    publish_invited(request.app, payload["id"], invited)
+    return web.json_response(payload)
 
 
 @routes.delete("/api/v1/sessions/{id}")
@@ -204,7 +231,8 @@ async def ics(request: web.Request) -> web.Response:
         host = await db.get(User, session.host_id)
         assert contact is not None and host is not None
         body = ics_invite(
-            uid=f"{invitation.id}@live",
+            uid=ics_uid(session.id, contact.id),
+            sequence=session.ics_sequence,
             title=session.title,
             starts_at=session.starts_at,
             duration_minutes=session.duration_minutes,

@@ -60,6 +60,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", live.db.tables.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("not_after", live.db.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("claim", sa.String(length=32), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", live.db.tables.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", live.db.tables.UTCDateTime(timezone=True), nullable=True),
@@ -68,9 +70,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_mails_due", "mails", ["status", "next_attempt_at"], unique=False)
     op.create_index("ix_mails_session_contact", "mails", ["session_id", "contact_id"], unique=False)
+    op.create_index(op.f("ix_mails_claim"), "mails", ["claim"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_mails_claim"), table_name="mails")
     op.drop_index("ix_mails_session_contact", table_name="mails")
     op.drop_index("ix_mails_due", table_name="mails")
     op.drop_table("mails")

@@ -17,12 +17,16 @@ from live.auth.identity import csrf_cookie_middleware
 from live.bus import BUS, Bus
 from live.db.engine import create_engine, session_factory
 from live.domain_events import (
+    AccountChanged,
+    ContactAdded,
     ContactInvited,
     ContactUninvited,
+    OverrideReleased,
     RegistrationCreated,
     SessionCancelled,
     SessionEnded,
     SessionRescheduled,
+    SessionScheduled,
 )
 from live.engagement.config import EngagementConfig
 from live.engagement.scheduler import scheduler_ctx
@@ -62,6 +66,7 @@ def init_app(settings: Settings) -> web.Application:
 
     app[MAIL_COMPOSER] = Composer(settings.sender, settings.public_url)
     app[INVITATION_BATCHER] = InvitationBatcher(app)
+    app.on_shutdown.append(_close_batcher)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(outbox_ctx)
     app.cleanup_ctx.append(mail_ctx)
@@ -120,6 +125,7 @@ def init_app(settings: Settings) -> web.Application:
 
 def _subscribe(bus: Bus) -> None:
     """Who reacts to what happens, in order. Each subscriber is one function of its own capability."""
+    from live.engagement import automations
     from live.engagement import service as engagement
     from live.mail import triggers as mail
     from live.media import handlers as media
@@ -141,9 +147,22 @@ def _subscribe(bus: Bus) -> None:
     bus.subscribe(SessionCancelled, mail.on_session_cancelled)
     bus.subscribe(ContactUninvited, mail.on_contact_uninvited)
 
+    # A welcome seminar is scheduled, or a contact of an onboarding account is added: invite them.
+    bus.subscribe(SessionScheduled, automations.on_session_scheduled)
+    bus.subscribe(ContactAdded, automations.on_contact_added)
+    # A person changed an account: announce it (webhooks); an override handed back: the engine re-evaluates.
+    bus.subscribe(AccountChanged, engagement.on_account_changed)
+    bus.subscribe(OverrideReleased, engagement.on_override_released)
+
 
 async def _close_bus(app: web.Application) -> None:
     await app[BUS].close()
+
+
+async def _close_batcher(app: web.Application) -> None:
+    from live.mail.triggers import INVITATION_BATCHER
+
+    await app[INVITATION_BATCHER].close()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

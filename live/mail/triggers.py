@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.background import running
@@ -99,7 +99,7 @@ class Drafting:
             duration_minutes=s.duration_minutes, url=url, organizer_email=host_email,
             organizer_name=(self.host.name if self.host else "") or host_email, attendee_email=contact.email,
             attendee_name=contact.name, description=f"{s.title} ({KIND_LABELS.get(s.kind, s.kind)}).",
-            sequence=s.ics_sequence, cancel=cancel, stamp=datetime.now(UTC),
+            sequence=s.sequence, cancel=cancel, stamp=datetime.now(UTC),
         )
 
     def draft(self, key: str, kind: MailKind, contact: Contact, extra: dict[str, Any] | None = None,
@@ -137,7 +137,7 @@ async def _queue_and_poke(app: web.Application, db: AsyncSession, drafts: Sequen
 
 class InvitationBatcher:
     """Gathers the `ContactInvited` events of one burst (an account of 10,000 invited at once) into one
-    transaction: each subscriber call returns once its contact's invitation mail is queued."""
+    transaction, queued in a task of its own so the publisher does not wait; `close` waits for it."""
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
@@ -148,13 +148,19 @@ class InvitationBatcher:
         self.pending.append(event)
         if self.task is None or self.task.done():
             self.task = asyncio.ensure_future(self._drain())
-        await asyncio.shield(self.task)
+
+    async def close(self) -> None:
+        while self.task is not None and not self.task.done():
+            await asyncio.gather(self.task, return_exceptions=True)
 
     async def _drain(self) -> None:
         await asyncio.sleep(0)  # let the rest of the burst arrive
         while self.pending:
             batch, self.pending = self.pending, []
-            await queue_invitations(self.app, batch)
+            try:
+                await queue_invitations(self.app, batch)
+            except Exception:
+                log.exception("queueing %d invitation mails failed", len(batch))
 
 
 INVITATION_BATCHER = web.AppKey("invitation_batcher", InvitationBatcher)
@@ -175,7 +181,7 @@ async def queue_invitations(app: web.Application, events: Sequence[ContactInvite
     async with app[DB]() as db:
         for session_id, wanted in by_session.items():
             session = await db.get(LiveSession, session_id)
-            if session is None or session.status == SessionStatus.ENDED:
+            if session is None or session.status not in (SessionStatus.SCHEDULED, SessionStatus.LIVE):
                 continue
             draft = await drafting(app, db, session)
             contacts = await _invited_contacts(db, session_id, list(wanted))
@@ -216,20 +222,14 @@ async def on_registration_created(app: web.Application, event: RegistrationCreat
 
 
 async def on_session_rescheduled(app: web.Application, event: SessionRescheduled) -> None:
-    """Everyone invited gets the new time, with the calendar entry's SEQUENCE one higher."""
+    """Everyone invited gets the new time; the reschedule raised the calendar entry's SEQUENCE."""
     async with app[DB]() as db:
-        await db.execute(
-            update(LiveSession).where(LiveSession.id == event.session_id)
-            .values(ics_sequence=LiveSession.ics_sequence + 1)
-        )
-        await db.commit()
         session = await db.get(LiveSession, event.session_id)
         if session is None or session.status != SessionStatus.SCHEDULED:
             return
-        await db.refresh(session)
         draft = await drafting(app, db, session)
         drafts = [
-            draft.draft(f"update:{session.id}:{c.id}:{session.ics_sequence}", MailKind.UPDATE, c, calendar="REQUEST")
+            draft.draft(f"update:{session.id}:{c.id}:{session.sequence}", MailKind.UPDATE, c, calendar="REQUEST")
             for _, c in await sessions.invitations_of(db, session.id)
         ]
         await _queue_and_poke(app, db, drafts)
@@ -243,7 +243,7 @@ async def on_session_cancelled(app: web.Application, event: SessionCancelled) ->
             return
         draft = await drafting(app, db, session)
         drafts = [
-            draft.draft(f"cancel:{session.id}:{c.id}:{session.ics_sequence}", MailKind.CANCEL, c, calendar="CANCEL")
+            draft.draft(f"cancel:{session.id}:{c.id}:{session.sequence}", MailKind.CANCEL, c, calendar="CANCEL")
             for _, c in await sessions.invitations_of(db, session.id)
         ]
         await _queue_and_poke(app, db, drafts)
@@ -253,7 +253,7 @@ async def on_contact_uninvited(app: web.Application, event: ContactUninvited) ->
     async with app[DB]() as db:
         session = await db.get(LiveSession, event.session_id)
         contact = await db.get(Contact, event.contact_id)
-        if session is None or contact is None or session.status == SessionStatus.ENDED:
+        if session is None or contact is None or session.status != SessionStatus.SCHEDULED:
             return
         draft = await drafting(app, db, session)
         key = f"cancel:{session.id}:{contact.id}:{new_id()}"  # invited and un-invited again: a new message

@@ -33,8 +33,8 @@ async def session_list(request: web.Request) -> web.Response:
         rows = list(await sessions.list_sessions(db))
         hosts = {u.id: u for u in (await db.execute(select(User).order_by(User.name, User.email))).scalars()}
         all_accounts = list(await accounts.list_accounts(db))
-    upcoming = [s for s in rows if s.status != "ended"]
-    past = sorted((s for s in rows if s.status == "ended"), key=lambda s: s.starts_at, reverse=True)
+    upcoming = [s for s in rows if s.status in ("scheduled", "live")]
+    past = sorted((s for s in rows if s.status in ("ended", "cancelled")), key=lambda s: s.starts_at, reverse=True)
     return render(
         request,
         "sessions.html",
@@ -63,7 +63,7 @@ async def session_page(request: web.Request) -> web.Response:
         # The same report as `GET /api/v1/sessions/{id}/attendance`.
         report = await engagement_store.build_report(db, session, datetime.now(UTC), request.app[ENGAGEMENT])
         poll_results = await reports.polls(db, session.id)
-        all_accounts = list(await accounts.list_accounts(db)) if session.status != "ended" else []
+        all_accounts = list(await accounts.list_accounts(db)) if session.status in ("scheduled", "live") else []
     rows = sorted(report.rows, key=lambda r: (r.role != "attendee", r.name.lower()))
     present = [r for r in rows if r.role == "attendee" and r.present_seconds > 0]
     invited = [r for r in rows if r.role == "attendee"]

@@ -22,9 +22,14 @@ class SessionStatus(StrEnum):
     SCHEDULED = "scheduled"
     LIVE = "live"
     ENDED = "ended"
+    # Called off before it started: kept (with its invitations) so links and reports can say so.
+    CANCELLED = "cancelled"
 
     def transition(self, to: SessionStatus) -> SessionStatus:
-        allowed = {SessionStatus.SCHEDULED: {SessionStatus.LIVE}, SessionStatus.LIVE: {SessionStatus.ENDED}}
+        allowed = {
+            SessionStatus.SCHEDULED: {SessionStatus.LIVE, SessionStatus.CANCELLED},
+            SessionStatus.LIVE: {SessionStatus.ENDED},
+        }
         if to not in allowed.get(self, set()):
             raise Conflict(f"Session is '{self.value}' and cannot become '{to.value}'.", code="bad_status")
         return to
@@ -32,3 +37,16 @@ class SessionStatus(StrEnum):
 
 # One-on-ones are a CSM and an account's people: 2-6 in all, as the design says.
 ONE_ON_ONE_MAX_PEOPLE = 6
+
+
+def check_editable(status: str, title: str) -> None:
+    """Only a session that has not started can be rescheduled or edited."""
+    if status != SessionStatus.SCHEDULED:
+        raise Conflict(f"Session {title!r} is {status}; only a scheduled session can be changed.", code="bad_status")
+
+
+def check_cancellable(status: str, title: str) -> None:
+    if status == SessionStatus.LIVE:
+        raise Conflict(f"Session {title!r} is live; end it in the room instead of cancelling it.", code="live")
+    if status != SessionStatus.SCHEDULED:
+        raise Conflict(f"Session {title!r} is {status}; only a scheduled session can be cancelled.", code="bad_status")

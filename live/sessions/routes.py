@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +15,7 @@ from live.auth.model import Action
 from live.auth.store import user_by_email
 from live.bus import BUS
 from live.db.tables import Contact, Invitation, LiveSession, Mail, User
-from live.domain_events import ContactInvited
+from live.domain_events import ContactInvited, ContactUninvited, SessionCancelled, SessionRescheduled, SessionScheduled
 from live.errors import Conflict, InvalidInput, NotFound
 from live.mail import store as mail_store
 from live.mail.store import email_status
@@ -47,8 +47,22 @@ class SessionIn(Body):
 class InvitationsIn(Body):
     contact_ids: list[str] = Field(default_factory=list, max_length=5000)
     account_ids: list[str] = Field(default_factory=list, max_length=5000)
-    # Send the invitation mail again to people already invited (a lost mail, a changed address).
+    # Send the invitation mail again to people invited before (a new invitation always sends one).
     resend: bool = False
+
+
+class SessionPatch(Body):
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    starts_at: datetime | None = None
+    duration_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
+    host_email: str | None = Field(default=None, min_length=3, max_length=320)
+
+    @field_validator("starts_at")
+    @classmethod
+    def _zone(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone, e.g. 'Z' or '+02:00'")
+        return value
 
 
 class SessionQuery(Body):
@@ -66,6 +80,8 @@ def session_json(session: LiveSession, host: User | None, public_url: str) -> di
         "host_email": host.email if host else None,
         "host_name": host.name if host else None,
         "status": session.status,
+        "sequence": session.sequence or 0,
+        "cancelled_at": iso(session.cancelled_at),
         "started_at": iso(session.started_at),
         "ended_at": iso(session.ended_at),
         "proposed": session.proposed,
@@ -89,12 +105,6 @@ def invitation_json(
         "email_status": email_status(mail),
         "sent_at": iso(mail.sent_at) if mail is not None else None,
     }
-
-
-def publish_invited(app: web.Application, session_id: str, contact_ids: list[str], resend: bool = False) -> None:
-    """After the commit: each invited contact's invitation mail is queued (once, unless `resend`)."""
-    for contact_id in contact_ids:
-        app[BUS].publish_soon(ContactInvited(session_id, contact_id, resend))
 
 
 async def host_user(db: Any, email: str) -> User:
@@ -123,11 +133,11 @@ async def create_session(request: web.Request) -> web.Response:
         invited = await store.invite(db, settings.secret_key, session, contacts)
         await db.commit()
         payload = session_json(session, host, settings.public_url)
-        payload["invitations"] = [invitation_json(i, c, settings.public_url) for i, c in invited]
-    publish_invited(request.app, payload["id"], [c.id for _, c in invited])
-    from live.engagement.automations import on_session_scheduled
-
-    await on_session_scheduled(request.app, payload["id"])
+        payload["invitations"] = [invitation_json(x.invitation, x.contact, settings.public_url) for x in invited]
+    bus = request.app[BUS]
+    await bus.publish(SessionScheduled(session.id))
+    for x in invited:
+        await bus.publish(ContactInvited(session.id, x.contact.id))
     return web.json_response(payload, status=201)
 
 
@@ -170,9 +180,51 @@ async def invite(request: web.Request) -> web.Response:
         invited = await store.invite(db, settings.secret_key, session, contacts)
         await db.commit()
         states = await mail_store.invitation_states(db, session.id)
-        payload = [invitation_json(i, c, settings.public_url, states.get(c.id)) for i, c in invited]
-    publish_invited(request.app, request.match_info["id"], [c.id for _, c in invited], body.resend)
+        payload = [invitation_json(x.invitation, x.contact, settings.public_url, states.get(x.contact.id))
+                   for x in invited]
+    for x in invited:
+        if x.new or body.resend:
+            await request.app[BUS].publish(ContactInvited(session.id, x.contact.id, resend=not x.new))
     return web.json_response(payload)
+
+
+@routes.patch("/api/v1/sessions/{id}")
+async def patch_session(request: web.Request) -> web.Response:
+    """Edits or reschedules a session that has not started; invitees hear of it (SessionRescheduled)."""
+    await require_staff(request, Action.WRITE_SESSIONS)
+    body = await json_body(request, SessionPatch)
+    given = body.model_fields_set
+    if not given:
+        raise InvalidInput("Nothing to change: send title, starts_at, duration_minutes or host_email.")
+    for field in given & {"title", "starts_at", "duration_minutes", "host_email"}:
+        if getattr(body, field) is None:
+            raise InvalidInput(f"'{field}' cannot be null.")
+    settings = request.app[SETTINGS]
+    async with request.app[DB]() as db:
+        session = await store.get_session(db, request.match_info["id"])
+        changes: dict[str, object] = {f: getattr(body, f) for f in ("title", "duration_minutes") if f in given}
+        if body.starts_at is not None:
+            changes["starts_at"] = body.starts_at.astimezone(UTC)
+        if "host_email" in given:
+            changes["host_id"] = (await host_user(db, body.host_email or "")).id
+        changed = await store.reschedule(db, session, changes)
+        await db.commit()
+        payload = session_json(session, await db.get(User, session.host_id), settings.public_url)
+    if changed:
+        await request.app[BUS].publish(SessionRescheduled(session.id))
+    return web.json_response(payload)
+
+
+@routes.delete("/api/v1/sessions/{id}/invitations/{contact_id}")
+async def uninvite(request: web.Request) -> web.Response:
+    await require_staff(request, Action.WRITE_SESSIONS)
+    session_id, contact_id = request.match_info["id"], request.match_info["contact_id"]
+    async with request.app[DB]() as db:
+        session = await store.get_session(db, session_id)
+        await store.uninvite(db, session, contact_id)
+        await db.commit()
+    await request.app[BUS].publish(ContactUninvited(session_id, contact_id))
+    return web.Response(status=204)
 
 
 @routes.get("/api/v1/sessions/{id}/invitations")
@@ -200,21 +252,24 @@ async def confirm_session(request: web.Request) -> web.Response:
         payload = session_json(session, await db.get(User, session.host_id), settings.public_url)
         invited = [c.id for _, c in await store.invitations_of(db, session.id)]
     # A proposed check-in's people hear of it only now, once their CSM has confirmed it.
-    publish_invited(request.app, payload["id"], invited)
+    for contact_id in invited:
+        await request.app[BUS].publish(ContactInvited(session.id, contact_id))
     return web.json_response(payload)
 
 
 @routes.delete("/api/v1/sessions/{id}")
-async def drop_session(request: web.Request) -> web.Response:
-    """Drops a session that has not started (a proposed check-in the CSM does not want, say)."""
+async def cancel_session(request: web.Request) -> web.Response:
+    """Cancels a session that has not started (or a proposed check-in the CSM does not want). The row
+    and its invitations stay, so join links and the schedule can say it was cancelled."""
     await require_staff(request, Action.WRITE_SESSIONS)
+    settings = request.app[SETTINGS]
     async with request.app[DB]() as db:
         session = await store.get_session(db, request.match_info["id"])
-        if session.status != SessionStatus.SCHEDULED:
-            raise Conflict(f"Session {session.title!r} is {session.status}; only a scheduled one can be dropped.")
-        await db.delete(session)
+        await store.cancel(db, session)
         await db.commit()
-    return web.json_response({"ok": True, "id": request.match_info["id"]})
+        payload = session_json(session, await db.get(User, session.host_id), settings.public_url)
+    await request.app[BUS].publish(SessionCancelled(session.id))
+    return web.json_response(payload)
 
 
 @routes.get("/join/{token}.ics")
@@ -232,7 +287,8 @@ async def ics(request: web.Request) -> web.Response:
         assert contact is not None and host is not None
         body = ics_invite(
             uid=ics_uid(session.id, contact.id),
-            sequence=session.ics_sequence,
+            sequence=session.sequence or 0,
+            cancel=session.status == SessionStatus.CANCELLED,
             title=session.title,
             starts_at=session.starts_at,
             duration_minutes=session.duration_minutes,

@@ -1,4 +1,4 @@
-"""mail outbox, unsubscribes, open registration with questions, calendar sequence
+"""mail outbox, unsubscribes, open registration with questions
 
 Revision ID: 0008
 Revises: 0002
@@ -26,7 +26,6 @@ def upgrade() -> None:
             sa.Column("registration", sa.String(length=16), nullable=False, server_default="invite_only")
         )
         batch.add_column(sa.Column("questions", sa.JSON(), nullable=True))
-        batch.add_column(sa.Column("ics_sequence", sa.Integer(), nullable=False, server_default="0"))
     op.create_table(
         "registrations",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -82,7 +81,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_registrations_session_id"), table_name="registrations")
     op.drop_table("registrations")
     with op.batch_alter_table("sessions") as batch:
-        batch.drop_column("ics_sequence")
         batch.drop_column("questions")
         batch.drop_column("registration")
     with op.batch_alter_table("contacts") as batch:

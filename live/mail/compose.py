@@ -15,6 +15,9 @@ import jinja2
 
 from live.mail.model import MailKind
 
+# CRLF line ends; headers kept on one line up to RFC 5322's hard limit, since the email package folds a long
+# subject right after "Subject:", which some readers then show with a leading space.
+POLICY = SMTP.clone(max_line_length=998)
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "web" / "templates" / "mail"
 
 
@@ -66,7 +69,7 @@ class Composer:
         # The text template's first line is the subject; the rest is the plain part.
         subject, _, text = self.env.get_template(f"{kind.value}.txt").render(values).partition("\n")
         html = self.env.get_template(f"{kind.value}.html").render(values)
-        msg = EmailMessage(policy=SMTP)
+        msg = EmailMessage(policy=POLICY)
         msg["From"] = self.sender
         msg["To"] = formataddr((to_name, to_email))
         msg["Subject"] = subject.strip()

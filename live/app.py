@@ -66,6 +66,9 @@ def init_app(settings: Settings) -> web.Application:
 
     app[MAIL_COMPOSER] = Composer(settings.sender, settings.public_url)
     app[INVITATION_BATCHER] = InvitationBatcher(app)
+    from live.registration.routes import ATTEMPTS, Attempts
+
+    app[ATTEMPTS] = Attempts(settings.register_burst, settings.register_rate)
     app.on_shutdown.append(_close_batcher)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(outbox_ctx)
@@ -106,6 +109,7 @@ def init_app(settings: Settings) -> web.Application:
     from live.mail.routes import routes as mail_routes
     from live.pages.routes import routes as page_routes
     from live.polls.routes import routes as poll_routes
+    from live.registration.routes import routes as registration_routes
     from live.sessions.reports import routes as session_report_routes
     from live.sessions.routes import routes as session_routes
     from live.webhooks.routes import routes as webhook_routes
@@ -118,6 +122,7 @@ def init_app(settings: Settings) -> web.Application:
     app.router.add_routes(poll_routes)
     app.router.add_routes(webhook_routes)
     app.router.add_routes(mail_routes)
+    app.router.add_routes(registration_routes)
     app.router.add_routes(page_routes)
     app.router.add_static("/static", WEB_DIR / "static", name="static")
     return app

@@ -19,6 +19,7 @@ from live.domain_events import ContactInvited, ContactUninvited, SessionCancelle
 from live.errors import Conflict, InvalidInput, NotFound
 from live.mail import store as mail_store
 from live.mail.store import email_status
+from live.registration.model import Registration, check_questions
 from live.sessions import store
 from live.sessions.invitations import ics_invite, ics_uid, join_url, read_join_token
 from live.sessions.model import SessionKind, SessionStatus
@@ -35,6 +36,8 @@ class SessionIn(Body):
     host_email: str = Field(min_length=3, max_length=320)
     contact_ids: list[str] = Field(default_factory=list, max_length=5000)
     account_ids: list[str] = Field(default_factory=list, max_length=5000)
+    registration: Registration = Registration.INVITE_ONLY
+    questions: list[QuestionIn] = Field(default_factory=list)
 
     @field_validator("starts_at")
     @classmethod
@@ -42,6 +45,12 @@ class SessionIn(Body):
         if value.tzinfo is None:
             raise ValueError("needs a time zone, e.g. 'Z' or '+02:00'")
         return value
+
+
+class QuestionIn(Body):
+    id: str | None = None
+    text: str
+    required: bool = False
 
 
 class InvitationsIn(Body):
@@ -56,6 +65,8 @@ class SessionPatch(Body):
     starts_at: datetime | None = None
     duration_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
     host_email: str | None = Field(default=None, min_length=3, max_length=320)
+    registration: Registration | None = None
+    questions: list[QuestionIn] | None = None
 
     @field_validator("starts_at")
     @classmethod
@@ -85,6 +96,9 @@ def session_json(session: LiveSession, host: User | None, public_url: str) -> di
         "started_at": iso(session.started_at),
         "ended_at": iso(session.ended_at),
         "proposed": session.proposed,
+        "registration": session.registration,
+        "questions": session.questions or [],
+        "registration_url": f"{public_url}/r/{session.id}" if session.registration == Registration.OPEN else None,
         "account_id": session.account_id,
         "host_url": f"{public_url}/sessions/{session.id}/live",
         "created_at": iso(session.created_at),
@@ -130,6 +144,8 @@ async def create_session(request: web.Request) -> web.Response:
             duration_minutes=body.duration_minutes,
             host=host,
         )
+        session.registration = body.registration.value
+        session.questions = [q.as_json() for q in check_questions([q.model_dump() for q in body.questions])]
         invited = await store.invite(db, settings.secret_key, session, contacts)
         await db.commit()
         payload = session_json(session, host, settings.public_url)
@@ -195,8 +211,10 @@ async def patch_session(request: web.Request) -> web.Response:
     body = await json_body(request, SessionPatch)
     given = body.model_fields_set
     if not given:
-        raise InvalidInput("Nothing to change: send title, starts_at, duration_minutes or host_email.")
-    for field in given & {"title", "starts_at", "duration_minutes", "host_email"}:
+        raise InvalidInput(
+            "Nothing to change: send title, starts_at, duration_minutes, host_email, registration or questions."
+        )
+    for field in given & {"title", "starts_at", "duration_minutes", "host_email", "registration", "questions"}:
         if getattr(body, field) is None:
             raise InvalidInput(f"'{field}' cannot be null.")
     settings = request.app[SETTINGS]
@@ -207,7 +225,12 @@ async def patch_session(request: web.Request) -> web.Response:
             changes["starts_at"] = body.starts_at.astimezone(UTC)
         if "host_email" in given:
             changes["host_id"] = (await host_user(db, body.host_email or "")).id
-        changed = await store.reschedule(db, session, changes)
+        # Who may register, and what they are asked, is no news for invitees: no update mail for it.
+        if body.registration is not None:
+            session.registration = body.registration.value
+        if body.questions is not None:
+            session.questions = [q.as_json() for q in check_questions([q.model_dump() for q in body.questions])]
+        changed = await store.reschedule(db, session, changes) if changes else False
         await db.commit()
         payload = session_json(session, await db.get(User, session.host_id), settings.public_url)
     if changed:

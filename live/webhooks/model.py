@@ -15,6 +15,7 @@ class WebhookEvent(StrEnum):
     PHASE_CHANGED = "account.phase_changed"
     AT_RISK = "account.at_risk"
     SESSION_ENDED = "session.ended"
+    REGISTRATION_CREATED = "registration.created"
 
 
 SECRET_PREFIX = "whsec_"

@@ -135,6 +135,21 @@ async def _queue_and_poke(app: web.Application, db: AsyncSession, drafts: Sequen
 # --- invitations ------------------------------------------------------------------------------
 
 
+def invitation_key(session_id: str, contact_id: str) -> str:
+    """The first invitation mail of a person to a session (a confirmation of a registration takes it too)."""
+    return f"invitation:{session_id}:{contact_id}"
+
+
+async def queue_seeded_invitations(
+    db: AsyncSession, settings: Settings, session: LiveSession, host: User, contacts: Sequence[Contact]
+) -> int:
+    """For `live demo`, which seeds without a running app: the same invitation mails, in its transaction."""
+    draft = Drafting(settings, Composer(settings.sender, settings.public_url), session, host)
+    return await queue(db, [
+        draft.draft(invitation_key(session.id, c.id), MailKind.INVITATION, c, calendar="REQUEST") for c in contacts
+    ])
+
+
 class InvitationBatcher:
     """Gathers the `ContactInvited` events of one burst (an account of 10,000 invited at once) into one
     transaction, queued in a task of its own so the publisher does not wait; `close` waits for it."""
@@ -185,7 +200,7 @@ async def queue_invitations(app: web.Application, events: Sequence[ContactInvite
                 continue
             draft = await drafting(app, db, session)
             contacts = await _invited_contacts(db, session_id, list(wanted))
-            keys = {c.id: f"invitation:{session_id}:{c.id}" for c in contacts}
+            keys = {c.id: invitation_key(session_id, c.id) for c in contacts}
             known = await existing_keys(db, keys.values())
             drafts = []
             for contact in contacts:

@@ -21,9 +21,14 @@ from live.db.engine import create_engine, session_factory
 from live.domain_events import (
     AccountChanged,
     ContactAdded,
+    ContactInvited,
+    ContactUninvited,
     OverrideReleased,
     RecordingReady,
+    RegistrationCreated,
+    SessionCancelled,
     SessionEnded,
+    SessionRescheduled,
     SessionScheduled,
     SessionStarted,
 )
@@ -32,6 +37,10 @@ from live.engagement import service as engagement
 from live.engagement.config import EngagementConfig
 from live.engagement.scheduler import scheduler_ctx
 from live.events.writer import writer_ctx
+from live.mail import routes as mail_routes
+from live.mail import triggers as mail
+from live.mail.sender import mail_ctx
+from live.mail.triggers import INVITATION_BATCHER, MAIL_COMPOSER, InvitationBatcher, sweep_ctx
 from live.media import handlers as media
 from live.media.janus import handlers as janus_media
 from live.pages import routes as page_routes
@@ -39,6 +48,7 @@ from live.polls import handlers as polls
 from live.polls import routes as poll_routes
 from live.recordings import handlers as recordings
 from live.recordings import routes as recording_routes
+from live.registration import routes as registration_routes
 from live.rooms import namespace as rooms
 from live.rooms.fanout import RefusingRedisManager
 from live.rooms.wire import GuardedPacket
@@ -84,8 +94,18 @@ def init_app(settings: Settings) -> web.Application:
         context_processors=[aiohttp_jinja2.request_processor],
     )
     env.globals["public_url"] = settings.public_url
+    from live.mail.compose import Composer
+
+    app[MAIL_COMPOSER] = Composer(settings.sender, settings.public_url)
+    app[INVITATION_BATCHER] = InvitationBatcher(app)
+    from live.registration.routes import ATTEMPTS, Attempts
+
+    app[ATTEMPTS] = Attempts(settings.register_burst, settings.register_rate)
+    app.on_shutdown.append(_close_batcher)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(outbox_ctx)
+    app.cleanup_ctx.append(mail_ctx)
+    app.cleanup_ctx.append(sweep_ctx)
     app.cleanup_ctx.append(writer_ctx)
     app.cleanup_ctx.append(scheduler_ctx)
 
@@ -125,6 +145,8 @@ def init_app(settings: Settings) -> web.Application:
     app.router.add_routes(poll_routes.routes)
     app.router.add_routes(recording_routes.routes)
     app.router.add_routes(webhook_routes.routes)
+    app.router.add_routes(mail_routes.routes)
+    app.router.add_routes(registration_routes.routes)
     app.router.add_routes(page_routes.routes)
     app.router.add_static("/static", WEB_DIR / "static", name="static")
     return app
@@ -143,8 +165,17 @@ def _subscribe(bus: Bus, settings: Settings) -> None:
     bus.subscribe(SessionEnded, janus_media.on_session_ended if janus else media.on_session_ended)
     bus.subscribe(SessionEnded, polls.close_when_session_ends)
     bus.subscribe(SessionEnded, engagement.on_session_ended)
+    # Then the follow-ups (thank-you, missed-you): they do not depend on the scores, but run after scoring
+    # so a welcome seminar's no-show finds the next seminar's invitation the automations just made.
+    bus.subscribe(SessionEnded, mail.on_session_ended)
     # A recording's files are closed and its row committed: tell the webhooks.
     bus.subscribe(RecordingReady, recordings.queue_ready_webhook)
+    # Mail to invited people as their invitation changes.
+    bus.subscribe(ContactInvited, mail.on_contact_invited)
+    bus.subscribe(RegistrationCreated, mail.on_registration_created)
+    bus.subscribe(SessionRescheduled, mail.on_session_rescheduled)
+    bus.subscribe(SessionCancelled, mail.on_session_cancelled)
+    bus.subscribe(ContactUninvited, mail.on_contact_uninvited)
     # A welcome seminar is scheduled, or a contact of an onboarding account is added: invite them.
     bus.subscribe(SessionScheduled, automations.on_session_scheduled)
     bus.subscribe(ContactAdded, automations.on_contact_added)
@@ -155,6 +186,12 @@ def _subscribe(bus: Bus, settings: Settings) -> None:
 
 async def _close_bus(app: web.Application) -> None:
     await app[BUS].close()
+
+
+async def _close_batcher(app: web.Application) -> None:
+    from live.mail.triggers import INVITATION_BATCHER
+
+    await app[INVITATION_BATCHER].close()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ from live.auth.store import create_token, create_user, user_by_email
 from live.db.engine import create_engine, session_factory, upgrade
 from live.db.tables import Account, Contact, LiveSession
 from live.engagement.config import EngagementConfig
+from live.mail.triggers import queue_seeded_invitations
 from live.sessions import store as sessions
 from live.sessions.invitations import join_url
 from live.sessions.model import SessionKind
@@ -103,6 +104,11 @@ async def _seed(db: Any, settings: Settings) -> bool:
     await sessions.invite(db, settings.secret_key, seminar, onboarding, reason="onboarding")
     hooli = (await db.execute(select(Contact).join(Account).where(Account.name == "Hooli"))).scalars().all()
     await sessions.invite(db, settings.secret_key, one_on_one, hooli)
+    # Their invitation mails, queued as the app would: `make run` writes them under var/mail/ and lists them on /mail.
+    await db.flush()
+    for session, people in ((webinar, every), (seminar, onboarding), (one_on_one, hooli)):
+        host = users["csm"] if session is one_on_one else users["host"]
+        await queue_seeded_invitations(db, settings, session, host, people)
     await create_token(db, users["admin"])
     return True
 

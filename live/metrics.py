@@ -36,6 +36,9 @@ class Metrics:
             ["writer"],
             registry=self.registry,
         )
+        self.mails = Counter(
+            "live_mails", "Mail outbox outcomes: sent, suppressed, attempt_failed", ["status"], registry=self.registry
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -7,12 +7,14 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
 
 from live.errors import InvalidInput
+from live.mail.model import SmtpTarget, default_mail_from, parse_reminders
 from live.media.janus.model import NodeSpec, parse_nodes
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/live.db"
@@ -72,6 +74,25 @@ class Settings:
     recordings_dir: Path | None = None
     # Days a finished recording is kept before it is deleted (`LIVE_RECORDING_RETENTION_DAYS`; 0 keeps them).
     recording_retention_days: float = 90.0
+    # Mail: unset SMTP URL writes each message as an .eml file under `mail_dir` (shown on /mail).
+    smtp_url: str | None = None
+    mail_from: str = ""
+    mail_dir: Path | None = None  # None: `var_dir / "mail"`
+    reminders: tuple[timedelta, ...] = (timedelta(hours=24), timedelta(hours=1))
+    # Seconds between sweeps for due reminders and for ended sessions still owed their follow-ups.
+    reminder_interval: float = 30.0
+    # Public registration: attempts one client address may make, as a burst and a sustained rate per second
+    # (5, then one every two minutes: plenty for a person, little for a script filling the contact list).
+    register_burst: int = 5
+    register_rate: float = 1 / 120
+
+    @property
+    def mail_path(self) -> Path:
+        return self.mail_dir or self.var_dir / "mail"
+
+    @property
+    def sender(self) -> str:
+        return self.mail_from or default_mail_from(self.public_url)
 
     @property
     def is_sqlite(self) -> bool:
@@ -114,6 +135,10 @@ class Settings:
             raise InvalidInput(
                 f"Config 'LIVE_RECORDING_RETENTION_DAYS' has value {retention!r}. Not a number of days."
             ) from exc
+        smtp_url = values.get("LIVE_SMTP_URL") or None
+        if smtp_url:
+            SmtpTarget.parse(smtp_url)  # refused at start-up, not at the first mail
+        reminders = parse_reminders(values.get("LIVE_REMINDERS", "24h,1h"))
         return cls(
             database_url=database_url,
             redis_url=redis_url,
@@ -128,6 +153,10 @@ class Settings:
             janus=janus,
             recordings_dir=Path(recordings_dir) if recordings_dir else None,
             recording_retention_days=retention_days,
+            smtp_url=smtp_url,
+            mail_from=values.get("LIVE_MAIL_FROM") or "",
+            mail_dir=Path(values["LIVE_MAIL_DIR"]) if values.get("LIVE_MAIL_DIR") else None,
+            reminders=reminders,
         )
 
 

@@ -22,6 +22,7 @@ class Action(StrEnum):
     READ_SESSIONS = "read_sessions"
     WRITE_SESSIONS = "write_sessions"
     RUN_SESSIONS = "run_sessions"
+    READ_MAIL = "read_mail"  # every message, to anyone: admins only
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {

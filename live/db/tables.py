@@ -124,6 +124,8 @@ class Contact(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(320))
+    # Set by a one-click unsubscribe: reminders and follow-ups are suppressed, invitations still go.
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -146,6 +148,9 @@ class LiveSession(Base):
     # A check-in the engine proposed for an at-risk account waits for its CSM to confirm or drop it.
     proposed: Mapped[bool] = mapped_column(Boolean, default=False)
     account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), nullable=True, index=True)
+    # "invite_only" or "open" (a public page at /r/{id}); `questions` are asked there: [{id, text, required}].
+    registration: Mapped[str] = mapped_column(String(16), default="invite_only", server_default="invite_only")
+    questions: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -159,6 +164,53 @@ class Invitation(Base):
     # Why it was sent: "manual", "onboarding", "no_show" (automations say which rule invited).
     reason: Mapped[str] = mapped_column(String(32), default="manual")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Registration(Base):
+    """A person who registered on an open session's public page, with their answers to its questions."""
+
+    __tablename__ = "registrations"
+    __table_args__ = (UniqueConstraint("session_id", "contact_id"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    company: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Mail(Base):
+    """The mail outbox: one row per message, rendered when queued, sent once by whichever process claims it.
+
+    `key` makes queueing idempotent across processes ("reminder:<invitation>:<offset>" is inserted once).
+    Session and contact are plain ids, not foreign keys: the record of what was sent outlives them.
+    """
+
+    __tablename__ = "mails"
+    __table_args__ = (
+        Index("ix_mails_due", "status", "next_attempt_at"),
+        Index("ix_mails_session_contact", "session_id", "contact_id"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    session_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    contact_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    to_email: Mapped[str] = mapped_column(String(320))
+    to_name: Mapped[str] = mapped_column(String(200), default="")
+    subject: Mapped[str] = mapped_column(String(300))
+    # The whole RFC 5322 message but its Date header, which is stamped when it is sent.
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A reminder is worthless once its session started: not sent after this moment (marked suppressed).
+    not_after: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The sweep that holds it until `next_attempt_at` (its lease); a crashed sender's rows come due again.
+    claim: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class Event(Base):

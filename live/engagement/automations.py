@@ -83,19 +83,22 @@ async def on_contact_added(app: web.Application, event: ContactAdded) -> None:
     await announce_invited(app, seminar.id, invited)
 
 
-async def reinvite_no_shows(db: AsyncSession, secret: str, report: AttendanceReport, now: datetime) -> int:
-    """Every invited no-show of a welcome seminar is invited to the next one (reason "no_show")."""
+async def reinvite_no_shows(
+    db: AsyncSession, secret: str, report: AttendanceReport, now: datetime
+) -> list[ContactInvited]:
+    """Every invited no-show of a welcome seminar is invited to the next one (reason "no_show"); the
+    caller publishes the returned events after its commit (they send the invitation mails)."""
     no_shows = [r.contact_id for r in report.rows if r.no_show and r.invited and r.contact_id is not None]
     if not no_shows:
-        return 0
+        return []
     seminar = await next_welcome_seminar(db, now)
     if seminar is None:
         log.info("%s: %d no-shows, but no welcome seminar is scheduled", report.session.id, len(no_shows))
-        return 0
+        return []
     contacts = (await db.execute(select(Contact).where(Contact.id.in_(no_shows)))).scalars().all()
-    await sessions.invite(db, secret, seminar, contacts, reason="no_show")
+    invited = await sessions.invite(db, secret, seminar, contacts, reason="no_show")
     log.info("%s: invited %d no-shows to %s", report.session.id, len(contacts), seminar.id)
-    return len(contacts)
+    return [ContactInvited(seminar.id, x.contact.id) for x in invited if x.new]
 
 
 # A proposed check-in: two business days out, mid-afternoon UTC (morning in the Americas, late

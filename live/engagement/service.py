@@ -19,7 +19,7 @@ from live.accounts.store import get_account
 from live.accounts.wire import account_json
 from live.bus import BUS
 from live.db.tables import Account, LiveSession, User
-from live.domain_events import AccountChanged, OverrideReleased, SessionEnded, SessionScored
+from live.domain_events import AccountChanged, ContactInvited, OverrideReleased, SessionEnded, SessionScored
 from live.engagement import automations, store
 from live.engagement.config import EngagementConfig
 from live.engagement.engine import Change, Evaluation
@@ -58,6 +58,7 @@ class Outcome:
     changes: list[tuple[str, Change]] = field(default_factory=list)
     proposed: list[str] = field(default_factory=list)  # check-in session ids
     webhooks: int = 0
+    invited: list[ContactInvited] = field(default_factory=list)  # published after the commit
 
 
 # --- a session ends ---------------------------------------------------------------------------
@@ -85,6 +86,8 @@ async def session_ended(app: web.Application, session_id: str) -> None:
             session_id, outcome.evaluations, len(outcome.changes), len(outcome.proposed),
         )
         delivery.poke(app)
+        for invited in outcome.invited:
+            await app[BUS].publish(invited)
         await app[BUS].publish(SessionScored(session_id))
 
 
@@ -99,7 +102,7 @@ async def close_session(db: AsyncSession, session_id: str, loop: Loop, now: date
     account_ids = sorted({r.account_id for r in report.rows if r.contact_id is not None and r.account_id})
     outcome = await evaluate_accounts(db, account_ids, report.ended_at, loop, now)
     if session.kind == SessionKind.WELCOME_SEMINAR:
-        await automations.reinvite_no_shows(db, loop.secret, report, now)
+        outcome.invited += await automations.reinvite_no_shows(db, loop.secret, report, now)
     outcome.webhooks += await webhooks.enqueue(
         db, WebhookEvent.SESSION_ENDED.value, await session_report(db, session, report, loop.public_url)
     )

@@ -11,6 +11,7 @@ from live.accounts import store as accounts
 from live.auth.model import Action
 from live.db.tables import Account, User
 from live.engagement import store as engagement_store
+from live.mail import store as mail_store
 from live.pages import reports
 from live.pages.base import render, routes, staff_or_login
 from live.polls.writer import POLL_WRITER
@@ -60,6 +61,7 @@ async def session_page(request: web.Request) -> web.Response:
             for invitation, contact in await sessions.invitations_of(db, session.id)
         ]
         account_names = dict((await db.execute(select(Account.id, Account.name))).tuples().all())
+        mail_states = await mail_store.invitation_states(db, session.id)
         # The same report as `GET /api/v1/sessions/{id}/attendance`.
         report = await engagement_store.build_report(db, session, datetime.now(UTC), request.app[ENGAGEMENT])
         poll_results = await reports.polls(db, session.id)
@@ -75,6 +77,7 @@ async def session_page(request: web.Request) -> web.Response:
         host=host,
         kinds=KIND_LABELS,
         invitations=invitations,
+        mail_states=mail_states,
         account_names=account_names,
         attendance=rows,
         present_count=len(present),

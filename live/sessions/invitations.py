@@ -39,6 +39,11 @@ def join_url(public_url: str, token: str) -> str:
     return f"{public_url}/join/{token}"
 
 
+def ics_uid(session_id: str, contact_id: str) -> str:
+    """Stable per session and contact, so an update or a cancel replaces the same calendar entry."""
+    return f"{session_id}-{contact_id}@live"
+
+
 def ics_invite(
     *,
     uid: str,
@@ -51,17 +56,24 @@ def ics_invite(
     attendee_email: str,
     attendee_name: str,
     description: str,
+    sequence: int = 0,
+    cancel: bool = False,
+    stamp: datetime | None = None,
 ) -> bytes:
+    """`METHOD:REQUEST` (or `CANCEL`); `sequence` goes up with each reschedule so calendars take the update."""
     cal = Calendar()
     cal.add("prodid", "-//live//live sessions//EN")
     cal.add("version", "2.0")
-    cal.add("method", "REQUEST")
+    cal.add("method", "CANCEL" if cancel else "REQUEST")
     event = IcsEvent()
     event.add("uid", uid)
+    event.add("sequence", sequence)
+    if cancel:
+        event.add("status", "CANCELLED")
     event.add("summary", title)
     event.add("dtstart", starts_at)
     event.add("dtend", starts_at + timedelta(minutes=duration_minutes))
-    event.add("dtstamp", starts_at)
+    event.add("dtstamp", stamp or starts_at)
     event.add("url", url)
     event.add("location", url)
     event.add("description", f"{description}\n\nJoin from your browser: {url}")

@@ -16,8 +16,10 @@ from live.bus import BUS
 from live.db.tables import Contact, User
 from live.domain_events import ContactInvited, ContactUninvited, SessionCancelled, SessionRescheduled, SessionScheduled
 from live.errors import Conflict, InvalidInput, NotFound
+from live.mail import store as mail_store
+from live.registration.model import Registration, check_questions
 from live.sessions import store
-from live.sessions.invitations import ics_invite, join_url, read_join_token
+from live.sessions.invitations import ics_invite, ics_uid, join_url, read_join_token
 from live.sessions.model import SessionKind, SessionStatus, check_room_empty
 from live.sessions.wire import invitation_json, session_json
 from live.typedefs import DB, ROOM_STATE, SETTINGS
@@ -33,6 +35,8 @@ class SessionIn(Body):
     host_email: str = Field(min_length=3, max_length=320)
     contact_ids: list[str] = Field(default_factory=list, max_length=5000)
     account_ids: list[str] = Field(default_factory=list, max_length=5000)
+    registration: Registration = Registration.INVITE_ONLY
+    questions: list[QuestionIn] = Field(default_factory=list)
 
     @field_validator("starts_at")
     @classmethod
@@ -40,6 +44,12 @@ class SessionIn(Body):
         if value.tzinfo is None:
             raise ValueError("needs a time zone, e.g. 'Z' or '+02:00'")
         return value
+
+
+class QuestionIn(Body):
+    id: str | None = None
+    text: str
+    required: bool = False
 
 
 class InvitationsIn(Body):
@@ -54,6 +64,8 @@ class SessionPatch(Body):
     starts_at: datetime | None = None
     duration_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
     host_email: str | None = Field(default=None, min_length=3, max_length=320)
+    registration: Registration | None = None
+    questions: list[QuestionIn] | None = None
 
     @field_validator("starts_at")
     @classmethod
@@ -91,6 +103,8 @@ async def create_session(request: web.Request) -> web.Response:
             duration_minutes=body.duration_minutes,
             host=host,
         )
+        session.registration = body.registration.value
+        session.questions = [q.as_json() for q in check_questions([q.model_dump() for q in body.questions])]
         invited = await store.invite(db, settings.secret_key, session, contacts)
         await db.commit()
         payload = session_json(session, host, settings.public_url)
@@ -120,8 +134,10 @@ async def get_session(request: web.Request) -> web.Response:
     async with request.app[DB]() as db:
         session = await store.get_session(db, request.match_info["id"])
         payload = session_json(session, await db.get(User, session.host_id), settings.public_url)
+        states = await mail_store.invitation_states(db, session.id)
         payload["invitations"] = [
-            invitation_json(i, c, settings.public_url) for i, c in await store.invitations_of(db, session.id)
+            invitation_json(i, c, settings.public_url, states.get(c.id))
+            for i, c in await store.invitations_of(db, session.id)
         ]
         return web.json_response(payload)
 
@@ -138,7 +154,9 @@ async def invite(request: web.Request) -> web.Response:
         contacts = await store.contacts_for(db, body.contact_ids, body.account_ids)
         invited = await store.invite(db, settings.secret_key, session, contacts)
         await db.commit()
-        payload = [invitation_json(x.invitation, x.contact, settings.public_url) for x in invited]
+        states = await mail_store.invitation_states(db, session.id)
+        payload = [invitation_json(x.invitation, x.contact, settings.public_url, states.get(x.contact.id))
+                   for x in invited]
     for x in invited:
         if x.new or body.resend:
             await request.app[BUS].publish(ContactInvited(session.id, x.contact.id, resend=not x.new))
@@ -152,8 +170,10 @@ async def patch_session(request: web.Request) -> web.Response:
     body = await json_body(request, SessionPatch)
     given = body.model_fields_set
     if not given:
-        raise InvalidInput("Nothing to change: send title, starts_at, duration_minutes or host_email.")
-    for field in given & {"title", "starts_at", "duration_minutes", "host_email"}:
+        raise InvalidInput(
+            "Nothing to change: send title, starts_at, duration_minutes, host_email, registration or questions."
+        )
+    for field in given & {"title", "starts_at", "duration_minutes", "host_email", "registration", "questions"}:
         if getattr(body, field) is None:
             raise InvalidInput(f"'{field}' cannot be null.")
     settings = request.app[SETTINGS]
@@ -164,7 +184,12 @@ async def patch_session(request: web.Request) -> web.Response:
             changes["starts_at"] = body.starts_at.astimezone(UTC)
         if "host_email" in given:
             changes["host_id"] = (await host_user(db, body.host_email or "")).id
-        changed = await store.reschedule(db, session, changes)
+        # Who may register, and what they are asked, is no news for invitees: no update mail for it.
+        if body.registration is not None:
+            session.registration = body.registration.value
+        if body.questions is not None:
+            session.questions = [q.as_json() for q in check_questions([q.model_dump() for q in body.questions])]
+        changed = await store.reschedule(db, session, changes) if changes else False
         await db.commit()
         payload = session_json(session, await db.get(User, session.host_id), settings.public_url)
     if changed:
@@ -191,7 +216,8 @@ async def list_invitations(request: web.Request) -> web.Response:
     async with request.app[DB]() as db:
         session = await store.get_session(db, request.match_info["id"])
         rows = await store.invitations_of(db, session.id)
-        return web.json_response([invitation_json(i, c, settings.public_url) for i, c in rows])
+        states = await mail_store.invitation_states(db, session.id)
+        return web.json_response([invitation_json(i, c, settings.public_url, states.get(c.id)) for i, c in rows])
 
 
 @routes.post("/api/v1/sessions/{id}/confirm")
@@ -205,7 +231,12 @@ async def confirm_session(request: web.Request) -> web.Response:
             raise Conflict(f"Session {session.title!r} is not a proposed check-in.", code="not_proposed")
         session.proposed = False
         await db.commit()
-        return web.json_response(session_json(session, await db.get(User, session.host_id), settings.public_url))
+        payload = session_json(session, await db.get(User, session.host_id), settings.public_url)
+        invited = [c.id for _, c in await store.invitations_of(db, session.id)]
+    # A proposed check-in's people hear of it only now, once their CSM has confirmed it.
+    for contact_id in invited:
+        await request.app[BUS].publish(ContactInvited(session.id, contact_id))
+    return web.json_response(payload)
 
 
 @routes.delete("/api/v1/sessions/{id}")
@@ -238,7 +269,9 @@ async def ics(request: web.Request) -> web.Response:
         host = await db.get(User, session.host_id)
         assert contact is not None and host is not None
         body = ics_invite(
-            uid=f"{invitation.id}@live",
+            uid=ics_uid(session.id, contact.id),
+            sequence=session.sequence or 0,
+            cancel=session.status == SessionStatus.CANCELLED,
             title=session.title,
             starts_at=session.starts_at,
             duration_minutes=session.duration_minutes,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from live.db.tables import Contact, Invitation, LiveSession, User
+from live.db.tables import Contact, Invitation, LiveSession, Mail, User
 from live.isotime import iso
+from live.mail.store import email_status
+from live.registration.model import Registration
 from live.sessions.invitations import join_url
 
 
@@ -24,13 +26,18 @@ def session_json(session: LiveSession, host: User | None, public_url: str) -> di
         "started_at": iso(session.started_at),
         "ended_at": iso(session.ended_at),
         "proposed": session.proposed,
+        "registration": session.registration,
+        "questions": session.questions or [],
+        "registration_url": f"{public_url}/r/{session.id}" if session.registration == Registration.OPEN else None,
         "account_id": session.account_id,
         "host_url": f"{public_url}/sessions/{session.id}/live",
         "created_at": iso(session.created_at),
     }
 
 
-def invitation_json(invitation: Invitation, contact: Contact, public_url: str) -> dict[str, Any]:
+def invitation_json(
+    invitation: Invitation, contact: Contact, public_url: str, mail: Mail | None = None
+) -> dict[str, Any]:
     return {
         "contact_id": contact.id,
         "account_id": contact.account_id,
@@ -39,4 +46,6 @@ def invitation_json(invitation: Invitation, contact: Contact, public_url: str) -
         "join_url": join_url(public_url, invitation.token),
         "token": invitation.token,
         "reason": invitation.reason,
+        "email_status": email_status(mail),
+        "sent_at": iso(mail.sent_at) if mail is not None else None,
     }

@@ -16,6 +16,7 @@ class WebhookEvent(StrEnum):
     AT_RISK = "account.at_risk"
     SESSION_ENDED = "session.ended"
     RECORDING_READY = "recording.ready"
+    REGISTRATION_CREATED = "registration.created"
 
 
 SECRET_PREFIX = "whsec_"

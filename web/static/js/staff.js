@@ -20,7 +20,7 @@ export async function api(method, url, body) {
 }
 
 // One field's value as the API wants it: data-type says number, datetime (with the browser's zone),
-// list (a multi-select or one value in a list) or nullable ("null" hands a value back).
+// list (a multi-select or one value in a list), boolean ("true"/"false") or nullable ("null" hands a value back).
 function fieldValue(field) {
   const type = field.dataset.type;
   if (type === "list") {
@@ -29,6 +29,7 @@ function fieldValue(field) {
   }
   if (field.value === "") return undefined;
   if (type === "number") return Number(field.value);
+  if (type === "boolean") return field.value === "true";
   if (type === "datetime") return new Date(field.value).toISOString();
   if (type === "nullable" && field.value === "null") return null;
   return field.value.trim();

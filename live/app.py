@@ -83,6 +83,7 @@ def init_app(settings: Settings) -> web.Application:
     _subscribe(app[BUS])
 
     from live.accounts.routes import routes as account_routes
+    from live.auth.routes import routes as user_routes
     from live.pages.routes import routes as page_routes
     from live.polls.routes import routes as poll_routes
     from live.sessions.reports import routes as session_report_routes
@@ -96,6 +97,7 @@ def init_app(settings: Settings) -> web.Application:
     app.router.add_routes(session_report_routes)
     app.router.add_routes(poll_routes)
     app.router.add_routes(webhook_routes)
+    app.router.add_routes(user_routes)
     app.router.add_routes(page_routes)
     app.router.add_static("/static", WEB_DIR / "static", name="static")
     return app

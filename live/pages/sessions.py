@@ -33,6 +33,7 @@ async def session_list(request: web.Request) -> web.Response:
         rows = list(await sessions.list_sessions(db))
         hosts = {u.id: u for u in (await db.execute(select(User).order_by(User.name, User.email))).scalars()}
         all_accounts = list(await accounts.list_accounts(db))
+        directory = await accounts.directory(db)
     upcoming = [s for s in rows if s.status != "ended"]
     past = sorted((s for s in rows if s.status == "ended"), key=lambda s: s.starts_at, reverse=True)
     return render(
@@ -44,6 +45,7 @@ async def session_list(request: web.Request) -> web.Response:
         hosts=hosts,
         kinds=KIND_LABELS,
         accounts=all_accounts,
+        directory=directory,
     )
 
 
@@ -64,6 +66,8 @@ async def session_page(request: web.Request) -> web.Response:
         report = await engagement_store.build_report(db, session, datetime.now(UTC), request.app[ENGAGEMENT])
         poll_results = await reports.polls(db, session.id)
         all_accounts = list(await accounts.list_accounts(db)) if session.status != "ended" else []
+        directory = await accounts.directory(db) if session.status != "ended" else []
+        warnings = await sessions.warnings_for(db, session, datetime.now(UTC))
     rows = sorted(report.rows, key=lambda r: (r.role != "attendee", r.name.lower()))
     present = [r for r in rows if r.role == "attendee" and r.present_seconds > 0]
     invited = [r for r in rows if r.role == "attendee"]
@@ -81,5 +85,8 @@ async def session_page(request: web.Request) -> web.Response:
         attendee_count=len(invited),
         polls=poll_results,
         accounts=all_accounts,
+        directory=directory,
+        warnings=warnings,
+        invited_ids={contact.id for _, contact, _ in invitations},
         duration=reports.duration,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -108,6 +108,7 @@ async def create_session(request: web.Request) -> web.Response:
         await db.commit()
         payload = session_json(session, host, settings.public_url)
         payload["invitations"] = [invitation_json(i, c, settings.public_url) for i, c in invited]
+        payload["warnings"] = [w.as_dict() for w in await store.warnings_for(db, session, datetime.now(UTC))]
     from live.engagement.automations import on_session_scheduled
 
     await on_session_scheduled(request.app, payload["id"])
@@ -135,6 +136,7 @@ async def get_session(request: web.Request) -> web.Response:
         payload["invitations"] = [
             invitation_json(i, c, settings.public_url) for i, c in await store.invitations_of(db, session.id)
         ]
+        payload["warnings"] = [w.as_dict() for w in await store.warnings_for(db, session, datetime.now(UTC))]
         return web.json_response(payload)
 
 

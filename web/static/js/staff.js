@@ -1,6 +1,8 @@
 // Staff pages: forms and buttons that call the JSON API with the page's CSRF token, and copy buttons.
 // The pages work as plain links without this script; only writes need it.
 
+import { localToIso } from "./time.js";
+
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 
 export async function api(method, url, body) {
@@ -29,7 +31,7 @@ function fieldValue(field) {
   }
   if (field.value === "") return undefined;
   if (type === "number") return Number(field.value);
-  if (type === "datetime") return new Date(field.value).toISOString();
+  if (type === "datetime") return localToIso(field.value);
   if (type === "nullable" && field.value === "null") return null;
   return field.value.trim();
 }

@@ -16,7 +16,7 @@ from live.api.errors import error_middleware
 from live.auth.identity import csrf_cookie_middleware
 from live.bus import BUS, Bus
 from live.db.engine import create_engine, session_factory
-from live.domain_events import SessionEnded
+from live.domain_events import AccountChanged, ContactAdded, OverrideReleased, SessionEnded, SessionScheduled
 from live.engagement.config import EngagementConfig
 from live.engagement.scheduler import scheduler_ctx
 from live.events.writer import writer_ctx
@@ -105,6 +105,7 @@ def init_app(settings: Settings) -> web.Application:
 
 def _subscribe(bus: Bus) -> None:
     """Who reacts to what happens, in order. Each subscriber is one function of its own capability."""
+    from live.engagement import automations
     from live.engagement import service as engagement
     from live.media import handlers as media
     from live.polls import handlers as polls
@@ -114,6 +115,12 @@ def _subscribe(bus: Bus) -> None:
     bus.subscribe(SessionEnded, media.on_session_ended)
     bus.subscribe(SessionEnded, polls.close_when_session_ends)
     bus.subscribe(SessionEnded, engagement.on_session_ended)
+    # A welcome seminar is scheduled, or a contact of an onboarding account is added: invite them.
+    bus.subscribe(SessionScheduled, automations.on_session_scheduled)
+    bus.subscribe(ContactAdded, automations.on_contact_added)
+    # A person changed an account: announce it (webhooks); an override handed back: the engine re-evaluates.
+    bus.subscribe(AccountChanged, engagement.on_account_changed)
+    bus.subscribe(OverrideReleased, engagement.on_override_released)
 
 
 async def _close_bus(app: web.Application) -> None:

@@ -47,6 +47,11 @@ class SessionScored:
 
 
 @dataclass(frozen=True)
+class AccountCreated:
+    account_id: str
+
+
+@dataclass(frozen=True)
 class ContactAdded:
     contact_id: str
     account_id: str
@@ -69,7 +74,8 @@ class ContactUninvited:
 
 @dataclass(frozen=True)
 class AccountChanged:
-    """The engine or a person changed an account's tier, phase or health (`field`), from `old` to `new`."""
+    """A person changed an account's `field` (tier, phase, name, mrr...) from `old` to `new`. (The engine's own
+    changes are announced by scoring, with the evidence behind them.)"""
 
     account_id: str
     field: str
@@ -104,6 +110,7 @@ DomainEvent = (
     | SessionStarted
     | SessionEnded
     | SessionScored
+    | AccountCreated
     | ContactAdded
     | ContactInvited
     | ContactUninvited

@@ -14,7 +14,9 @@ from live.accounts.model import Health, Phase, Source, Tier, lifetime_value, nor
 from live.api.parse import MAX_BODY, Body, json_body, validate
 from live.auth.identity import require_staff
 from live.auth.model import Action
+from live.bus import BUS
 from live.db.tables import Account, AccountHistory, Contact
+from live.domain_events import AccountChanged, AccountCreated, ContactAdded, OverrideReleased
 from live.engagement import store as engagement_store
 from live.engagement.report import engagement_series, explain
 from live.errors import InvalidInput
@@ -163,14 +165,8 @@ async def create_account(request: web.Request) -> web.Response:
         )
         await db.commit()
         payload = account_json(account)
-    await _after_account_created(request, payload["id"])
+    await request.app[BUS].publish(AccountCreated(payload["id"]))
     return web.json_response(payload, status=201)
-
-
-async def _after_account_created(request: web.Request, account_id: str) -> None:
-    from live.engagement.automations import on_account_created
-
-    await on_account_created(request.app, account_id)
 
 
 @routes.get("/api/v1/accounts")
@@ -265,16 +261,13 @@ async def patch_account(request: web.Request) -> web.Response:
         await db.commit()
         payload = account_json(account)
         payload["history"] = [history_json(h) for h in await store.history(db, account.id)]
-    if changes:
-        from live.engagement.automations import on_account_changed
-
-        await on_account_changed(request.app, account.id, changes)
+    for field, old, new in changes:
+        await request.app[BUS].publish(AccountChanged(account.id, field, old, new))
     if released:
-        from live.engagement.automations import on_override_released
-
         # The engine takes over at once; the body stays the account as released, and says what the engine
         # then decided (a GET shows the account after both).
-        await on_override_released(request.app, account.id)
+        for field in released:
+            await request.app[BUS].publish(OverrideReleased(account.id, field))
         async with request.app[DB]() as db:
             after = account_json(await store.get_account(db, account.id))
         payload["reevaluated"] = {k: after[k] for k in ("tier", "tier_source", "phase", "phase_source", "health", "engagement")}
@@ -325,9 +318,7 @@ async def add_contact(request: web.Request) -> web.Response:
         contact = await store.add_contact(db, account, body.name, body.email)
         await db.commit()
         payload = contact_json(contact)
-    from live.engagement.automations import on_contact_added
-
-    await on_contact_added(request.app, payload["id"])
+    await request.app[BUS].publish(ContactAdded(payload["id"], payload["account_id"]))
     return web.json_response(payload, status=201)
 
 
@@ -368,9 +359,7 @@ async def import_contacts(request: web.Request) -> web.Response:
             "imported": len(added),
             "confirmed": body.confirm,
         }
-        added_ids = [c.id for c in added]
-    from live.engagement.automations import on_contact_added
-
-    for contact_id in added_ids:  # as for a contact added by hand: onboarding accounts' people get the seminar
-        await on_contact_added(request.app, contact_id)
+        added_ids = [(c.id, c.account_id) for c in added]
+    for contact_id, account_id in added_ids:  # as for a contact added by hand, one event each
+        await request.app[BUS].publish(ContactAdded(contact_id, account_id))
     return web.json_response(payload, status=201 if body.confirm else 200)

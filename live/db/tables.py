@@ -138,6 +138,9 @@ class LiveSession(Base):
     duration_minutes: Mapped[int] = mapped_column(Integer)
     host_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    # Goes up by one each time the time, length, title or host changes: the SEQUENCE of its calendar invites.
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cancelled_at: Mapped[datetime | None] = mapped_column(nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # When the engagement loop scored this ended session; NULL on an ended session means still to do.

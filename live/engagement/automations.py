@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.accounts.model import Phase
 from live.auth.model import Role
+from live.bus import BUS
 from live.db.tables import Account, Contact, LiveSession, User
+from live.domain_events import ContactAdded, ContactInvited, SessionScheduled
 from live.sessions import store as sessions
 from live.sessions.model import ONE_ON_ONE_MAX_PEOPLE, SessionKind, SessionStatus
 from live.typedefs import DB, SETTINGS
@@ -37,8 +39,9 @@ async def next_welcome_seminar(db: object, after: datetime) -> LiveSession | Non
     return (await db.execute(query)).scalar_one_or_none()  # type: ignore[attr-defined, no-any-return]
 
 
-async def on_session_scheduled(app: web.Application, session_id: str) -> None:
+async def on_session_scheduled(app: web.Application, event: SessionScheduled) -> None:
     """A new welcome seminar invites the contacts of every account still in onboarding."""
+    session_id = event.session_id
     async with app[DB]() as db:
         session = await sessions.get_session(db, session_id)
         if session.kind != SessionKind.WELCOME_SEMINAR:
@@ -50,41 +53,34 @@ async def on_session_scheduled(app: web.Application, session_id: str) -> None:
                 )
             )
         ).scalars().all()
-        if contacts:
-            await sessions.invite(db, app[SETTINGS].secret_key, session, contacts, reason="onboarding")
-            await db.commit()
-            log.info("%s: invited %d onboarding contacts", session_id, len(contacts))
+        if not contacts:
+            return
+        invited = await sessions.invite(db, app[SETTINGS].secret_key, session, contacts, reason="onboarding")
+        await db.commit()
+    log.info("%s: invited %d onboarding contacts", session_id, len(contacts))
+    await announce_invited(app, session_id, invited)
 
 
-async def on_contact_added(app: web.Application, contact_id: str) -> None:
+async def announce_invited(app: web.Application, session_id: str, invited: list[sessions.Invited]) -> None:
+    """After the commit: each new invitation is a `ContactInvited` (mail sends it)."""
+    for x in invited:
+        if x.new:
+            await app[BUS].publish(ContactInvited(session_id, x.contact.id))
+
+
+async def on_contact_added(app: web.Application, event: ContactAdded) -> None:
     """A contact of an onboarding account is invited to the next welcome seminar."""
     async with app[DB]() as db:
-        contact = await db.get(Contact, contact_id)
+        contact = await db.get(Contact, event.contact_id)
         account = await db.get(Account, contact.account_id) if contact else None
         if contact is None or account is None or account.phase != Phase.ONBOARDING:
             return
         seminar = await next_welcome_seminar(db, datetime.now(UTC))
-        if seminar is not None:
-            await sessions.invite(db, app[SETTINGS].secret_key, seminar, [contact], reason="onboarding")
-            await db.commit()
-
-
-async def on_account_created(app: web.Application, account_id: str) -> None:
-    """Nothing to invite yet: a new account has no contacts until they are added."""
-
-
-async def on_account_changed(app: web.Application, account_id: str, changes: list[tuple[str, str, str]]) -> None:
-    """Manual changes of tier or phase are announced like the engine's (webhooks)."""
-    from live.engagement.service import announce_changes
-
-    await announce_changes(app, account_id, changes)
-
-
-async def on_override_released(app: web.Application, account_id: str) -> None:
-    """A tier or phase handed back to the engine is re-evaluated at once, not at the next session or night."""
-    from live.engagement.service import reevaluate
-
-    await reevaluate(app, account_id)
+        if seminar is None:
+            return
+        invited = await sessions.invite(db, app[SETTINGS].secret_key, seminar, [contact], reason="onboarding")
+        await db.commit()
+    await announce_invited(app, seminar.id, invited)
 
 
 async def reinvite_no_shows(db: AsyncSession, secret: str, report: AttendanceReport, now: datetime) -> int:

@@ -19,7 +19,7 @@ from live.accounts.routes import account_json
 from live.accounts.store import get_account
 from live.bus import BUS
 from live.db.tables import Account, LiveSession, User
-from live.domain_events import SessionEnded, SessionScored
+from live.domain_events import AccountChanged, OverrideReleased, SessionEnded, SessionScored
 from live.engagement import automations, store
 from live.engagement.config import EngagementConfig
 from live.engagement.engine import Change, Evaluation
@@ -231,18 +231,21 @@ async def catch_up_all(db: AsyncSession, loop: Loop, now: datetime, batch: int =
 # --- manual changes ---------------------------------------------------------------------------
 
 
-async def announce_changes(app: web.Application, account_id: str, changes: list[tuple[str, str, str]]) -> None:
-    """One webhook per manually changed field: `{account, field, old, new}`."""
-    relevant = [c for c in changes if c[0] in FIELD_EVENTS]
-    if not relevant:
+async def on_account_changed(app: web.Application, event: AccountChanged) -> None:
+    """A manual change of tier or phase is announced like the engine's: one webhook `{account, field, old, new}`."""
+    if event.field not in FIELD_EVENTS:
         return
     async with app[DB]() as db:
-        account = account_json(await get_account(db, account_id))
-        for field_name, old, new in relevant:
-            await webhooks.enqueue(
-                db,
-                FIELD_EVENTS[field_name].value,
-                {"account": account, "field": field_name, "old": old, "new": new, "rule": "manual_override"},
-            )
+        account = account_json(await get_account(db, event.account_id))
+        await webhooks.enqueue(
+            db,
+            FIELD_EVENTS[event.field].value,
+            {"account": account, "field": event.field, "old": event.old, "new": event.new, "rule": "manual_override"},
+        )
         await db.commit()
     delivery.poke(app)
+
+
+async def on_override_released(app: web.Application, event: OverrideReleased) -> None:
+    """A tier or phase handed back to the engine is re-evaluated at once, not at the next session or night."""
+    await reevaluate(app, event.account_id)

@@ -74,7 +74,7 @@ async def today(request: web.Request) -> web.Response:
     staff = await staff_or_login(request)
     now = datetime.now(UTC)
     async with request.app[DB]() as db:
-        open_sessions = [s for s in await sessions.list_sessions(db) if s.status != "ended"]
+        open_sessions = [s for s in await sessions.list_sessions(db) if s.status in ("scheduled", "live")]
         hosts = {u.id: u for u in (await db.execute(select(User))).scalars()}
         everyone = await accounts.list_accounts(db)
         names = {a.id: a.name for a in everyone}

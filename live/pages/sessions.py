@@ -34,8 +34,8 @@ async def session_list(request: web.Request) -> web.Response:
         hosts = {u.id: u for u in (await db.execute(select(User).order_by(User.name, User.email))).scalars()}
         all_accounts = list(await accounts.list_accounts(db))
         directory = await accounts.directory(db)
-    upcoming = [s for s in rows if s.status != "ended"]
-    past = sorted((s for s in rows if s.status == "ended"), key=lambda s: s.starts_at, reverse=True)
+    upcoming = [s for s in rows if s.status in ("scheduled", "live")]
+    past = sorted((s for s in rows if s.status in ("ended", "cancelled")), key=lambda s: s.starts_at, reverse=True)
     return render(
         request,
         "sessions.html",
@@ -65,8 +65,9 @@ async def session_page(request: web.Request) -> web.Response:
         # The same report as `GET /api/v1/sessions/{id}/attendance`.
         report = await engagement_store.build_report(db, session, datetime.now(UTC), request.app[ENGAGEMENT])
         poll_results = await reports.polls(db, session.id)
-        all_accounts = list(await accounts.list_accounts(db)) if session.status != "ended" else []
-        directory = await accounts.directory(db) if session.status != "ended" else []
+        open_for_invites = session.status in ("scheduled", "live")
+        all_accounts = list(await accounts.list_accounts(db)) if open_for_invites else []
+        directory = await accounts.directory(db) if open_for_invites else []
         warnings = await sessions.warnings_for(db, session, datetime.now(UTC))
     rows = sorted(report.rows, key=lambda r: (r.role != "attendee", r.name.lower()))
     present = [r for r in rows if r.role == "attendee" and r.present_seconds > 0]

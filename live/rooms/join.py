@@ -111,6 +111,8 @@ async def resolve(db: AsyncSession, secret: str, auth: Any, cookie_header: str) 
 
     if participant.role is RoomRole.ATTENDEE and session.status == "ended":
         raise Forbidden(f"Session {session.title!r} has ended.", code="session_ended")
+    if session.status == "cancelled":
+        raise Forbidden(f"Session {session.title!r} was cancelled.", code="session_cancelled")
     return Joining(participant=participant, session=info, status=session.status)
 
 
@@ -137,7 +139,7 @@ async def _invited(db: AsyncSession, token: str, contact_id: str, session_id: st
             )
         )
     ).first()
-    if row is None or row[4] == "ended":
+    if row is None or row[4] in ("ended", "cancelled"):
         return None
     sid, kind, title, host_id, status, cid, name = row
     participant = Participant(

@@ -25,9 +25,14 @@ class SessionStatus(StrEnum):
     SCHEDULED = "scheduled"
     LIVE = "live"
     ENDED = "ended"
+    # Called off before it started: kept (with its invitations) so links and reports can say so.
+    CANCELLED = "cancelled"
 
     def transition(self, to: SessionStatus) -> SessionStatus:
-        allowed = {SessionStatus.SCHEDULED: {SessionStatus.LIVE}, SessionStatus.LIVE: {SessionStatus.ENDED}}
+        allowed = {
+            SessionStatus.SCHEDULED: {SessionStatus.LIVE, SessionStatus.CANCELLED},
+            SessionStatus.LIVE: {SessionStatus.ENDED},
+        }
         if to not in allowed.get(self, set()):
             raise Conflict(f"Session is '{self.value}' and cannot become '{to.value}'.", code="bad_status")
         return to
@@ -63,7 +68,7 @@ def schedule_warnings(
                 f"The start, {starts_at.isoformat()}, is in the past: invitees get a time that has gone by.",
             )
         )
-    if kind is SessionKind.ONE_ON_ONE and status is not SessionStatus.ENDED:
+    if kind is SessionKind.ONE_ON_ONE and status in (SessionStatus.SCHEDULED, SessionStatus.LIVE):
         if not invited_accounts:
             warnings.append(
                 ScheduleWarning("empty_one_on_one", "Nobody is invited to this one-on-one yet: invite a contact.")
@@ -78,3 +83,16 @@ def schedule_warnings(
                 )
             )
     return warnings
+
+
+def check_editable(status: str, title: str) -> None:
+    """Only a session that has not started can be rescheduled or edited."""
+    if status != SessionStatus.SCHEDULED:
+        raise Conflict(f"Session {title!r} is {status}; only a scheduled session can be changed.", code="bad_status")
+
+
+def check_cancellable(status: str, title: str) -> None:
+    if status == SessionStatus.LIVE:
+        raise Conflict(f"Session {title!r} is live; end it in the room instead of cancelling it.", code="live")
+    if status != SessionStatus.SCHEDULED:
+        raise Conflict(f"Session {title!r} is {status}; only a scheduled session can be cancelled.", code="bad_status")

@@ -13,7 +13,9 @@ from live.api.parse import Body, json_body, validate
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.auth.store import user_by_email
+from live.bus import BUS
 from live.db.tables import Contact, Invitation, LiveSession, User
+from live.domain_events import ContactInvited, ContactUninvited, SessionCancelled, SessionRescheduled, SessionScheduled
 from live.errors import Conflict, InvalidInput, NotFound
 from live.sessions import store
 from live.sessions.invitations import ics_invite, join_url, read_join_token
@@ -43,6 +45,22 @@ class SessionIn(Body):
 class InvitationsIn(Body):
     contact_ids: list[str] = Field(default_factory=list, max_length=5000)
     account_ids: list[str] = Field(default_factory=list, max_length=5000)
+    # Send the invitation mail again to people invited before (a new invitation always sends one).
+    resend: bool = False
+
+
+class SessionPatch(Body):
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    starts_at: datetime | None = None
+    duration_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
+    host_email: str | None = Field(default=None, min_length=3, max_length=320)
+
+    @field_validator("starts_at")
+    @classmethod
+    def _zone(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a time zone, e.g. 'Z' or '+02:00'")
+        return value
 
 
 class SessionQuery(Body):
@@ -60,6 +78,8 @@ def session_json(session: LiveSession, host: User | None, public_url: str) -> di
         "host_email": host.email if host else None,
         "host_name": host.name if host else None,
         "status": session.status,
+        "sequence": session.sequence or 0,
+        "cancelled_at": iso(session.cancelled_at),
         "started_at": iso(session.started_at),
         "ended_at": iso(session.ended_at),
         "proposed": session.proposed,
@@ -107,11 +127,12 @@ async def create_session(request: web.Request) -> web.Response:
         invited = await store.invite(db, settings.secret_key, session, contacts)
         await db.commit()
         payload = session_json(session, host, settings.public_url)
-        payload["invitations"] = [invitation_json(i, c, settings.public_url) for i, c in invited]
+        payload["invitations"] = [invitation_json(x.invitation, x.contact, settings.public_url) for x in invited]
         payload["warnings"] = [w.as_dict() for w in await store.warnings_for(db, session, datetime.now(UTC))]
-    from live.engagement.automations import on_session_scheduled
-
-    await on_session_scheduled(request.app, payload["id"])
+    bus = request.app[BUS]
+    await bus.publish(SessionScheduled(session.id))
+    for x in invited:
+        await bus.publish(ContactInvited(session.id, x.contact.id))
     return web.json_response(payload, status=201)
 
 
@@ -152,7 +173,51 @@ async def invite(request: web.Request) -> web.Response:
         contacts = await store.contacts_for(db, body.contact_ids, body.account_ids)
         invited = await store.invite(db, settings.secret_key, session, contacts)
         await db.commit()
-        return web.json_response([invitation_json(i, c, settings.public_url) for i, c in invited])
+        payload = [invitation_json(x.invitation, x.contact, settings.public_url) for x in invited]
+    for x in invited:
+        if x.new or body.resend:
+            await request.app[BUS].publish(ContactInvited(session.id, x.contact.id, resend=not x.new))
+    return web.json_response(payload)
+
+
+@routes.patch("/api/v1/sessions/{id}")
+async def patch_session(request: web.Request) -> web.Response:
+    """Edits or reschedules a session that has not started; invitees hear of it (SessionRescheduled)."""
+    await require_staff(request, Action.WRITE_SESSIONS)
+    body = await json_body(request, SessionPatch)
+    given = body.model_fields_set
+    if not given:
+        raise InvalidInput("Nothing to change: send title, starts_at, duration_minutes or host_email.")
+    for field in given & {"title", "starts_at", "duration_minutes", "host_email"}:
+        if getattr(body, field) is None:
+            raise InvalidInput(f"'{field}' cannot be null.")
+    settings = request.app[SETTINGS]
+    async with request.app[DB]() as db:
+        session = await store.get_session(db, request.match_info["id"])
+        changes: dict[str, object] = {f: getattr(body, f) for f in ("title", "duration_minutes") if f in given}
+        if body.starts_at is not None:
+            changes["starts_at"] = body.starts_at.astimezone(UTC)
+        if "host_email" in given:
+            changes["host_id"] = (await host_user(db, body.host_email or "")).id
+        changed = await store.reschedule(db, session, changes)
+        await db.commit()
+        payload = session_json(session, await db.get(User, session.host_id), settings.public_url)
+        payload["warnings"] = [w.as_dict() for w in await store.warnings_for(db, session, datetime.now(UTC))]
+    if changed:
+        await request.app[BUS].publish(SessionRescheduled(session.id))
+    return web.json_response(payload)
+
+
+@routes.delete("/api/v1/sessions/{id}/invitations/{contact_id}")
+async def uninvite(request: web.Request) -> web.Response:
+    await require_staff(request, Action.WRITE_SESSIONS)
+    session_id, contact_id = request.match_info["id"], request.match_info["contact_id"]
+    async with request.app[DB]() as db:
+        session = await store.get_session(db, session_id)
+        await store.uninvite(db, session, contact_id)
+        await db.commit()
+    await request.app[BUS].publish(ContactUninvited(session_id, contact_id))
+    return web.Response(status=204)
 
 
 @routes.get("/api/v1/sessions/{id}/invitations")
@@ -180,16 +245,18 @@ async def confirm_session(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/sessions/{id}")
-async def drop_session(request: web.Request) -> web.Response:
-    """Drops a session that has not started (a proposed check-in the CSM does not want, say)."""
+async def cancel_session(request: web.Request) -> web.Response:
+    """Cancels a session that has not started (or a proposed check-in the CSM does not want). The row
+    and its invitations stay, so join links and the schedule can say it was cancelled."""
     await require_staff(request, Action.WRITE_SESSIONS)
+    settings = request.app[SETTINGS]
     async with request.app[DB]() as db:
         session = await store.get_session(db, request.match_info["id"])
-        if session.status != SessionStatus.SCHEDULED:
-            raise Conflict(f"Session {session.title!r} is {session.status}; only a scheduled one can be dropped.")
-        await db.delete(session)
+        await store.cancel(db, session)
         await db.commit()
-    return web.json_response({"ok": True, "id": request.match_info["id"]})
+        payload = session_json(session, await db.get(User, session.host_id), settings.public_url)
+    await request.app[BUS].publish(SessionCancelled(session.id))
+    return web.json_response(payload)
 
 
 @routes.get("/join/{token}.ics")

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.db.tables import Contact, Invitation, LiveSession, User
-from live.errors import InvalidInput, NotFound
+from live.errors import Conflict, InvalidInput, NotFound
 from live.sessions.invitations import make_join_token
-from live.sessions.model import ONE_ON_ONE_MAX_PEOPLE, ScheduleWarning, SessionKind, SessionStatus, schedule_warnings
+from live.sessions.model import (
+    ONE_ON_ONE_MAX_PEOPLE,
+    ScheduleWarning,
+    SessionKind,
+    SessionStatus,
+    check_cancellable,
+    check_editable,
+    schedule_warnings,
+)
 
 
 async def get_session(db: AsyncSession, session_id: str) -> LiveSession:
@@ -91,12 +100,21 @@ async def contacts_for(
     return list(found.values())
 
 
+@dataclass(frozen=True)
+class Invited:
+    invitation: Invitation
+    contact: Contact
+    new: bool  # False: the contact was invited before, and this is that same invitation
+
+
 async def invite(
     db: AsyncSession, secret: str, session: LiveSession, contacts: Sequence[Contact], reason: str = "manual"
-) -> list[tuple[Invitation, Contact]]:
+) -> list[Invited]:
     """Invites each contact once; re-inviting returns the existing invitation and link."""
     if session.status == SessionStatus.ENDED:
         raise InvalidInput(f"Session {session.title!r} has ended; nobody can be invited to it any more.")
+    if session.status == SessionStatus.CANCELLED:
+        raise InvalidInput(f"Session {session.title!r} was cancelled; nobody can be invited to it any more.")
     existing = {
         inv.contact_id: inv
         for inv in (await db.execute(select(Invitation).where(Invitation.session_id == session.id))).scalars()
@@ -111,6 +129,7 @@ async def invite(
     result = []
     for contact in contacts:
         invitation = existing.get(contact.id)
+        new = invitation is None
         if invitation is None:
             invitation = Invitation(
                 session_id=session.id,
@@ -120,7 +139,7 @@ async def invite(
             )
             db.add(invitation)
             existing[contact.id] = invitation
-        result.append((invitation, contact))
+        result.append(Invited(invitation, contact, new))
     await db.flush()
     return result
 
@@ -165,3 +184,40 @@ async def warnings_for(db: AsyncSession, session: LiveSession, now: datetime) ->
         now,
         await invited_account_names(db, session.id),
     )
+
+
+async def reschedule(db: AsyncSession, session: LiveSession, changes: dict[str, object]) -> bool:
+    """Applies `changes` (title, starts_at, duration_minutes, host_id) to a scheduled session; True if any
+    differed, in which case its calendar SEQUENCE goes up."""
+    check_editable(session.status, session.title)
+    changed = False
+    for field, value in changes.items():
+        if getattr(session, field) != value:
+            setattr(session, field, value)
+            changed = True
+    if changed:
+        session.sequence = (session.sequence or 0) + 1
+    await db.flush()
+    return changed
+
+
+async def cancel(db: AsyncSession, session: LiveSession) -> None:
+    check_cancellable(session.status, session.title)
+    session.status = SessionStatus(session.status).transition(SessionStatus.CANCELLED).value
+    session.cancelled_at = datetime.now(UTC)
+    session.sequence = (session.sequence or 0) + 1
+    await db.flush()
+
+
+async def uninvite(db: AsyncSession, session: LiveSession, contact_id: str) -> None:
+    """Takes an invitation back: its join link stops working. Not once the session has run."""
+    if session.status in (SessionStatus.LIVE, SessionStatus.ENDED):
+        raise Conflict(
+            f"Session {session.title!r} is {session.status}; its invitations are part of its record now.",
+            code="bad_status",
+        )
+    result = await db.execute(
+        delete(Invitation).where(Invitation.session_id == session.id, Invitation.contact_id == contact_id)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise NotFound(f"Contact {contact_id!r} is not invited to session {session.title!r}.")

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
+from live.bus import BUS
+from live.domain_events import ContactInvited, ContactUninvited, SessionCancelled, SessionRescheduled
 from tests.conftest import LiveServer, StaffMember
 
 STARTS = "2030-03-01T15:00:00+00:00"
@@ -157,3 +159,100 @@ async def test_a_welcome_seminar_invites_every_onboarding_account(
     late = await account_with_contacts(server, staff["csm"].token, "Gamma", "Gus")
     invited = await server.request("GET", f"/api/v1/sessions/{seminar['id']}/invitations", staff["host"].token)
     assert late["contacts"][0]["id"] in {i["contact_id"] for i in invited.body}
+
+
+def record_domain_events(server: LiveServer, *kinds: type) -> list[Any]:
+    """Every published event of `kinds`, in order, as a subscriber wired like the app's own would see them."""
+    seen: list[Any] = []
+
+    async def subscriber(app: Any, event: Any) -> None:
+        seen.append(event)
+
+    for kind in kinds:
+        server.app[BUS].subscribe(kind, subscriber)
+    return seen
+
+
+async def test_a_scheduled_session_is_rescheduled_and_its_sequence_goes_up(
+    server: LiveServer, staff: dict[str, StaffMember]
+) -> None:
+    seen = record_domain_events(server, SessionRescheduled)
+    session = (await schedule(server, staff["host"].token)).body
+    assert session["sequence"] == 0
+    path = f"/api/v1/sessions/{session['id']}"
+
+    moved = await server.request(
+        "PATCH", path, staff["csm"].token, json={"starts_at": "2030-03-02T09:30:00-05:00", "duration_minutes": 60}
+    )
+    assert moved.status == 200, moved.body
+    assert moved.body["starts_at"] == "2030-03-02T14:30:00+00:00" and moved.body["duration_minutes"] == 60
+    assert moved.body["sequence"] == 1
+    same = await server.request("PATCH", path, staff["csm"].token, json={"duration_minutes": 60})
+    assert same.status == 200 and same.body["sequence"] == 1  # nothing changed, nobody is told again
+    assert [e.session_id for e in seen] == [session["id"]]
+
+    renamed = await server.request("PATCH", path, staff["csm"].token, json={"title": "Roadmap", "host_email": "csm@example.com"})
+    assert (renamed.body["title"], renamed.body["host_email"], renamed.body["sequence"]) == ("Roadmap", "csm@example.com", 2)
+
+    for bad, word in (({}, "Nothing to change"), ({"title": None}, "title"), ({"starts_at": "2030-03-02T09:30:00"}, "starts_at"),
+                      ({"host_email": "nobody@example.com"}, "host_email"), ({"duration_minutes": 1}, "duration_minutes")):
+        refused = await server.request("PATCH", path, staff["csm"].token, json=bad)
+        assert refused.status == 400 and word in refused.body["error"]["message"], (bad, refused.body)
+    missing = await server.request("PATCH", "/api/v1/sessions/nope", staff["csm"].token, json={"title": "x"})
+    assert missing.status == 404
+
+
+async def test_a_cancelled_session_stays_listed_its_links_say_so_and_it_cannot_change_again(
+    server: LiveServer, staff: dict[str, StaffMember]
+) -> None:
+    seen = record_domain_events(server, SessionCancelled)
+    acme = await account_with_contacts(server, staff["csm"].token, "Acme", "Ann")
+    session = (await schedule(server, staff["host"].token, account_ids=[acme["id"]])).body
+    path = f"/api/v1/sessions/{session['id']}"
+
+    cancelled = await server.request("DELETE", path, staff["csm"].token)
+    assert cancelled.status == 200, cancelled.body
+    assert cancelled.body["status"] == "cancelled" and cancelled.body["cancelled_at"] is not None
+    assert cancelled.body["sequence"] == 1
+    assert [e.session_id for e in seen] == [session["id"]]
+
+    fetched = await server.request("GET", path, staff["csm"].token)
+    assert fetched.body["status"] == "cancelled" and len(fetched.body["invitations"]) == 1
+    again = await server.request("DELETE", path, staff["csm"].token)
+    assert again.status == 409 and "cancelled" in again.body["error"]["message"]
+    edit = await server.request("PATCH", path, staff["csm"].token, json={"title": "Back on"})
+    assert edit.status == 409
+    invite = await server.request("POST", f"{path}/invitations", staff["csm"].token, json={"account_ids": [acme["id"]]})
+    assert invite.status == 400 and "cancelled" in invite.body["error"]["message"]
+    attendee = await server.request("DELETE", path, None)
+    assert attendee.status == 401
+
+
+async def test_an_uninvited_contact_loses_the_link_and_staff_hear_of_it_once(
+    server: LiveServer, staff: dict[str, StaffMember]
+) -> None:
+    seen = record_domain_events(server, ContactInvited, ContactUninvited)
+    acme = await account_with_contacts(server, staff["csm"].token, "Acme", "Ann", "Bob")
+    ann, bob = acme["contacts"]
+    session = (await schedule(server, staff["host"].token, contact_ids=[ann["id"]])).body
+    path = f"/api/v1/sessions/{session['id']}/invitations"
+    added = await server.request("POST", path, staff["csm"].token, json={"contact_ids": [ann["id"], bob["id"]]})
+    assert added.status == 200
+    resent = await server.request("POST", path, staff["csm"].token, json={"contact_ids": [ann["id"]], "resend": True})
+    assert resent.status == 200
+    assert [(type(e).__name__, e.contact_id, getattr(e, "resend", None)) for e in seen] == [
+        ("ContactInvited", ann["id"], False),  # scheduled with Ann
+        ("ContactInvited", bob["id"], False),  # Bob added; Ann's repeat invite sends nothing
+        ("ContactInvited", ann["id"], True),  # asked to send again
+    ]
+
+    bob_link = next(i for i in added.body if i["contact_id"] == bob["id"])["join_url"]
+    gone = await server.request("DELETE", f"{path}/{bob['id']}", staff["csm"].token)
+    assert gone.status == 204
+    assert isinstance(seen[-1], ContactUninvited) and seen[-1].contact_id == bob["id"]
+    listed = await server.request("GET", path, staff["csm"].token)
+    assert [i["contact_id"] for i in listed.body] == [ann["id"]]
+    page = await server.http.get(bob_link)
+    assert page.status == 404
+    twice = await server.request("DELETE", f"{path}/{bob['id']}", staff["csm"].token)
+    assert twice.status == 404 and "not invited" in twice.body["error"]["message"]

@@ -69,6 +69,8 @@ async def session_page(request: web.Request) -> web.Response:
         all_accounts = list(await accounts.list_accounts(db)) if open_for_invites else []
         directory = await accounts.directory(db) if open_for_invites else []
         warnings = await sessions.warnings_for(db, session, datetime.now(UTC))
+        # Hosts a scheduled session can be handed to: active staff (a disabled user cannot run it).
+        hosts = list((await db.execute(select(User).where(User.disabled_at.is_(None)).order_by(User.name, User.email))).scalars())
     rows = sorted(report.rows, key=lambda r: (r.role != "attendee", r.name.lower()))
     present = [r for r in rows if r.role == "attendee" and r.present_seconds > 0]
     invited = [r for r in rows if r.role == "attendee"]
@@ -88,6 +90,7 @@ async def session_page(request: web.Request) -> web.Response:
         accounts=all_accounts,
         directory=directory,
         warnings=warnings,
+        hosts=hosts,
         invited_ids={contact.id for _, contact, _ in invitations},
         duration=reports.duration,
     )

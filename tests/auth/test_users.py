@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.conftest import LiveServer, StaffMember
 
 
-async def test_an_admin_creates_a_user_who_signs_in_and_a_disabled_user_is_locked_out(
+async def test_an_admin_creates_a_user_who_signs_in_and_a_disabled_user_is_locked_out_of_pages_and_api(
     sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember]
 ) -> None:
     admin = sqlite_staff["admin"].token
@@ -43,17 +43,14 @@ async def test_an_admin_creates_a_user_who_signs_in_and_a_disabled_user_is_locke
     enabled = await sqlite_server.request("PATCH", f"/api/v1/users/{created.body['id']}", admin, json={"disabled": False})
     assert enabled.body["disabled"] is False
 
-
-async def test_a_disabled_users_api_token_stops_working(
-    sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember]
-) -> None:
+    # A disabled user's API token stops working too.
     host = sqlite_staff["host"]
     assert (await sqlite_server.request("GET", "/api/v1/sessions", host.token)).status == 200
-    await sqlite_server.request("PATCH", f"/api/v1/users/{host.id}", sqlite_staff["admin"].token, json={"disabled": True})
+    await sqlite_server.request("PATCH", f"/api/v1/users/{host.id}", admin, json={"disabled": True})
     assert (await sqlite_server.request("GET", "/api/v1/sessions", host.token)).status == 401
 
 
-async def test_only_admins_manage_users_and_bad_input_is_named(
+async def test_only_admins_manage_users_bad_input_is_named_and_nobody_demotes_themselves(
     sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember]
 ) -> None:
     admin, csm = sqlite_staff["admin"], sqlite_staff["csm"]
@@ -77,11 +74,7 @@ async def test_only_admins_manage_users_and_bad_input_is_named(
     null_role = await sqlite_server.request("PATCH", f"/api/v1/users/{csm.id}", admin.token, json={"role": None})
     assert null_role.status == 400 and "'role'" in null_role.body["error"]["message"]
 
-
-async def test_an_admin_cannot_disable_or_demote_themselves(
-    sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember]
-) -> None:
-    admin = sqlite_staff["admin"]
+    # Nobody changes their own role or access: the last admin would lock everyone out.
     for change in ({"disabled": True}, {"role": "host"}):
         refused = await sqlite_server.request("PATCH", f"/api/v1/users/{admin.id}", admin.token, json=change)
         assert refused.status == 409 and refused.body["error"]["code"] == "self_change"

@@ -75,12 +75,14 @@ async def test_a_csm_schedules_and_edits_a_one_on_one_in_their_own_time_zone(
 
             await edit.get_by_label("Starts").fill("2020-01-06T08:00")
             await edit.get_by_role("button", name="Save changes").click()
-            await page.get_by_text("is in the past").wait_for()
+            await page.get_by_text("The start is in the past").wait_for()
 
             await page.get_by_role("button", name="Cancel session").click()
             await page.get_by_text("cancelled", exact=True).wait_for()
             assert (await api(sqlite_server, csm, "GET", f"/api/v1/sessions/{session_id}"))["status"] == "cancelled"
             assert await page.get_by_test_id("session-edit").count() == 0
+            # A session that never ran has no no-shows.
+            assert await page.get_by_test_id("attendance").get_by_text("no-show").count() == 0
             await screenshot(page, "session-cancelled")
         finally:
             await browser.close()

@@ -75,8 +75,8 @@ async def test_an_admin_edits_accounts_imports_contacts_and_manages_staff_and_no
             barry = page.locator("tr[data-user='barry@example.com']")
             await barry.get_by_text("active").wait_for()
             await barry.get_by_label("Role of barry@example.com").select_option("host")
-            await barry.get_by_role("button", name="Change role").click()
-            await page.wait_for_load_state("load")
+            async with page.expect_navigation():  # the page reloads with the saved role
+                await barry.get_by_role("button", name="Change role").click()
             page.on("dialog", lambda dialog: dialog.accept())
             await page.locator("tr[data-user='barry@example.com']").get_by_role("button", name="Disable").click()
             await page.locator("tr[data-user='barry@example.com']").get_by_text("disabled").wait_for()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page, async_playwright, expect
 
 from tests.browser_support import launch_chromium, screenshot
 from tests.conftest import LiveServer, StaffMember
-from tests.pages.support import api, signed_in
+from tests.pages.support import TIMEOUT_MS, api, signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -42,10 +42,11 @@ async def test_a_csm_schedules_and_edits_a_one_on_one_in_their_own_time_zone(
             session_id = page.url.rsplit("/", 1)[1]
             stored = await api(sqlite_server, csm, "GET", f"/api/v1/sessions/{session_id}")
             assert stored["starts_at"] == "2031-06-02T13:00:00+00:00"  # 09:00 EDT is 13:00 UTC
-            facts = page.get_by_role("definition").filter(has_text="min")
-            assert (await facts.text_content() or "").startswith("Mon 2 Jun 2031, 09:00 (America/New_York)")
+            # time.js rewrites the UTC fallback once the page has loaded: wait for the zone's text.
+            scheduled = page.get_by_role("definition").filter(has_text="min")
+            await expect(scheduled).to_contain_text("Mon 2 Jun 2031, 09:00 (America/New_York)", timeout=TIMEOUT_MS)
             assert await warnings(page) == ["Nobody is invited to this one-on-one yet: invite a contact."]
-            assert await page.get_by_label("Starts").input_value() == "2031-06-02T09:00"
+            await expect(page.get_by_label("Starts")).to_have_value("2031-06-02T09:00", timeout=TIMEOUT_MS)
 
             for name in ("Ann Acme", "Gil Globex"):
                 await page.get_by_label("Invite a contact").select_option(people[name])
@@ -57,6 +58,7 @@ async def test_a_csm_schedules_and_edits_a_one_on_one_in_their_own_time_zone(
             page.on("dialog", lambda dialog: dialog.accept())
             await page.get_by_role("button", name="Un-invite Gil Globex").click()
             await page.get_by_role("button", name="Un-invite Gil Globex").wait_for(state="detached")
+            await page.get_by_role("button", name="Un-invite Ann Acme").wait_for()  # the reloaded page
             assert await warnings(page) == []
             invitations = await api(sqlite_server, csm, "GET", f"/api/v1/sessions/{session_id}/invitations")
             assert [i["name"] for i in invitations] == ["Ann Acme"]
@@ -70,7 +72,7 @@ async def test_a_csm_schedules_and_edits_a_one_on_one_in_their_own_time_zone(
             stored = await api(sqlite_server, csm, "GET", f"/api/v1/sessions/{session_id}")
             # December is standard time in New York: UTC-5.
             assert (stored["starts_at"], stored["duration_minutes"]) == ("2031-12-01T15:30:00+00:00", 60)
-            assert (await facts.text_content() or "").startswith("Mon 1 Dec 2031, 10:30 (America/New_York)")
+            await expect(scheduled).to_contain_text("Mon 1 Dec 2031, 10:30 (America/New_York)", timeout=TIMEOUT_MS)
             await screenshot(page, "session-edit")
 
             await edit.get_by_label("Starts").fill("2020-01-06T08:00")

@@ -66,6 +66,20 @@ async def test_an_admin_edits_accounts_imports_contacts_and_manages_staff_and_no
             contacts = await api(sqlite_server, admin, "GET", f"/api/v1/accounts/{account['id']}/contacts")
             assert sorted(c["name"] for c in contacts) == ["Chris Redfield", "Jill Valentine"]
 
+            # One more by hand, from the account page; a repeated email is refused with the reason.
+            await page.goto(f"{sqlite_server.url}/accounts/{account['id']}")
+            add = page.get_by_test_id("contact-add")
+            await add.get_by_label("Contact name").fill("Rebecca Chambers")
+            await add.get_by_label("Contact email").fill("rebecca@umbrella.test")
+            await add.get_by_role("button", name="Add contact").click()
+            await page.get_by_text("rebecca@umbrella.test").wait_for()
+            add = page.get_by_test_id("contact-add")
+            await add.get_by_label("Contact name").fill("Jill twice")
+            await add.get_by_label("Contact email").fill("jill@umbrella.test")
+            await add.get_by_role("button", name="Add contact").click()
+            await add.get_by_text("already has a contact with email 'jill@umbrella.test'").wait_for()
+            await page.goto(sqlite_server.url + "/admin")
+
             users = page.get_by_test_id("user-create")
             await users.get_by_label("Name").fill("Barry Burton")
             await users.get_by_label("Email").fill("barry@example.com")

@@ -105,6 +105,8 @@ async def host_user(db: Any, email: str) -> User:
     user = await user_by_email(db, email)
     if user is None:
         raise InvalidInput(f"'host_email' has value {email!r}, which is not a staff user.")
+    if user.disabled_at is not None:
+        raise InvalidInput(f"'host_email' has value {email!r}, a disabled staff user, who cannot run a session.")
     return user
 
 

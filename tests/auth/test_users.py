@@ -48,6 +48,13 @@ async def test_an_admin_creates_a_user_who_signs_in_and_a_disabled_user_is_locke
     assert (await sqlite_server.request("GET", "/api/v1/sessions", host.token)).status == 200
     await sqlite_server.request("PATCH", f"/api/v1/users/{host.id}", admin, json={"disabled": True})
     assert (await sqlite_server.request("GET", "/api/v1/sessions", host.token)).status == 401
+    # ... and nobody can hand them a session to host.
+    session = {
+        "kind": "webinar", "title": "Town hall", "starts_at": "2031-01-01T10:00:00Z", "duration_minutes": 30,
+        "host_email": host.email,
+    }
+    refused = await sqlite_server.request("POST", "/api/v1/sessions", admin, json=session)
+    assert refused.status == 400 and "disabled" in refused.body["error"]["message"]
 
 
 async def test_only_admins_manage_users_bad_input_is_named_and_nobody_demotes_themselves(

@@ -15,6 +15,7 @@ from live import health
 from live import metrics as metrics_mod
 from live.accounts import routes as account_routes
 from live.api.errors import error_middleware
+from live.auth import routes as user_routes
 from live.auth.identity import csrf_cookie_middleware
 from live.bus import BUS, Bus
 from live.db.engine import create_engine, session_factory
@@ -145,6 +146,7 @@ def init_app(settings: Settings) -> web.Application:
     app.router.add_routes(poll_routes.routes)
     app.router.add_routes(recording_routes.routes)
     app.router.add_routes(webhook_routes.routes)
+    app.router.add_routes(user_routes.routes)
     app.router.add_routes(mail_routes.routes)
     app.router.add_routes(registration_routes.routes)
     app.router.add_routes(page_routes.routes)

@@ -9,9 +9,10 @@ from aiohttp import web
 from pydantic import Field, field_validator
 
 from live.accounts import store
+from live.accounts.contact_import import ImportRow, summary
 from live.accounts.model import Health, Phase, Source, Tier, lifetime_value, normalize_domain
 from live.accounts.wire import account_json, contact_json, history_json
-from live.api.parse import Body, json_body, validate
+from live.api.parse import MAX_BODY, Body, json_body, validate
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.bus import BUS
@@ -72,6 +73,11 @@ class AccountPatch(Body):
 class ContactIn(Body):
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(min_length=3, max_length=320)
+
+
+class ImportIn(Body):
+    csv: str = Field(max_length=MAX_BODY)
+    confirm: bool = False
 
 
 class AccountQuery(Body):
@@ -261,3 +267,38 @@ async def list_contacts(request: web.Request) -> web.Response:
     async with request.app[DB]() as db:
         account = await store.get_account(db, request.match_info["id"])
         return web.json_response([contact_json(c) for c in await store.contacts_of(db, account.id)])
+
+
+def import_row_json(row: ImportRow) -> dict[str, Any]:
+    return {
+        "line": row.line,
+        "name": row.name,
+        "email": row.email,
+        "account": row.account,
+        "account_id": row.account_id,
+        "account_name": row.account_name,
+        "status": row.status.value,
+        "errors": list(row.errors),
+    }
+
+
+@routes.post("/api/v1/contacts/import")
+async def import_contacts(request: web.Request) -> web.Response:
+    """`{csv}` previews every row (new, duplicate or error); `{csv, confirm: true}` adds the new ones in
+    one transaction, or nothing at all when any row has an error."""
+    await require_staff(request, Action.WRITE_ACCOUNTS)
+    body = await json_body(request, ImportIn)
+    async with request.app[DB]() as db:
+        rows = await store.plan_import(db, body.csv)
+        added = await store.apply_import(db, rows) if body.confirm else []
+        await db.commit()
+        payload = {
+            "rows": [import_row_json(r) for r in rows],
+            "summary": summary(rows),
+            "imported": len(added),
+            "confirmed": body.confirm,
+        }
+        added_ids = [(c.id, c.account_id) for c in added]
+    for contact_id, account_id in added_ids:  # as for a contact added by hand, one event each
+        await request.app[BUS].publish(ContactAdded(contact_id, account_id))
+    return web.json_response(payload, status=201 if body.confirm else 200)

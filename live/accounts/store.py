@@ -9,11 +9,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from live.accounts import contact_import
+from live.accounts.contact_import import AccountRef, ImportRow, RowStatus
 from live.accounts.model import Phase, Source, Tier, lifetime_value, normalize_domain, raise_tier, tier_for_ltv
 from live.auth.store import normalize_email
 from live.db.tables import Account, AccountHistory, Contact
 from live.engagement.config import EngagementConfig
-from live.errors import Conflict, NotFound
+from live.errors import Conflict, InvalidInput, NotFound
 
 
 async def get_account(db: AsyncSession, account_id: str) -> Account:
@@ -165,3 +167,40 @@ async def get_contact(db: AsyncSession, contact_id: str) -> Contact:
     if contact is None:
         raise NotFound(f"Contact {contact_id!r} does not exist.")
     return contact
+
+
+async def directory(db: AsyncSession) -> list[tuple[Account, list[Contact]]]:
+    """Every account by name with its contacts by name: the pickers that invite single contacts."""
+    accounts: dict[str, tuple[Account, list[Contact]]] = {a.id: (a, []) for a in await list_accounts(db)}
+    contacts: list[Contact] = list((await db.execute(select(Contact).order_by(Contact.name))).scalars().all())
+    for contact in contacts:
+        if contact.account_id in accounts:
+            accounts[contact.account_id][1].append(contact)
+    return list(accounts.values())
+
+
+async def plan_import(db: AsyncSession, text: str) -> list[ImportRow]:
+    """The CSV's rows checked against the accounts and contacts as they are now."""
+    rows = contact_import.parse_csv(text)
+    accounts = [AccountRef(a.id, a.name) for a in await list_accounts(db)]
+    existing = (await db.execute(select(Contact.account_id, Contact.email))).tuples().all()
+    return contact_import.plan(rows, accounts, existing)
+
+
+async def apply_import(db: AsyncSession, rows: Sequence[ImportRow]) -> list[Contact]:
+    """Adds every new row in the caller's transaction; refused whole if any row has an error."""
+    bad = [r for r in rows if r.status is RowStatus.ERROR]
+    if bad:
+        first = bad[0]
+        raise InvalidInput(
+            f"{len(bad)} row(s) have errors, so nothing was imported; line {first.line}: {'; '.join(first.errors)}.",
+            code="import_invalid",
+        )
+    added = []
+    for row in rows:
+        if row.status is RowStatus.NEW and row.account_id is not None:
+            contact = Contact(account_id=row.account_id, name=row.name, email=row.email)
+            db.add(contact)
+            added.append(contact)
+    await db.flush()
+    return added

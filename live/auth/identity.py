@@ -87,7 +87,9 @@ async def current_staff(request: web.Request) -> Staff | None:
             user_id = _cookie_user_id(request)
             if user_id is not None:
                 user = (await db.execute(select(User).where(User.id == user_id))).scalar_one_or_none()
-                staff = Staff.of(user, via_cookie=True) if user is not None else None
+                # A disabled user's cookie stops working at once, not when it expires.
+                if user is not None and user.disabled_at is None:
+                    staff = Staff.of(user, via_cookie=True)
     request[_STAFF_KEY] = staff
     return staff
 

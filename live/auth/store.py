@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from live.auth.model import Role
 from live.auth.passwords import hash_password, new_api_token, token_digest, verify_password
 from live.db.tables import ApiToken, User
-from live.errors import Conflict, InvalidInput
+from live.errors import Conflict, InvalidInput, NotFound
 
 
 def normalize_email(email: str) -> str:
@@ -58,7 +59,9 @@ async def authenticate(db: AsyncSession, email: str, password: str) -> User | No
         # Hash anyway so a missing user and a wrong password take the same time.
         verify_password(None, password)
         return None
-    return user if verify_password(user.password_hash, password) else None
+    if not verify_password(user.password_hash, password):
+        return None
+    return None if user.disabled_at is not None else user
 
 
 async def create_token(db: AsyncSession, user: User) -> str:
@@ -79,5 +82,35 @@ async def user_for_token(db: AsyncSession, token: str) -> User | None:
     if row is None:
         return None
     user, api_token = row
+    if user.disabled_at is not None:
+        return None
     api_token.last_used_at = datetime.now(UTC)
+    return user
+
+
+async def list_users(db: AsyncSession) -> Sequence[User]:
+    return (await db.execute(select(User).order_by(User.name, User.email))).scalars().all()
+
+
+async def get_user(db: AsyncSession, user_id: str) -> User:
+    user = await db.get(User, user_id)
+    if user is None:
+        raise NotFound(f"Staff user {user_id!r} does not exist.")
+    return user
+
+
+async def update_user(
+    db: AsyncSession, actor_id: str, user: User, *, role: Role | None, name: str | None, disabled: bool | None
+) -> User:
+    """Changes a staff user's role, name or access. Nobody can demote or disable themselves: the last
+    admin would lock everyone out of the admin page."""
+    if user.id == actor_id and ((role is not None and role.value != user.role) or disabled):
+        raise Conflict("You cannot change your own role or disable yourself; ask another admin.", code="self_change")
+    if role is not None:
+        user.role = role.value
+    if name is not None:
+        user.name = name
+    if disabled is not None:
+        user.disabled_at = (user.disabled_at or datetime.now(UTC)) if disabled else None
+    await db.flush()
     return user

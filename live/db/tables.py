@@ -78,6 +78,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set by an admin: the user can no longer sign in or use API tokens; the row stays for history.
+    disabled_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class ApiToken(Base):

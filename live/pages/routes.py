@@ -16,6 +16,7 @@ from live.auth.identity import LOGIN_COOKIE, csrf_ok, current_staff, set_login_c
 from live.auth.store import authenticate
 from live.db.tables import User
 from live.pages import accounts as _accounts_pages  # noqa: F401  (registers its routes)
+from live.pages import admin as _admin_page  # noqa: F401
 from live.pages import rooms as _room_pages  # noqa: F401
 from live.pages import sessions as _session_pages  # noqa: F401
 from live.pages.base import render, routes, safe_next, staff_or_login

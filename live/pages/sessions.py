@@ -34,6 +34,7 @@ async def session_list(request: web.Request) -> web.Response:
         rows = list(await sessions.list_sessions(db))
         hosts = {u.id: u for u in (await db.execute(select(User).order_by(User.name, User.email))).scalars()}
         all_accounts = list(await accounts.list_accounts(db))
+        directory = await accounts.directory(db)
     upcoming = [s for s in rows if s.status in ("scheduled", "live")]
     past = sorted((s for s in rows if s.status in ("ended", "cancelled")), key=lambda s: s.starts_at, reverse=True)
     return render(
@@ -45,6 +46,7 @@ async def session_list(request: web.Request) -> web.Response:
         hosts=hosts,
         kinds=KIND_LABELS,
         accounts=all_accounts,
+        directory=directory,
     )
 
 
@@ -65,7 +67,12 @@ async def session_page(request: web.Request) -> web.Response:
         # The same report as `GET /api/v1/sessions/{id}/attendance`.
         report = await engagement_store.build_report(db, session, datetime.now(UTC), request.app[ENGAGEMENT])
         poll_results = await reports.polls(db, session.id)
-        all_accounts = list(await accounts.list_accounts(db)) if session.status in ("scheduled", "live") else []
+        open_for_invites = session.status in ("scheduled", "live")
+        all_accounts = list(await accounts.list_accounts(db)) if open_for_invites else []
+        directory = await accounts.directory(db) if open_for_invites else []
+        warnings = await sessions.warnings_for(db, session, datetime.now(UTC))
+        # Hosts a scheduled session can be handed to: active staff (a disabled user cannot run it).
+        hosts = list((await db.execute(select(User).where(User.disabled_at.is_(None)).order_by(User.name, User.email))).scalars())
     rows = sorted(report.rows, key=lambda r: (r.role != "attendee", r.name.lower()))
     present = [r for r in rows if r.role == "attendee" and r.present_seconds > 0]
     invited = [r for r in rows if r.role == "attendee"]
@@ -84,5 +91,9 @@ async def session_page(request: web.Request) -> web.Response:
         attendee_count=len(invited),
         polls=poll_results,
         accounts=all_accounts,
+        directory=directory,
+        warnings=warnings,
+        hosts=hosts,
+        invited_ids={contact.id for _, contact, _ in invitations},
         duration=reports.duration,
     )

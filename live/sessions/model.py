@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -38,6 +40,50 @@ class SessionStatus(StrEnum):
 
 # One-on-ones are a CSM and an account's people: 2-6 in all, as the design says.
 ONE_ON_ONE_MAX_PEOPLE = 6
+
+# A datetime-local field has minute precision: "now", typed, is up to a minute behind the clock.
+PAST_START_GRACE = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class ScheduleWarning:
+    """Something about a session that is allowed but probably not meant; shown, never blocking."""
+
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+def schedule_warnings(
+    kind: SessionKind, status: SessionStatus, starts_at: datetime, now: datetime, invited_accounts: Sequence[str]
+) -> list[ScheduleWarning]:
+    """The warnings for a session; `invited_accounts` names the account of each invited contact (repeats allowed)."""
+    warnings: list[ScheduleWarning] = []
+    if status is SessionStatus.SCHEDULED and starts_at < now - PAST_START_GRACE:
+        warnings.append(
+            ScheduleWarning(
+                "start_in_past",
+                # No time in the message: pages show the start in the viewer's zone right beside it.
+                "The start is in the past: invitees would get a time that has gone by.",
+            )
+        )
+    if kind is SessionKind.ONE_ON_ONE and status in (SessionStatus.SCHEDULED, SessionStatus.LIVE):
+        if not invited_accounts:
+            warnings.append(
+                ScheduleWarning("empty_one_on_one", "Nobody is invited to this one-on-one yet: invite a contact.")
+            )
+        accounts = sorted(set(invited_accounts))
+        if len(accounts) > 1:
+            warnings.append(
+                ScheduleWarning(
+                    "several_accounts",
+                    f"This one-on-one invites contacts of {len(accounts)} accounts ({', '.join(accounts)}); "
+                    "a one-on-one is usually with one account.",
+                )
+            )
+    return warnings
 
 
 def check_editable(status: str, title: str) -> None:

@@ -84,6 +84,8 @@ async def host_user(db: Any, email: str) -> User:
     user = await user_by_email(db, email)
     if user is None:
         raise InvalidInput(f"'host_email' has value {email!r}, which is not a staff user.")
+    if user.disabled_at is not None:
+        raise InvalidInput(f"'host_email' has value {email!r}, a disabled staff user, who cannot run a session.")
     return user
 
 
@@ -109,6 +111,7 @@ async def create_session(request: web.Request) -> web.Response:
         await db.commit()
         payload = session_json(session, host, settings.public_url)
         payload["invitations"] = [invitation_json(x.invitation, x.contact, settings.public_url) for x in invited]
+        payload["warnings"] = [w.as_dict() for w in await store.warnings_for(db, session, datetime.now(UTC))]
     bus = request.app[BUS]
     await bus.publish(SessionScheduled(session.id))
     for x in invited:
@@ -139,6 +142,7 @@ async def get_session(request: web.Request) -> web.Response:
             invitation_json(i, c, settings.public_url, states.get(c.id))
             for i, c in await store.invitations_of(db, session.id)
         ]
+        payload["warnings"] = [w.as_dict() for w in await store.warnings_for(db, session, datetime.now(UTC))]
         return web.json_response(payload)
 
 
@@ -192,6 +196,7 @@ async def patch_session(request: web.Request) -> web.Response:
         changed = await store.reschedule(db, session, changes) if changes else False
         await db.commit()
         payload = session_json(session, await db.get(User, session.host_id), settings.public_url)
+        payload["warnings"] = [w.as_dict() for w in await store.warnings_for(db, session, datetime.now(UTC))]
     if changed:
         await request.app[BUS].publish(SessionRescheduled(session.id))
     return web.json_response(payload)

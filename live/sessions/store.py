@@ -12,7 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from live.db.tables import Contact, Invitation, LiveSession, User
 from live.errors import Conflict, InvalidInput, NotFound
 from live.sessions.invitations import make_join_token
-from live.sessions.model import ONE_ON_ONE_MAX_PEOPLE, SessionKind, SessionStatus, check_cancellable, check_editable
+from live.sessions.model import (
+    ONE_ON_ONE_MAX_PEOPLE,
+    ScheduleWarning,
+    SessionKind,
+    SessionStatus,
+    check_cancellable,
+    check_editable,
+    schedule_warnings,
+)
 
 
 async def get_session(db: AsyncSession, session_id: str) -> LiveSession:
@@ -153,6 +161,29 @@ async def invitation_by_token(db: AsyncSession, token: str) -> Invitation | None
 async def count_invitations(db: AsyncSession, session_id: str) -> int:
     query = select(func.count()).select_from(Invitation).where(Invitation.session_id == session_id)
     return int((await db.execute(query)).scalar_one())
+
+
+async def invited_account_names(db: AsyncSession, session_id: str) -> list[str]:
+    """The account name of each invited contact (one entry per invitation), for the schedule warnings."""
+    from live.db.tables import Account
+
+    rows = await db.execute(
+        select(Account.name)
+        .join(Contact, Contact.account_id == Account.id)
+        .join(Invitation, Invitation.contact_id == Contact.id)
+        .where(Invitation.session_id == session_id)
+    )
+    return list(rows.scalars().all())
+
+
+async def warnings_for(db: AsyncSession, session: LiveSession, now: datetime) -> list[ScheduleWarning]:
+    return schedule_warnings(
+        SessionKind(session.kind),
+        SessionStatus(session.status),
+        session.starts_at,
+        now,
+        await invited_account_names(db, session.id),
+    )
 
 
 async def reschedule(db: AsyncSession, session: LiveSession, changes: dict[str, object]) -> bool:

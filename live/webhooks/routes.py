@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -16,6 +17,7 @@ from live.errors import NotFound
 from live.isotime import iso
 from live.typedefs import DB
 from live.webhooks import store
+from live.webhooks.delivery import poke
 from live.webhooks.model import WebhookEvent
 
 routes = web.RouteTableDef()
@@ -77,3 +79,16 @@ async def list_deliveries(request: web.Request) -> web.Response:
         if hook is None:
             raise NotFound(f"Webhook {request.match_info['id']!r} does not exist.")
         return web.json_response([delivery_json(d) for d in await store.deliveries(db, hook.id)])
+
+
+@routes.post("/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry")
+async def retry(request: web.Request) -> web.Response:
+    await require_staff(request, Action.MANAGE_WEBHOOKS)
+    async with request.app[DB]() as db:
+        delivery = await store.retry_delivery(
+            db, request.match_info["id"], request.match_info["delivery_id"], datetime.now(UTC)
+        )
+        await db.commit()
+        payload = delivery_json(delivery)
+    poke(request.app)
+    return web.json_response(payload)

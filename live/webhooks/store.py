@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.db.tables import Webhook, WebhookDelivery
+from live.errors import Conflict, NotFound
 from live.webhooks.model import new_message_id, new_secret
 
 
@@ -48,3 +49,19 @@ async def deliveries(db: AsyncSession, webhook_id: str, limit: int = 100) -> Seq
         .limit(limit)
     )
     return (await db.execute(query)).scalars().all()
+
+
+async def retry_delivery(db: AsyncSession, webhook_id: str, delivery_id: str, now: datetime) -> WebhookDelivery:
+    """Puts a failed delivery back in the outbox, due now: one more attempt, with the same id and body
+    (receivers that deduplicate on `webhook-id` see the same message)."""
+    delivery = await db.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.webhook_id != webhook_id:
+        raise NotFound(f"Delivery {delivery_id!r} of webhook {webhook_id!r} does not exist.")
+    if delivery.status != "failed":
+        raise Conflict(
+            f"Delivery {delivery_id!r} is {delivery.status}; only a failed delivery can be retried.", code="not_failed"
+        )
+    delivery.status = "pending"
+    delivery.next_attempt_at = now
+    await db.flush()
+    return delivery

@@ -1,6 +1,8 @@
 // Staff pages: forms and buttons that call the JSON API with the page's CSRF token, and copy buttons.
 // The pages work as plain links without this script; only writes need it.
 
+import { localToIso } from "./time.js";
+
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 
 export async function api(method, url, body) {
@@ -19,10 +21,12 @@ export async function api(method, url, body) {
   return data;
 }
 
-// One field's value as the API wants it: data-type says number, datetime (with the browser's zone),
-// list (a multi-select or one value in a list), boolean ("true"/"false") or nullable ("null" hands a value back).
-function fieldValue(field) {
+// One field's value as the API wants it: data-type says number, datetime (typed in the browser's
+// zone, sent with its offset), list (a multi-select, or checkboxes of one name), boolean ("true"/"false"),
+// nullable ("null" hands a value back) or clearable (an emptied field sends null).
+export function fieldValue(field) {
   const type = field.dataset.type;
+  if (type === "clearable" && field.value.trim() === "") return null;
   if (type === "list") {
     const values = field.multiple ? [...field.selectedOptions].map((o) => o.value) : [field.value];
     return values.filter(Boolean);
@@ -30,24 +34,24 @@ function fieldValue(field) {
   if (field.value === "") return undefined;
   if (type === "number") return Number(field.value);
   if (type === "boolean") return field.value === "true";
-  if (type === "datetime") return new Date(field.value).toISOString();
+  if (type === "datetime") return localToIso(field.value);
   if (type === "nullable" && field.value === "null") return null;
   return field.value.trim();
 }
 
-function formBody(form) {
+export function formBody(form) {
   const body = {};
   for (const field of form.elements) {
-    if (!field.name || field.disabled) continue;
+    if (!field.name || field.disabled || field.type === "file") continue;
     if ((field.type === "radio" || field.type === "checkbox") && !field.checked) continue;
     const value = fieldValue(field);
     if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
-    body[field.name] = value;
+    body[field.name] = Array.isArray(value) && Array.isArray(body[field.name]) ? [...body[field.name], ...value] : value;
   }
   return body;
 }
 
-function showError(form, message) {
+export function showError(form, message) {
   const box = form.querySelector("[data-form-error]");
   if (box) {
     box.textContent = message;
@@ -66,6 +70,13 @@ document.addEventListener("submit", async (event) => {
   if (submit) submit.disabled = true;
   try {
     const data = await api(form.dataset.method, form.dataset.url, formBody(form));
+    if (form.dataset.reveal) {
+      // A secret shown once (a webhook's signing secret): stay on the page until the reader is done.
+      const box = form.querySelector("[data-revealed]");
+      box.querySelector("[data-revealed-value]").textContent = data?.[form.dataset.reveal] ?? "";
+      box.hidden = false;
+      return;
+    }
     if (form.dataset.redirect && data?.id) {
       window.location.assign(form.dataset.redirect.replace("{id}", encodeURIComponent(data.id)));
     } else {
@@ -83,7 +94,8 @@ document.addEventListener("click", async (event) => {
     if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
     button.disabled = true;
     try {
-      await api(button.dataset.api, button.dataset.url);
+      const body = button.dataset.body ? JSON.parse(button.dataset.body) : undefined;
+      await api(button.dataset.api, button.dataset.url, body);
       const row = button.closest("[data-proposed]");
       if (row) {
         const note = document.createElement("span");

@@ -10,10 +10,15 @@ import aiohttp_jinja2
 import jinja2
 import socketio
 from aiohttp import web
+from pydantic import BaseModel
 
+from live import __version__
 from live import metrics as metrics_mod
+from live.api import headers
 from live.api.errors import error_middleware
+from live.api.spec import API_OPERATIONS, ApiRoutes, add_api, openapi_document
 from live.auth.identity import csrf_cookie_middleware
+from live.auth.throttle import throttle_ctx
 from live.db.engine import create_engine, session_factory
 from live.engagement.config import EngagementConfig
 from live.engagement.scheduler import scheduler_ctx
@@ -36,6 +41,7 @@ def init_app(settings: Settings) -> web.Application:
         client_max_size=2 * 1024 * 1024,
     )
     app[SETTINGS] = settings
+    headers.setup(app, settings.public_url)
     app[METRICS] = metrics
     app[ENGAGEMENT] = EngagementConfig().with_overrides(settings.engagement)
     env = aiohttp_jinja2.setup(
@@ -46,6 +52,7 @@ def init_app(settings: Settings) -> web.Application:
     )
     env.globals["public_url"] = settings.public_url
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(throttle_ctx)
     app.cleanup_ctx.append(outbox_ctx)
     app.cleanup_ctx.append(writer_ctx)
     app.cleanup_ctx.append(scheduler_ctx)
@@ -80,20 +87,16 @@ def init_app(settings: Settings) -> web.Application:
 
     register_media(app, app[ROOM_EVENTS])
 
-    from live.accounts.routes import routes as account_routes
+    from live.accounts.routes import api as account_api
+    from live.auth.routes import api as auth_api
     from live.pages.routes import routes as page_routes
-    from live.polls.routes import routes as poll_routes
-    from live.sessions.reports import routes as session_report_routes
-    from live.sessions.routes import routes as session_routes
-    from live.webhooks.routes import routes as webhook_routes
+    from live.polls.routes import api as poll_api
+    from live.sessions.reports import api as session_report_api
+    from live.sessions.routes import api as session_api
+    from live.webhooks.routes import api as webhook_api
 
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics_mod.metrics_view)
-    app.router.add_routes(account_routes)
-    app.router.add_routes(session_routes)
-    app.router.add_routes(session_report_routes)
-    app.router.add_routes(poll_routes)
-    app.router.add_routes(webhook_routes)
+    for api in (service_api, auth_api, account_api, session_api, session_report_api, poll_api, webhook_api):
+        add_api(app, api)
     app.router.add_routes(page_routes)
     app.router.add_static("/static", WEB_DIR / "static", name="static")
     return app
@@ -107,6 +110,14 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await engine.dispose()
 
 
+service_api = ApiRoutes("service")
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+@service_api.get("/healthz", response=HealthOut, auth="public", errors=(503,), summary="Liveness: the database answers")
 async def healthz(request: web.Request) -> web.Response:
     from sqlalchemy import text
 
@@ -117,3 +128,14 @@ async def healthz(request: web.Request) -> web.Response:
         log.warning("health check: database unreachable: %s", exc)
         return web.json_response({"status": "error", "database": "unreachable"}, status=503)
     return web.json_response({"status": "ok"})
+
+
+@service_api.get("/metrics", auth="public", media_type="text/plain", summary="Prometheus metrics, text format")
+async def metrics(request: web.Request) -> web.StreamResponse:
+    return await metrics_mod.metrics_view(request)
+
+
+@service_api.get("/api/v1/openapi.json", auth="public", summary="This document: OpenAPI 3.1 of every endpoint")
+async def openapi(request: web.Request) -> web.Response:
+    document = openapi_document(request.app[API_OPERATIONS], request.app[SETTINGS].public_url, __version__)
+    return web.json_response(document)

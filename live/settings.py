@@ -47,6 +47,18 @@ class Settings:
     poll_results_interval: float = 0.25
     poll_voter_results_interval: float = 1.0
     secure_cookies: bool = False
+    # Sign-in throttle (live.auth.throttle): failures free per account and per address, then a lockout of
+    # `login_lockout_base` seconds doubling per failure up to `login_lockout_max`; failures are forgotten
+    # `login_failure_window` seconds after the last one.
+    login_free_failures: int = 5
+    login_address_free_failures: int = 20
+    login_lockout_base: float = 1.0
+    login_lockout_max: float = 900.0
+    login_failure_window: float = 3600.0
+    # Days a login cookie lasts (each one is a row in `login_sessions`, revoked on sign-out).
+    login_days: int = 14
+    # Webhooks to loopback, private, link-local or unspecified addresses (development only).
+    webhook_allow_private: bool = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -81,7 +93,17 @@ class Settings:
             var_dir=var_dir,
             engagement=engagement,
             secure_cookies=public_url.startswith("https://"),
+            webhook_allow_private=_bool_setting(values, "LIVE_WEBHOOK_ALLOW_PRIVATE"),
         )
+
+
+def _bool_setting(values: Mapping[str, str], name: str) -> bool:
+    raw = (values.get(name) or "false").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off", ""):
+        return False
+    raise InvalidInput(f"Config '{name}' has value {raw!r}. Not true or false.")
 
 
 def _json_setting(values: Mapping[str, str], name: str, default: str) -> Any:

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from live.accounts import store
 from live.accounts.model import Health, Phase, Source, Tier, lifetime_value
-from live.api.parse import Body, json_body, validate
+from live.api.parse import Body, When, json_body, validate
+from live.api.spec import ApiRoutes, Out
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.db.tables import Account, AccountHistory, Contact
@@ -19,7 +20,7 @@ from live.engagement.report import engagement_series, explain
 from live.errors import InvalidInput
 from live.typedefs import DB, ENGAGEMENT
 
-routes = web.RouteTableDef()
+api = ApiRoutes("accounts")
 
 
 def iso(value: datetime | None) -> str | None:
@@ -36,22 +37,15 @@ class AccountIn(Body):
     name: str = Field(min_length=1, max_length=200)
     plan: str = Field(min_length=1, max_length=100)
     mrr: float = Field(ge=0, le=1e9)
-    signed_at: datetime | None = None
+    signed_at: When | None = None
     csm_email: str | None = Field(default=None, max_length=320)
-
-    @field_validator("signed_at")
-    @classmethod
-    def _zone(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("needs a time zone")
-        return value
 
 
 class AccountPatch(Body):
     tier: Tier | None = None
     phase: Phase | None = None
     reason: str | None = Field(default=None, max_length=2000)
-    expires_at: datetime | None = None
+    expires_at: When | None = None
     name: str | None = Field(default=None, min_length=1, max_length=200)
     plan: str | None = Field(default=None, min_length=1, max_length=100)
     mrr: float | None = Field(default=None, ge=0, le=1e9)
@@ -67,6 +61,44 @@ class AccountQuery(Body):
     tier: Tier | None = None
     phase: Phase | None = None
     health: Health | None = None
+
+
+class AccountOut(Out):
+    id: str
+    name: str
+    plan: str
+    mrr: float
+    ltv: float
+    tier: str
+    tier_source: str
+    tier_override: dict[str, Any] | None
+    phase: str
+    phase_source: str
+    phase_override: dict[str, Any] | None
+    engagement: float | None
+    health: str | None
+    at_risk: bool
+    csm_email: str | None
+    signed_at: str | None
+    created_at: str | None
+
+
+class ContactOut(Out):
+    id: str
+    account_id: str
+    name: str
+    email: str
+    created_at: str | None
+
+
+class AccountDetailOut(AccountOut):
+    history: list[dict[str, Any]]
+    contacts: list[ContactOut]
+    sessions: list[dict[str, Any]]
+
+
+class AccountPatchedOut(AccountOut):
+    history: list[dict[str, Any]]
 
 
 def history_json(row: AccountHistory) -> dict[str, Any]:
@@ -126,7 +158,7 @@ def _override(reason: str | None, expires_at: datetime | None) -> dict[str, Any]
     return {"reason": reason, "expires_at": iso(expires_at)}
 
 
-@routes.post("/api/v1/accounts")
+@api.post("/api/v1/accounts", body=AccountIn, response=AccountOut, status=201, summary="Create an account")
 async def create_account(request: web.Request) -> web.Response:
     staff = await require_staff(request, Action.WRITE_ACCOUNTS)
     body = await json_body(request, AccountIn)
@@ -153,7 +185,7 @@ async def _after_account_created(request: web.Request, account_id: str) -> None:
     await on_account_created(request.app, account_id)
 
 
-@routes.get("/api/v1/accounts")
+@api.get("/api/v1/accounts", query=AccountQuery, response=list[AccountOut], summary="List accounts")
 async def list_accounts(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_ACCOUNTS)
     query = validate(AccountQuery, {k: v for k, v in request.query.items() if v != ""})
@@ -162,7 +194,7 @@ async def list_accounts(request: web.Request) -> web.Response:
         return web.json_response([account_json(a) for a in accounts])
 
 
-@routes.get("/api/v1/accounts/{id}")
+@api.get("/api/v1/accounts/{id}", response=AccountDetailOut, summary="One account with history, contacts and sessions")
 async def get_account(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_ACCOUNTS)
     async with request.app[DB]() as db:
@@ -176,7 +208,7 @@ async def get_account(request: web.Request) -> web.Response:
         return web.json_response(payload)
 
 
-@routes.get("/api/v1/accounts/{id}/explain")
+@api.get("/api/v1/accounts/{id}/explain", response=Out, summary="Engagement, tier and phase with every input and rule")
 async def explain_account(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_ACCOUNTS)
     async with request.app[DB]() as db:
@@ -194,7 +226,7 @@ async def explain_account(request: web.Request) -> web.Response:
         return web.json_response(payload)
 
 
-@routes.patch("/api/v1/accounts/{id}")
+@api.patch("/api/v1/accounts/{id}", body=AccountPatch, response=AccountPatchedOut, summary="Pin or release tier and phase; edit name, plan, MRR, CSM")
 async def patch_account(request: web.Request) -> web.Response:
     staff = await require_staff(request, Action.WRITE_ACCOUNTS)
     body = await json_body(request, AccountPatch)
@@ -296,7 +328,7 @@ def _apply_overrides(
     return changes
 
 
-@routes.post("/api/v1/accounts/{id}/contacts")
+@api.post("/api/v1/accounts/{id}/contacts", body=ContactIn, response=ContactOut, status=201, errors=(409,), summary="Add a contact")
 async def add_contact(request: web.Request) -> web.Response:
     await require_staff(request, Action.WRITE_ACCOUNTS)
     body = await json_body(request, ContactIn)
@@ -311,7 +343,7 @@ async def add_contact(request: web.Request) -> web.Response:
     return web.json_response(payload, status=201)
 
 
-@routes.get("/api/v1/accounts/{id}/contacts")
+@api.get("/api/v1/accounts/{id}/contacts", response=list[ContactOut], summary="The contacts of an account")
 async def list_contacts(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_ACCOUNTS)
     async with request.app[DB]() as db:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from live.api.spec import ApiRoutes, Out
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.engagement import store as engagement
@@ -13,7 +14,7 @@ from live.engagement.report import AttendanceReport, csv_filename, report_csv
 from live.sessions import store
 from live.typedefs import DB, ENGAGEMENT
 
-routes = web.RouteTableDef()
+api = ApiRoutes("sessions")
 
 
 async def _report(request: web.Request) -> AttendanceReport:
@@ -24,13 +25,29 @@ async def _report(request: web.Request) -> AttendanceReport:
         return await engagement.build_report(db, session, datetime.now(UTC), request.app[ENGAGEMENT])
 
 
-@routes.get("/api/v1/sessions/{id}/attendance")
+class AttendanceRowOut(Out):
+    contact_id: str | None
+    account_id: str | None
+    joined_at: str | None
+    left_at: str | None
+    present_seconds: float
+    focused_seconds: float
+    chat_messages: int
+    questions: int
+    poll_answers: int
+    reactions: int
+    hand_raises: int
+    score: float | None
+    no_show: bool
+
+
+@api.get("/api/v1/sessions/{id}/attendance", response=list[AttendanceRowOut], summary="One row per invited or present person")
 async def attendance(request: web.Request) -> web.Response:
     report = await _report(request)
     return web.json_response([row.as_json() for row in report.rows])
 
 
-@routes.get("/api/v1/sessions/{id}/report.csv")
+@api.get("/api/v1/sessions/{id}/report.csv", media_type="text/csv", summary="The attendance rows as CSV")
 async def attendance_csv(request: web.Request) -> web.Response:
     report = await _report(request)
     return web.Response(

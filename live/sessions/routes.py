@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from live.accounts.routes import iso
-from live.api.parse import Body, json_body, validate
+from live.api.parse import Body, When, json_body, validate
+from live.api.spec import ApiRoutes, Out
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.auth.store import user_by_email
@@ -20,24 +20,17 @@ from live.sessions.invitations import ics_invite, join_url, read_join_token
 from live.sessions.model import SessionKind, SessionStatus
 from live.typedefs import DB, SETTINGS
 
-routes = web.RouteTableDef()
+api = ApiRoutes("sessions")
 
 
 class SessionIn(Body):
     kind: SessionKind
     title: str = Field(min_length=1, max_length=300)
-    starts_at: datetime
+    starts_at: When
     duration_minutes: int = Field(ge=5, le=24 * 60)
     host_email: str = Field(min_length=3, max_length=320)
     contact_ids: list[str] = Field(default_factory=list, max_length=5000)
     account_ids: list[str] = Field(default_factory=list, max_length=5000)
-
-    @field_validator("starts_at")
-    @classmethod
-    def _zone(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("needs a time zone, e.g. 'Z' or '+02:00'")
-        return value
 
 
 class InvitationsIn(Body):
@@ -48,6 +41,42 @@ class InvitationsIn(Body):
 class SessionQuery(Body):
     status: SessionStatus | None = None
     kind: SessionKind | None = None
+
+
+class SessionOut(Out):
+    id: str
+    kind: str
+    title: str
+    starts_at: str | None
+    duration_minutes: int
+    host_email: str | None
+    host_name: str | None
+    status: str
+    started_at: str | None
+    ended_at: str | None
+    proposed: bool
+    account_id: str | None
+    host_url: str
+    created_at: str | None
+
+
+class InvitationOut(Out):
+    contact_id: str
+    account_id: str
+    name: str
+    email: str
+    join_url: str
+    token: str
+    reason: str | None
+
+
+class SessionDetailOut(SessionOut):
+    invitations: list[InvitationOut]
+
+
+class DroppedOut(Out):
+    ok: bool
+    id: str
 
 
 def session_json(session: LiveSession, host: User | None, public_url: str) -> dict[str, Any]:
@@ -88,7 +117,7 @@ async def host_user(db: Any, email: str) -> User:
     return user
 
 
-@routes.post("/api/v1/sessions")
+@api.post("/api/v1/sessions", body=SessionIn, response=SessionDetailOut, status=201, summary="Schedule a session")
 async def create_session(request: web.Request) -> web.Response:
     await require_staff(request, Action.WRITE_SESSIONS)
     body = await json_body(request, SessionIn)
@@ -114,7 +143,7 @@ async def create_session(request: web.Request) -> web.Response:
     return web.json_response(payload, status=201)
 
 
-@routes.get("/api/v1/sessions")
+@api.get("/api/v1/sessions", query=SessionQuery, response=list[SessionOut], summary="List sessions")
 async def list_sessions(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_SESSIONS)
     query = validate(SessionQuery, {k: v for k, v in request.query.items() if v != ""})
@@ -125,7 +154,7 @@ async def list_sessions(request: web.Request) -> web.Response:
         return web.json_response([session_json(s, hosts.get(s.host_id), settings.public_url) for s in sessions])
 
 
-@routes.get("/api/v1/sessions/{id}")
+@api.get("/api/v1/sessions/{id}", response=SessionDetailOut, summary="One session with its invitations")
 async def get_session(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_SESSIONS)
     settings = request.app[SETTINGS]
@@ -138,7 +167,7 @@ async def get_session(request: web.Request) -> web.Response:
         return web.json_response(payload)
 
 
-@routes.post("/api/v1/sessions/{id}/invitations")
+@api.post("/api/v1/sessions/{id}/invitations", body=InvitationsIn, response=list[InvitationOut], summary="Invite contacts or whole accounts")
 async def invite(request: web.Request) -> web.Response:
     await require_staff(request, Action.WRITE_SESSIONS)
     body = await json_body(request, InvitationsIn)
@@ -153,7 +182,7 @@ async def invite(request: web.Request) -> web.Response:
         return web.json_response([invitation_json(i, c, settings.public_url) for i, c in invited])
 
 
-@routes.get("/api/v1/sessions/{id}/invitations")
+@api.get("/api/v1/sessions/{id}/invitations", response=list[InvitationOut], summary="A session\u2019s invitations")
 async def list_invitations(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_SESSIONS)
     settings = request.app[SETTINGS]
@@ -163,7 +192,7 @@ async def list_invitations(request: web.Request) -> web.Response:
         return web.json_response([invitation_json(i, c, settings.public_url) for i, c in rows])
 
 
-@routes.post("/api/v1/sessions/{id}/confirm")
+@api.post("/api/v1/sessions/{id}/confirm", response=SessionOut, errors=(409,), summary="Confirm a proposed check-in")
 async def confirm_session(request: web.Request) -> web.Response:
     """A CSM confirms a check-in the engine proposed: it stays scheduled, no longer proposed."""
     await require_staff(request, Action.WRITE_SESSIONS)
@@ -177,7 +206,7 @@ async def confirm_session(request: web.Request) -> web.Response:
         return web.json_response(session_json(session, await db.get(User, session.host_id), settings.public_url))
 
 
-@routes.delete("/api/v1/sessions/{id}")
+@api.delete("/api/v1/sessions/{id}", response=DroppedOut, errors=(409,), summary="Drop a session that has not started")
 async def drop_session(request: web.Request) -> web.Response:
     """Drops a session that has not started (a proposed check-in the CSM does not want, say)."""
     await require_staff(request, Action.WRITE_SESSIONS)
@@ -190,7 +219,7 @@ async def drop_session(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "id": request.match_info["id"]})
 
 
-@routes.get("/join/{token}.ics")
+@api.get("/join/{token}.ics", auth="join_token", media_type="text/calendar", summary="The invitation as an .ics file")
 async def ics(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     token = request.match_info["token"]

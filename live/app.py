@@ -10,13 +10,17 @@ import aiohttp_jinja2
 import jinja2
 import socketio
 from aiohttp import web
+from pydantic import BaseModel
 
-from live import health
+from live import __version__, health
 from live import metrics as metrics_mod
 from live.accounts import routes as account_routes
+from live.api import headers
 from live.api.errors import error_middleware
-from live.auth import routes as user_routes
+from live.api.spec import API_OPERATIONS, ApiRoutes, add_api, openapi_document
+from live.auth import routes as auth_routes
 from live.auth.identity import csrf_cookie_middleware
+from live.auth.throttle import throttle_ctx
 from live.bus import BUS, Bus
 from live.db.engine import create_engine, session_factory
 from live.domain_events import (
@@ -84,6 +88,7 @@ def init_app(settings: Settings) -> web.Application:
         client_max_size=2 * 1024 * 1024,
     )
     app[SETTINGS] = settings
+    headers.setup(app, settings.public_url)
     app[METRICS] = metrics
     app[ENGAGEMENT] = EngagementConfig().with_overrides(settings.engagement)
     app[BUS] = Bus(app)
@@ -104,6 +109,7 @@ def init_app(settings: Settings) -> web.Application:
     app[ATTEMPTS] = Attempts(settings.register_burst, settings.register_rate)
     app.on_shutdown.append(_close_batcher)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(throttle_ctx)
     app.cleanup_ctx.append(outbox_ctx)
     app.cleanup_ctx.append(mail_ctx)
     app.cleanup_ctx.append(sweep_ctx)
@@ -137,16 +143,18 @@ def init_app(settings: Settings) -> web.Application:
     recordings.register(app, app[ROOM_EVENTS])  # recording.start/stop, the recorders
     _subscribe(app[BUS], settings)
 
-    app.router.add_get("/healthz", health.healthz)
-    app.router.add_get("/readyz", health.readyz)
-    app.router.add_get("/metrics", metrics_mod.metrics_view)
-    app.router.add_routes(account_routes.routes)
-    app.router.add_routes(session_routes.routes)
-    app.router.add_routes(session_reports.routes)
-    app.router.add_routes(poll_routes.routes)
+    # The API (each module's declared routes, described at /api/v1/openapi.json), then the pages.
+    for api in (
+        service_api,
+        auth_routes.api,
+        account_routes.api,
+        session_routes.api,
+        session_reports.api,
+        poll_routes.api,
+        webhook_routes.api,
+    ):
+        add_api(app, api)
     app.router.add_routes(recording_routes.routes)
-    app.router.add_routes(webhook_routes.routes)
-    app.router.add_routes(user_routes.routes)
     app.router.add_routes(mail_routes.routes)
     app.router.add_routes(registration_routes.routes)
     app.router.add_routes(page_routes.routes)
@@ -202,3 +210,29 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[DB] = session_factory(engine)
     yield
     await engine.dispose()
+
+
+service_api = ApiRoutes("service")
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+service_api.get("/healthz", response=HealthOut, auth="public", errors=(503,), summary="Liveness: the database answers")(
+    health.healthz
+)
+service_api.get(
+    "/readyz", response=HealthOut, auth="public", errors=(503,), summary="Readiness: the database (and Redis) answer"
+)(health.readyz)
+
+
+@service_api.get("/metrics", auth="public", media_type="text/plain", summary="Prometheus metrics, text format")
+async def metrics(request: web.Request) -> web.StreamResponse:
+    return await metrics_mod.metrics_view(request)
+
+
+@service_api.get("/api/v1/openapi.json", auth="public", summary="This document: OpenAPI 3.1 of every endpoint")
+async def openapi(request: web.Request) -> web.Response:
+    document = openapi_document(request.app[API_OPERATIONS], request.app[SETTINGS].public_url, __version__)
+    return web.json_response(document)

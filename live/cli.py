@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> None:
     token_commands = token.add_subparsers(dest="token_command", required=True)
     tcreate = token_commands.add_parser("create", help="print a new API token for a staff user")
     tcreate.add_argument("--email", required=True)
+    tcreate.add_argument(
+        "--expires-days", type=int, default=None, metavar="N",
+        help="days until the token stops working (1-365, default 90)",
+    )
+    tcreate.add_argument("--name", default="", help="what the token is for, shown in the token list")
     tcreate.set_defaults(run=cmd_token_create)
 
     scores = commands.add_parser("scores", help="engagement scores")
@@ -144,13 +149,17 @@ def cmd_user_create(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
-    from live.auth.store import create_token, user_by_email
+    from live.auth.store import MAX_TOKEN_DAYS, TOKEN_DAYS, create_token, user_by_email
+
+    days = TOKEN_DAYS if args.expires_days is None else args.expires_days
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise LiveError(f"--expires-days has value {days}; it must be between 1 and {MAX_TOKEN_DAYS}.")
 
     async def make(db: Any) -> str:
         user = await user_by_email(db, args.email)
         if user is None:
             raise LiveError(f"No staff user with email {args.email!r}.")
-        return await create_token(db, user)
+        return await create_token(db, user, args.name, days)
 
     print(_run(_with_db, settings, make))
 

@@ -62,6 +62,11 @@ class RateLimited(LiveError):
     code = "rate_limited"
     status = 429
 
+    def __init__(self, message: str, code: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(message, code)
+        # Seconds until a retry can succeed: the HTTP edge sends it as `Retry-After`.
+        self.retry_after = retry_after
+
 
 def describe_validation_error(exc: Any) -> str:
     """One readable line from a pydantic ValidationError, naming each bad field and value."""

@@ -93,6 +93,18 @@ class Settings:
     @property
     def sender(self) -> str:
         return self.mail_from or default_mail_from(self.public_url)
+    # Sign-in throttle (live.auth.throttle): failures free per account and per address, then a lockout of
+    # `login_lockout_base` seconds doubling per failure up to `login_lockout_max`; failures are forgotten
+    # `login_failure_window` seconds after the last one.
+    login_free_failures: int = 5
+    login_address_free_failures: int = 20
+    login_lockout_base: float = 1.0
+    login_lockout_max: float = 900.0
+    login_failure_window: float = 3600.0
+    # Days a login cookie lasts (each one is a row in `login_sessions`, revoked on sign-out).
+    login_days: int = 14
+    # Webhooks to loopback, private, link-local or unspecified addresses (development only).
+    webhook_allow_private: bool = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -157,7 +169,17 @@ class Settings:
             mail_from=values.get("LIVE_MAIL_FROM") or "",
             mail_dir=Path(values["LIVE_MAIL_DIR"]) if values.get("LIVE_MAIL_DIR") else None,
             reminders=reminders,
+            webhook_allow_private=_bool_setting(values, "LIVE_WEBHOOK_ALLOW_PRIVATE"),
         )
+
+
+def _bool_setting(values: Mapping[str, str], name: str) -> bool:
+    raw = (values.get(name) or "false").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off", ""):
+        return False
+    raise InvalidInput(f"Config '{name}' has value {raw!r}. Not true or false.")
 
 
 def _json_setting(values: Mapping[str, str], name: str, default: str) -> Any:
@@ -181,17 +203,49 @@ def _seconds_setting(values: Mapping[str, str], name: str, default: float) -> fl
     return seconds
 
 
+# A signing key shorter than this is refused at start-up: 32 random bytes is HMAC-SHA256's own key size.
+MIN_SECRET_BYTES = 32
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Creates `path` (and parents) readable by this user only: it holds the signing key and the database."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
 def _stored_secret(var_dir: Path) -> str:
     path = var_dir / "secret.key"
-    if path.is_file():
-        return path.read_text().strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    # Created exclusively so two processes starting together agree on one key.
+    ensure_private_dir(var_dir)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        key = _create_secret(path)
+    if len(key.encode()) < MIN_SECRET_BYTES:
+        raise InvalidInput(
+            f"The signing key in {str(path)!r} has {len(key.encode())} bytes; at least {MIN_SECRET_BYTES} are "
+            "needed. Delete the file to have a new one generated (signed-in staff will have to sign in again), "
+            "or set LIVE_SECRET_KEY."
+        )
+    return key
+
+
+def _create_secret(path: Path) -> str:
+    """Writes a new key whole before it appears under its name, so a second process never reads half of it.
+
+    The key goes into a private temp file first; `os.link` then publishes it only if no other process got
+    there first (unlike `rename`, a link never replaces an existing file). The loser reads the winner's key.
+    """
+    key = secrets.token_urlsafe(48)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return path.read_text().strip()
+    finally:
+        tmp.unlink(missing_ok=True)
     return key

@@ -4,16 +4,19 @@ module-level imports between `live` modules form no cycle."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 LIVE = Path(__file__).resolve().parent.parent / "live"
-# Only the app factory may import the HTTP edge: a module that declares routes (`web.RouteTableDef()`).
+# Only the app factory may import the HTTP edge: a module that declares routes (`web.RouteTableDef()`, or the
+# API's `ApiRoutes(...)` declarations).
 WIRING = {"live.app"}
 PAGE_TOOLKIT = "live.pages.base"
 
 
 def is_route_module(path: Path) -> bool:
-    return "RouteTableDef()" in path.read_text()
+    text = path.read_text()
+    return re.search(r"^\w+ = (web\.RouteTableDef|ApiRoutes)\(", text, re.MULTILINE) is not None
 
 
 def module_name(path: Path) -> str:

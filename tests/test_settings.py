@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import stat
 from pathlib import Path
 
 import pytest
 
+from live.db.engine import upgrade_sync
 from live.errors import InvalidInput
 from live.settings import DEFAULT_DATABASE_URL, Settings
 
@@ -43,10 +46,43 @@ def test_ice_servers_must_be_a_json_list(tmp_path: Path) -> None:
 
 
 def test_the_one_on_one_grace_period_is_a_number_of_seconds(tmp_path: Path) -> None:
-    default = Settings.from_env({"LIVE_SECRET_KEY": "k"}, env_file=tmp_path / "x")
+    default = Settings.from_env({"LIVE_SECRET_KEY": "k" * 32}, env_file=tmp_path / "x")
     assert default.one_on_one_grace_seconds == 60.0
-    set_ = Settings.from_env({"LIVE_ONE_ON_ONE_GRACE_SECONDS": "90", "LIVE_SECRET_KEY": "k"}, env_file=tmp_path / "x")
+    set_ = Settings.from_env({"LIVE_ONE_ON_ONE_GRACE_SECONDS": "90", "LIVE_SECRET_KEY": "k" * 32}, env_file=tmp_path / "x")
     assert set_.one_on_one_grace_seconds == 90.0
     for bad in ("soon", "-5", "nan"):
         with pytest.raises(InvalidInput, match=r"LIVE_ONE_ON_ONE_GRACE_SECONDS.*Not a number of seconds"):
-            Settings.from_env({"LIVE_ONE_ON_ONE_GRACE_SECONDS": bad, "LIVE_SECRET_KEY": "k"}, env_file=tmp_path / "x")
+            Settings.from_env({"LIVE_ONE_ON_ONE_GRACE_SECONDS": bad, "LIVE_SECRET_KEY": "k" * 32}, env_file=tmp_path / "x")
+
+
+def test_an_empty_secret_key_file_is_refused_at_start_up(tmp_path: Path) -> None:
+    # What a process sees when another one created the file and has not written it yet (or crashed).
+    (tmp_path / "secret.key").write_text("")
+    with pytest.raises(InvalidInput, match=r"has 0 bytes; at least 32"):
+        Settings.from_env({"LIVE_VAR_DIR": str(tmp_path)}, env_file=tmp_path / "none")
+
+
+def test_a_half_written_secret_key_file_is_refused_at_start_up(tmp_path: Path) -> None:
+    (tmp_path / "secret.key").write_text("abc123")
+    with pytest.raises(InvalidInput, match=r"secret\.key.*has 6 bytes"):
+        Settings.from_env({"LIVE_VAR_DIR": str(tmp_path)}, env_file=tmp_path / "none")
+
+
+def test_processes_starting_together_agree_on_one_whole_key(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        keys = list(pool.map(lambda _: Settings.from_env({"LIVE_VAR_DIR": str(var)}, env_file=tmp_path / "x").secret_key,
+                             range(16)))
+    assert len(set(keys)) == 1 and len(keys[0]) >= 32
+    assert [p.name for p in var.iterdir()] == ["secret.key"], "no temp file is left behind"
+
+
+def test_the_var_directory_key_and_database_are_private_to_their_owner(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    Settings.from_env({"LIVE_VAR_DIR": str(var)}, env_file=tmp_path / "none")
+    database = var / "db" / "live.db"
+    upgrade_sync(f"sqlite+aiosqlite:///{database}")
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700
+    assert stat.S_IMODE((var / "secret.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE(database.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600

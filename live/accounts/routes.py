@@ -12,7 +12,8 @@ from live.accounts import store
 from live.accounts.contact_import import ImportRow, summary
 from live.accounts.model import Health, Phase, Source, Tier, lifetime_value, normalize_domain
 from live.accounts.wire import account_json, contact_json, history_json
-from live.api.parse import MAX_BODY, Body, json_body, validate
+from live.api.parse import MAX_BODY, Body, When, json_body, validate
+from live.api.spec import ApiRoutes, Out
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.bus import BUS
@@ -23,7 +24,7 @@ from live.engagement.report import engagement_series, explain
 from live.errors import InvalidInput
 from live.typedefs import DB, ENGAGEMENT
 
-routes = web.RouteTableDef()
+api = ApiRoutes("accounts")
 
 
 def aware(value: datetime | None, name: str) -> datetime | None:
@@ -36,7 +37,7 @@ class AccountIn(Body):
     name: str = Field(min_length=1, max_length=200)
     plan: str = Field(min_length=1, max_length=100)
     mrr: float = Field(ge=0, le=1e9)
-    signed_at: datetime | None = None
+    signed_at: When | None = None
     csm_email: str | None = Field(default=None, max_length=320)
     domain: str | None = Field(default=None, max_length=253)
 
@@ -45,19 +46,12 @@ class AccountIn(Body):
     def _domain(cls, value: str | None) -> str | None:
         return normalize_domain(value)
 
-    @field_validator("signed_at")
-    @classmethod
-    def _zone(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("needs a time zone")
-        return value
-
 
 class AccountPatch(Body):
     tier: Tier | None = None
     phase: Phase | None = None
     reason: str | None = Field(default=None, max_length=2000)
-    expires_at: datetime | None = None
+    expires_at: When | None = None
     name: str | None = Field(default=None, min_length=1, max_length=200)
     plan: str | None = Field(default=None, min_length=1, max_length=100)
     mrr: float | None = Field(default=None, ge=0, le=1e9)
@@ -86,7 +80,46 @@ class AccountQuery(Body):
     health: Health | None = None
 
 
-@routes.post("/api/v1/accounts")
+class AccountOut(Out):
+    id: str
+    name: str
+    plan: str
+    mrr: float
+    ltv: float
+    tier: str
+    tier_source: str
+    tier_override: dict[str, Any] | None
+    phase: str
+    phase_source: str
+    phase_override: dict[str, Any] | None
+    engagement: float | None
+    health: str | None
+    at_risk: bool
+    csm_email: str | None
+    domain: str | None
+    signed_at: str | None
+    created_at: str | None
+
+
+class ContactOut(Out):
+    id: str
+    account_id: str
+    name: str
+    email: str
+    created_at: str | None
+
+
+class AccountDetailOut(AccountOut):
+    history: list[dict[str, Any]]
+    contacts: list[ContactOut]
+    sessions: list[dict[str, Any]]
+
+
+class AccountPatchedOut(AccountOut):
+    history: list[dict[str, Any]]
+
+
+@api.post("/api/v1/accounts", body=AccountIn, response=AccountOut, status=201, summary="Create an account")
 async def create_account(request: web.Request) -> web.Response:
     staff = await require_staff(request, Action.WRITE_ACCOUNTS)
     body = await json_body(request, AccountIn)
@@ -108,7 +141,7 @@ async def create_account(request: web.Request) -> web.Response:
     return web.json_response(payload, status=201)
 
 
-@routes.get("/api/v1/accounts")
+@api.get("/api/v1/accounts", query=AccountQuery, response=list[AccountOut], summary="List accounts")
 async def list_accounts(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_ACCOUNTS)
     query = validate(AccountQuery, {k: v for k, v in request.query.items() if v != ""})
@@ -117,7 +150,7 @@ async def list_accounts(request: web.Request) -> web.Response:
         return web.json_response([account_json(a) for a in accounts])
 
 
-@routes.get("/api/v1/accounts/{id}")
+@api.get("/api/v1/accounts/{id}", response=AccountDetailOut, summary="One account with history, contacts and sessions")
 async def get_account(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_ACCOUNTS)
     async with request.app[DB]() as db:
@@ -131,7 +164,7 @@ async def get_account(request: web.Request) -> web.Response:
         return web.json_response(payload)
 
 
-@routes.get("/api/v1/accounts/{id}/explain")
+@api.get("/api/v1/accounts/{id}/explain", response=Out, summary="Engagement, tier and phase with every input and rule")
 async def explain_account(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_ACCOUNTS)
     async with request.app[DB]() as db:
@@ -149,7 +182,7 @@ async def explain_account(request: web.Request) -> web.Response:
         return web.json_response(payload)
 
 
-@routes.patch("/api/v1/accounts/{id}")
+@api.patch("/api/v1/accounts/{id}", body=AccountPatch, response=AccountPatchedOut, summary="Pin or release tier and phase; edit name, plan, MRR, CSM")
 async def patch_account(request: web.Request) -> web.Response:
     staff = await require_staff(request, Action.WRITE_ACCOUNTS)
     body = await json_body(request, AccountPatch)
@@ -248,7 +281,7 @@ def _apply_overrides(
     return changes
 
 
-@routes.post("/api/v1/accounts/{id}/contacts")
+@api.post("/api/v1/accounts/{id}/contacts", body=ContactIn, response=ContactOut, status=201, errors=(409,), summary="Add a contact")
 async def add_contact(request: web.Request) -> web.Response:
     await require_staff(request, Action.WRITE_ACCOUNTS)
     body = await json_body(request, ContactIn)
@@ -261,7 +294,7 @@ async def add_contact(request: web.Request) -> web.Response:
     return web.json_response(payload, status=201)
 
 
-@routes.get("/api/v1/accounts/{id}/contacts")
+@api.get("/api/v1/accounts/{id}/contacts", response=list[ContactOut], summary="The contacts of an account")
 async def list_contacts(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_ACCOUNTS)
     async with request.app[DB]() as db:
@@ -282,7 +315,7 @@ def import_row_json(row: ImportRow) -> dict[str, Any]:
     }
 
 
-@routes.post("/api/v1/contacts/import")
+@api.post("/api/v1/contacts/import", body=ImportIn, response=Out, summary="Import contacts from CSV: a preview, or with confirm all rows or none")
 async def import_contacts(request: web.Request) -> web.Response:
     """`{csv}` previews every row (new, duplicate or error); `{csv, confirm: true}` adds the new ones in
     one transaction, or nothing at all when any row has an error."""

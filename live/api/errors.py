@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp_jinja2
 from aiohttp import web
 
-from live.errors import LiveError
+from live.errors import LiveError, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except LiveError as exc:
         if _wants_json(request):
-            return json_error(exc.status, exc.code, exc.message)
-        return _page(request, exc.status, exc.code.replace("_", " ").capitalize(), exc.message)
+            response = json_error(exc.status, exc.code, exc.message)
+        else:
+            response = _page(request, exc.status, exc.code.replace("_", " ").capitalize(), exc.message)
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except web.HTTPException as exc:
         if exc.status < 400 or not _wants_json(request):
             if exc.status == 404 and not _wants_json(request):

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
 
 from live.auth.model import Action, Role, check_can
-from live.auth.store import user_for_token
+from live.auth.store import user_for_login, user_for_token
 from live.db.tables import User
 from live.errors import Forbidden, Unauthenticated
 from live.typedefs import DB, SETTINGS
@@ -30,24 +29,44 @@ class Staff:
     name: str
     role: Role
     via_cookie: bool = False
+    # The login session (`login_sessions` row) the cookie names; None for an API token.
+    login_id: str | None = None
 
     @classmethod
-    def of(cls, user: User, via_cookie: bool = False) -> Staff:
-        return cls(id=user.id, email=user.email, name=user.name, role=Role(user.role), via_cookie=via_cookie)
+    def of(cls, user: User, login_id: str | None = None) -> Staff:
+        return cls(
+            id=user.id, email=user.email, name=user.name, role=Role(user.role), via_cookie=login_id is not None,
+            login_id=login_id,
+        )
+
+
+@dataclass(frozen=True)
+class LoginClaim:
+    user_id: str
+    login_id: str
 
 
 def _serializer(request: web.Request, salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(request.app[SETTINGS].secret_key, salt=salt)
 
 
-def login_cookie_value(request: web.Request, user_id: str) -> str:
-    return _serializer(request, "login").dumps({"u": user_id})
+def read_login_cookie(secret: str, raw: str) -> LoginClaim | None:
+    """The signed (user, login session) pair in a `live_login` cookie; the database says if it still holds."""
+    if not raw or len(raw) > 500:
+        return None
+    try:
+        data = URLSafeTimedSerializer(secret, salt="login").loads(raw, max_age=LOGIN_MAX_AGE)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), str) or not isinstance(data.get("s"), str):
+        return None  # also a cookie from before login sessions existed: sign in again
+    return LoginClaim(data["u"], data["s"])
 
 
-def set_login_cookie(request: web.Request, response: web.StreamResponse, user_id: str) -> None:
+def set_login_cookie(request: web.Request, response: web.StreamResponse, user_id: str, login_id: str) -> None:
     response.set_cookie(
         LOGIN_COOKIE,
-        login_cookie_value(request, user_id),
+        _serializer(request, "login").dumps({"u": user_id, "s": login_id}),
         max_age=LOGIN_MAX_AGE,
         httponly=True,
         samesite="Lax",
@@ -56,15 +75,8 @@ def set_login_cookie(request: web.Request, response: web.StreamResponse, user_id
     )
 
 
-def _cookie_user_id(request: web.Request) -> str | None:
-    raw = request.cookies.get(LOGIN_COOKIE)
-    if not raw:
-        return None
-    try:
-        data = _serializer(request, "login").loads(raw, max_age=LOGIN_MAX_AGE)
-    except BadSignature:
-        return None
-    return data.get("u") if isinstance(data, dict) else None
+def login_claim(request: web.Request) -> LoginClaim | None:
+    return read_login_cookie(request.app[SETTINGS].secret_key, request.cookies.get(LOGIN_COOKIE, ""))
 
 
 async def current_staff(request: web.Request) -> Staff | None:
@@ -76,20 +88,20 @@ async def current_staff(request: web.Request) -> Staff | None:
     async with request.app[DB]() as db:
         if header:
             scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
+            if scheme.lower() != "bearer" or not token.strip() or len(token) > 200:
                 raise Unauthenticated("The Authorization header must be 'Bearer <token>'.")
             user = await user_for_token(db, token.strip())
             if user is None:
-                raise Unauthenticated("That API token is not valid.")
+                raise Unauthenticated("That API token is not valid (unknown, expired or revoked).")
             await db.commit()
             staff = Staff.of(user)
         else:
-            user_id = _cookie_user_id(request)
-            if user_id is not None:
-                user = (await db.execute(select(User).where(User.id == user_id))).scalar_one_or_none()
+            claim = login_claim(request)
+            if claim is not None:
+                user = await user_for_login(db, claim.user_id, claim.login_id)
                 # A disabled user's cookie stops working at once, not when it expires.
                 if user is not None and user.disabled_at is None:
-                    staff = Staff.of(user, via_cookie=True)
+                    staff = Staff.of(user, login_id=claim.login_id)
     request[_STAFF_KEY] = staff
     return staff
 

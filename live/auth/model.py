@@ -51,3 +51,14 @@ def can(role: Role | str, action: Action) -> bool:
 def check_can(role: Role | str, action: Action) -> None:
     if not can(role, action):
         raise Forbidden(f"Role '{role}' may not {action.value.replace('_', ' ')}.")
+
+
+def lockout_seconds(failures: int, free: int, base: float, cap: float) -> float:
+    """How long sign-in stays refused after `failures` failed attempts in a row.
+
+    The first `free` cost nothing (people mistype); then `base`, doubling with each further failure up to
+    `cap`: a person waits seconds, a password guesser gets a few dozen tries an hour.
+    """
+    if failures < free:
+        return 0.0
+    return float(min(base * 2 ** min(failures - free, 64), cap))

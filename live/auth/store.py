@@ -1,28 +1,49 @@
-"""Staff users and API tokens in the database."""
+"""Staff users, API tokens and login sessions in the database."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.auth.model import Role
-from live.auth.passwords import hash_password, new_api_token, token_digest, verify_password
-from live.db.tables import ApiToken, User
+from live.auth.passwords import hash_password_async, new_api_token, token_digest, verify_password_async
+from live.db.tables import ApiToken, LoginSession, User
 from live.errors import Conflict, InvalidInput, NotFound
+
+MIN_PASSWORD = 8
+# API tokens live this long unless asked otherwise (`expires_in_days`, `live token create --expires-days`).
+TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 365
 
 
 def normalize_email(email: str) -> str:
-    email = email.strip().lower()
-    if "@" not in email or email.startswith("@") or email.endswith("@") or len(email) > 320:
-        raise InvalidInput(f"Email {email!r} is not an email address.")
-    return email
+    """The address lower-cased, or a 400 naming it: RFC 5322 syntax checked by email-validator, no DNS lookup.
+
+    Control characters (a CR/LF that would break an `.ics` or a mail header), quoted local parts and
+    single-label domains are refused. `test_environment` lets `*.test` addresses through, for demos and tests.
+    """
+    raw = email.strip()
+    try:
+        checked = validate_email(raw, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        shown = raw if len(raw) <= 80 else raw[:77] + "..."
+        raise InvalidInput(f"Email {shown!r} is not an email address: {exc}") from exc
+    return checked.normalized.lower()
 
 
 async def user_by_email(db: AsyncSession, email: str) -> User | None:
     return (await db.execute(select(User).where(User.email == email.strip().lower()))).scalar_one_or_none()
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"The password must have at least {MIN_PASSWORD} characters.")
+    if len(password) > 1024:
+        raise InvalidInput("The password must have at most 1024 characters.")
 
 
 async def create_user(db: AsyncSession, email: str, role: Role | str, password: str | None, name: str = "") -> User:
@@ -33,13 +54,13 @@ async def create_user(db: AsyncSession, email: str, role: Role | str, password: 
         raise InvalidInput(f"Role {role!r} is not one of admin, host, csm.") from exc
     if await user_by_email(db, email) is not None:
         raise Conflict(f"A staff user with email {email!r} already exists.")
-    if password is not None and len(password) < 8:
-        raise InvalidInput("The password must have at least 8 characters.")
+    if password is not None:
+        _check_password(password)
     user = User(
         email=email,
         role=role.value,
         name=name or email.split("@")[0].replace(".", " ").title(),
-        password_hash=hash_password(password) if password else None,
+        password_hash=await hash_password_async(password) if password else None,
     )
     db.add(user)
     await db.flush()
@@ -47,35 +68,50 @@ async def create_user(db: AsyncSession, email: str, role: Role | str, password: 
 
 
 async def set_password(db: AsyncSession, user: User, password: str) -> None:
-    if len(password) < 8:
-        raise InvalidInput("The password must have at least 8 characters.")
-    user.password_hash = hash_password(password)
+    _check_password(password)
+    user.password_hash = await hash_password_async(password)
     await db.flush()
 
 
 async def authenticate(db: AsyncSession, email: str, password: str) -> User | None:
     user = await user_by_email(db, email)
-    if user is None:
-        # Hash anyway so a missing user and a wrong password take the same time.
-        verify_password(None, password)
-        return None
-    if not verify_password(user.password_hash, password):
-        return None
-    return None if user.disabled_at is not None else user
+    # An unknown email is verified against a dummy hash: both answers take the same time.
+    ok = await verify_password_async(user.password_hash if user is not None else None, password[:1024])
+    # A disabled user is refused like a wrong password (after the same work).
+    return user if ok and user is not None and user.disabled_at is None else None
 
 
-async def create_token(db: AsyncSession, user: User) -> str:
+async def issue_token(db: AsyncSession, user: User, name: str = "", days: int | None = TOKEN_DAYS) -> tuple[ApiToken, str]:
+    """A new token row and the token itself, shown once; `days=None` never expires (until revoked)."""
     token = new_api_token()
-    db.add(ApiToken(user_id=user.id, token_hash=token_digest(token)))
+    now = datetime.now(UTC)
+    row = ApiToken(
+        user_id=user.id,
+        token_hash=token_digest(token),
+        name=name,
+        created_at=now,
+        expires_at=now + timedelta(days=days) if days is not None else None,
+    )
+    db.add(row)
     await db.flush()
-    return token
+    return row, token
+
+
+async def create_token(db: AsyncSession, user: User, name: str = "", days: int | None = TOKEN_DAYS) -> str:
+    return (await issue_token(db, user, name, days))[1]
 
 
 async def user_for_token(db: AsyncSession, token: str) -> User | None:
+    """The token's user while the token is neither revoked nor expired; marks it used."""
+    now = datetime.now(UTC)
     row = (
         await db.execute(
-            select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id).where(
-                ApiToken.token_hash == token_digest(token)
+            select(User, ApiToken)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .where(
+                ApiToken.token_hash == token_digest(token),
+                ApiToken.revoked_at.is_(None),
+                or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
             )
         )
     ).first()
@@ -84,7 +120,7 @@ async def user_for_token(db: AsyncSession, token: str) -> User | None:
     user, api_token = row
     if user.disabled_at is not None:
         return None
-    api_token.last_used_at = datetime.now(UTC)
+    api_token.last_used_at = now
     return user
 
 
@@ -114,3 +150,52 @@ async def update_user(
         user.disabled_at = (user.disabled_at or datetime.now(UTC)) if disabled else None
     await db.flush()
     return user
+
+
+async def tokens_of(db: AsyncSession, user_id: str | None) -> Sequence[tuple[ApiToken, User]]:
+    """Every token (`user_id=None`) or one user's, newest first, with their owners."""
+    query = select(ApiToken, User).join(User, User.id == ApiToken.user_id).order_by(ApiToken.created_at.desc())
+    if user_id is not None:
+        query = query.where(ApiToken.user_id == user_id)
+    return (await db.execute(query)).tuples().all()
+
+
+async def revoke_token(db: AsyncSession, token: ApiToken) -> None:
+    if token.revoked_at is None:
+        token.revoked_at = datetime.now(UTC)
+    await db.flush()
+
+
+async def start_login(db: AsyncSession, user: User, lifetime: timedelta) -> LoginSession:
+    now = datetime.now(UTC)
+    login = LoginSession(user_id=user.id, created_at=now, expires_at=now + lifetime)
+    db.add(login)
+    await db.flush()
+    return login
+
+
+async def user_for_login(db: AsyncSession, user_id: str, login_id: str) -> User | None:
+    """The user of a live login session: one that was neither revoked (sign-out, password change) nor expired."""
+    row = (
+        await db.execute(
+            select(User)
+            .join(LoginSession, LoginSession.user_id == User.id)
+            .where(
+                LoginSession.id == login_id,
+                User.id == user_id,
+                LoginSession.revoked_at.is_(None),
+                LoginSession.expires_at > datetime.now(UTC),
+            )
+        )
+    ).scalar_one_or_none()
+    return row
+
+
+async def end_logins(db: AsyncSession, user_id: str, only: str | None = None, keep: str | None = None) -> None:
+    """Revokes one login session (`only`), or all of a user's but `keep`."""
+    query = update(LoginSession).where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+    if only is not None:
+        query = query.where(LoginSession.id == only)
+    if keep is not None:
+        query = query.where(LoginSession.id != keep)
+    await db.execute(query.values(revoked_at=datetime.now(UTC)))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -40,7 +41,21 @@ def render(request: web.Request, template: str, staff: Staff | None, **extra: An
 
 
 def safe_next(value: str | None) -> str:
-    # Only local paths: never redirect a signed-in user to another site.
-    if value and value.startswith("/") and not value.startswith("//"):
-        return value
-    return "/"
+    """`value` if it is a path on this site, else "/": a sign-in must never send someone to another site.
+
+    Browsers are lenient: they drop tabs and newlines inside URLs, read `\\` as `/`, and take `//host` (or
+    `/\\host`) as another host. So only a plain path is kept: one leading `/`, no backslash, no control
+    character or whitespace, nothing that decodes to `//` or a backslash, no scheme or host.
+    """
+    if not value or not value.startswith("/") or len(value) > 2000:
+        return "/"
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
+        return "/"
+    # Percent-encoded forms of the same tricks, in case something on the way decodes them.
+    for candidate in (value, unquote(value), unquote(unquote(value))):
+        if candidate.startswith("//") or "\\" in candidate:
+            return "/"
+        parts = urlsplit(candidate)
+        if parts.scheme or parts.netloc:
+            return "/"
+    return value

@@ -12,8 +12,9 @@ from aiohttp import web
 from sqlalchemy import select
 
 from live.accounts import store as accounts
-from live.auth.identity import LOGIN_COOKIE, csrf_ok, current_staff, set_login_cookie
-from live.auth.store import authenticate
+from live.auth.identity import LOGIN_COOKIE, csrf_ok, current_staff, login_claim, set_login_cookie
+from live.auth.store import authenticate, end_logins, start_login
+from live.auth.throttle import LOGIN_THROTTLE
 from live.db.tables import User
 from live.pages import accounts as _accounts_pages  # noqa: F401  (registers its routes)
 from live.pages import admin as _admin_page  # noqa: F401
@@ -22,7 +23,7 @@ from live.pages import sessions as _session_pages  # noqa: F401
 from live.pages.base import render, routes, safe_next, staff_or_login
 from live.pages.sessions import KIND_LABELS
 from live.sessions import store as sessions
-from live.typedefs import DB
+from live.typedefs import DB, SETTINGS
 
 __all__ = ["routes"]
 
@@ -38,24 +39,39 @@ async def login_form(request: web.Request) -> web.Response:
 @routes.post("/login")
 async def login(request: web.Request) -> web.Response:
     form = await request.post()
-    email = str(form.get("email", "")).strip()
+    email = str(form.get("email", "")).strip()[:320]
     password = str(form.get("password", ""))
     next_path = safe_next(str(form.get("next", "/")))
-    error = None
     if not csrf_ok(request, str(form.get("csrf_token", ""))):
-        error = "Your form expired. Please try again."
-    elif not email or not password:
-        error = "Enter your email and password."
-    else:
-        async with request.app[DB]() as db:
-            user = await authenticate(db, email, password)
-        if user is not None:
-            redirect = web.HTTPFound(next_path)
-            set_login_cookie(request, redirect, user.id)
-            raise redirect
-        error = "That email and password do not match a staff account."
+        return _login_page(request, 400, "Your form expired. Please try again.", email, next_path)
+    if not email or not password:
+        return _login_page(request, 400, "Enter your email and password.", email, next_path)
+    throttle = request.app[LOGIN_THROTTLE]
+    keys = {"account": email.lower(), "address": request.remote or "unknown"}
+    wait = await throttle.retry_after(keys)
+    if wait:
+        response = _login_page(
+            request, 429, f"Too many failed sign-ins. Try again in {wait} second{'s' if wait != 1 else ''}.", email,
+            next_path,
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    async with request.app[DB]() as db:
+        user = await authenticate(db, email, password)
+        if user is None:
+            await throttle.failed(keys)
+            return _login_page(request, 401, "That email and password do not match a staff account.", email, next_path)
+        await throttle.succeeded(keys)
+        login_session = await start_login(db, user, timedelta(days=request.app[SETTINGS].login_days))
+        await db.commit()
+    redirect = web.HTTPFound(next_path)
+    set_login_cookie(request, redirect, user.id, login_session.id)
+    raise redirect
+
+
+def _login_page(request: web.Request, status: int, error: str, email: str, next_path: str) -> web.Response:
     response = render(request, "login.html", None, error=error, email=email, next=next_path)
-    response.set_status(401 if error and "match" in error else 400)
+    response.set_status(status)
     return response
 
 
@@ -64,6 +80,12 @@ async def logout(request: web.Request) -> web.Response:
     form = await request.post()
     if not csrf_ok(request, str(form.get("csrf_token", ""))):
         raise web.HTTPBadRequest(text="Your form expired. Please go back and try again.")
+    # The cookie stops working everywhere at once, even where a copy of it survives the browser's deletion.
+    claim = login_claim(request)
+    if claim is not None:
+        async with request.app[DB]() as db:
+            await end_logins(db, claim.user_id, only=claim.login_id)
+            await db.commit()
     response = web.HTTPFound("/login")
     response.del_cookie(LOGIN_COOKIE, path="/")
     raise response

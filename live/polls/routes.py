@@ -8,6 +8,7 @@ from aiohttp import web
 from pydantic import Field, StrictBool
 
 from live.api.parse import Body, json_body
+from live.api.spec import ApiRoutes, Out
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.errors import Conflict, LiveError
@@ -18,7 +19,7 @@ from live.polls.model import MAX_OPTION, MAX_OPTIONS, MAX_QUESTION, MIN_OPTIONS,
 from live.polls.writer import POLL_WRITER
 from live.typedefs import DB
 
-routes = web.RouteTableDef()
+api = ApiRoutes("polls")
 
 
 class PollIn(Body):
@@ -26,6 +27,22 @@ class PollIn(Body):
     options: list[Annotated[str, Field(max_length=MAX_OPTION)]] = Field(min_length=MIN_OPTIONS, max_length=MAX_OPTIONS)
     multiple: StrictBool = False
     anonymous: StrictBool = False
+
+
+class PollOut(Out):
+    id: str
+    session_id: str
+    question: str
+    options: list[str]
+    multiple: bool
+    anonymous: bool
+    status: str
+    counts: list[int]
+    voters: int
+    votes: list[dict[str, Any]]
+    created_at: str | None
+    opened_at: str | None
+    closed_at: str | None
 
 
 def poll_json(stored: store.StoredPoll, voters: dict[str, store.Voter]) -> dict[str, Any]:
@@ -57,7 +74,7 @@ def poll_json(stored: store.StoredPoll, voters: dict[str, store.Voter]) -> dict[
     }
 
 
-@routes.post("/api/v1/sessions/{id}/polls")
+@api.post("/api/v1/sessions/{id}/polls", body=PollIn, response=PollOut, status=201, errors=(409,), summary="Prepare a poll to launch from the room")
 async def create_draft(request: web.Request) -> web.Response:
     """A prepared poll, launched later from the room with `poll.open {poll_id}`."""
     await require_staff(request, Action.RUN_SESSIONS)
@@ -72,7 +89,7 @@ async def create_draft(request: web.Request) -> web.Response:
         return web.json_response(poll_json(store.StoredPoll(poll, [0] * len(spec.options), {}), {}), status=201)
 
 
-@routes.get("/api/v1/sessions/{id}/polls")
+@api.get("/api/v1/sessions/{id}/polls", response=list[PollOut], summary="Polls with counts and, unless anonymous, votes")
 async def list_polls(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_SESSIONS)
     await request.app[POLL_WRITER].flush()  # this process's queued votes first

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from live.auth.identity import LOGIN_COOKIE, LOGIN_MAX_AGE
-from live.auth.store import user_for_token
+from live.auth.identity import LOGIN_COOKIE, LoginClaim, read_login_cookie
+from live.auth.store import user_for_login, user_for_token
 from live.chat.model import without_bidi_controls
 from live.db.tables import Contact, Invitation, LiveSession, User
 from live.errors import Forbidden, LiveError, NotFound, Unauthenticated
@@ -40,8 +39,8 @@ class Joining:
     status: str
 
 
-def login_cookie_user(secret: str, cookie_header: str) -> str | None:
-    """The staff user id in a `live_login` cookie (the same signing as `live.auth.identity`), if valid."""
+def login_cookie_claim(secret: str, cookie_header: str) -> LoginClaim | None:
+    """The (user, login session) in a `live_login` cookie (read as `live.auth.identity` reads it), if signed."""
     if not cookie_header:
         return None
     try:
@@ -51,12 +50,7 @@ def login_cookie_user(secret: str, cookie_header: str) -> str | None:
     morsel = jar.get(LOGIN_COOKIE)
     if morsel is None or not morsel.value:
         return None
-    try:
-        data = URLSafeTimedSerializer(secret, salt="login").loads(morsel.value, max_age=LOGIN_MAX_AGE)
-    except BadSignature:
-        return None
-    user_id = data.get("u") if isinstance(data, dict) else None
-    return user_id if isinstance(user_id, str) else None
+    return read_login_cookie(secret, morsel.value)
 
 
 def parse_auth(auth: Any) -> tuple[str | None, str]:
@@ -104,8 +98,9 @@ async def resolve(db: AsyncSession, secret: str, auth: Any, cookie_header: str) 
             await db.commit()
             participant = _staff(user, session)
     else:
-        user_id = login_cookie_user(secret, cookie_header)
-        user = await db.get(User, user_id) if user_id else None
+        # A signed-out or revoked login session no longer opens a room.
+        login = login_cookie_claim(secret, cookie_header)
+        user = await user_for_login(db, login.user_id, login.login_id) if login else None
         if user is None:
             raise Unauthenticated("Send auth.token (a join token or an API token), or sign in.", code="bad_auth")
         participant = _staff(user, session)

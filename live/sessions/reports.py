@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from live.api.spec import ApiRoutes, Out
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.engagement import store as engagement
@@ -19,7 +20,7 @@ from live.registration.model import Question, questions_of
 from live.sessions import store
 from live.typedefs import DB, ENGAGEMENT
 
-routes = web.RouteTableDef()
+api = ApiRoutes("sessions")
 
 
 async def _report(request: web.Request) -> tuple[AttendanceReport, list[Question], dict[str, dict[str, str]]]:
@@ -38,7 +39,23 @@ async def _report(request: web.Request) -> tuple[AttendanceReport, list[Question
     return dataclasses.replace(report, rows=rows), questions, answers
 
 
-@routes.get("/api/v1/sessions/{id}/attendance")
+class AttendanceRowOut(Out):
+    contact_id: str | None
+    account_id: str | None
+    joined_at: str | None
+    left_at: str | None
+    present_seconds: float
+    focused_seconds: float
+    chat_messages: int
+    questions: int
+    poll_answers: int
+    reactions: int
+    hand_raises: int
+    score: float | None
+    no_show: bool
+
+
+@api.get("/api/v1/sessions/{id}/attendance", response=list[AttendanceRowOut], summary="One row per invited or present person")
 async def attendance(request: web.Request) -> web.Response:
     report, _, answers = await _report(request)
     # Registration answers by question id; people who did not register (invited by staff) have none.
@@ -47,7 +64,7 @@ async def attendance(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/api/v1/sessions/{id}/report.csv")
+@api.get("/api/v1/sessions/{id}/report.csv", media_type="text/csv", summary="The attendance rows as CSV")
 async def attendance_csv(request: web.Request) -> web.Response:
     report, questions, answers = await _report(request)
     return web.Response(

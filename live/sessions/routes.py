@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from live.api.parse import Body, json_body, validate
+from live.api.parse import Body, When, json_body, validate
+from live.api.spec import ApiRoutes, Out
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.auth.store import user_by_email
@@ -24,26 +25,19 @@ from live.sessions.model import SessionKind, SessionStatus, check_room_empty
 from live.sessions.wire import invitation_json, session_json
 from live.typedefs import DB, ROOM_STATE, SETTINGS
 
-routes = web.RouteTableDef()
+api = ApiRoutes("sessions")
 
 
 class SessionIn(Body):
     kind: SessionKind
     title: str = Field(min_length=1, max_length=300)
-    starts_at: datetime
+    starts_at: When
     duration_minutes: int = Field(ge=5, le=24 * 60)
     host_email: str = Field(min_length=3, max_length=320)
     contact_ids: list[str] = Field(default_factory=list, max_length=5000)
     account_ids: list[str] = Field(default_factory=list, max_length=5000)
     registration: Registration = Registration.INVITE_ONLY
     questions: list[QuestionIn] = Field(default_factory=list)
-
-    @field_validator("starts_at")
-    @classmethod
-    def _zone(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("needs a time zone, e.g. 'Z' or '+02:00'")
-        return value
 
 
 class QuestionIn(Body):
@@ -61,23 +55,49 @@ class InvitationsIn(Body):
 
 class SessionPatch(Body):
     title: str | None = Field(default=None, min_length=1, max_length=300)
-    starts_at: datetime | None = None
+    starts_at: When | None = None
     duration_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
     host_email: str | None = Field(default=None, min_length=3, max_length=320)
     registration: Registration | None = None
     questions: list[QuestionIn] | None = None
 
-    @field_validator("starts_at")
-    @classmethod
-    def _zone(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("needs a time zone, e.g. 'Z' or '+02:00'")
-        return value
-
 
 class SessionQuery(Body):
     status: SessionStatus | None = None
     kind: SessionKind | None = None
+
+
+class SessionOut(Out):
+    id: str
+    kind: str
+    title: str
+    starts_at: str | None
+    duration_minutes: int
+    host_email: str | None
+    host_name: str | None
+    status: str
+    sequence: int
+    cancelled_at: str | None
+    started_at: str | None
+    ended_at: str | None
+    proposed: bool
+    account_id: str | None
+    host_url: str
+    created_at: str | None
+
+
+class InvitationOut(Out):
+    contact_id: str
+    account_id: str
+    name: str
+    email: str
+    join_url: str
+    token: str
+    reason: str | None
+
+
+class SessionDetailOut(SessionOut):
+    invitations: list[InvitationOut]
 
 
 async def host_user(db: Any, email: str) -> User:
@@ -89,7 +109,7 @@ async def host_user(db: Any, email: str) -> User:
     return user
 
 
-@routes.post("/api/v1/sessions")
+@api.post("/api/v1/sessions", body=SessionIn, response=SessionDetailOut, status=201, summary="Schedule a session")
 async def create_session(request: web.Request) -> web.Response:
     await require_staff(request, Action.WRITE_SESSIONS)
     body = await json_body(request, SessionIn)
@@ -119,7 +139,7 @@ async def create_session(request: web.Request) -> web.Response:
     return web.json_response(payload, status=201)
 
 
-@routes.get("/api/v1/sessions")
+@api.get("/api/v1/sessions", query=SessionQuery, response=list[SessionOut], summary="List sessions")
 async def list_sessions(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_SESSIONS)
     query = validate(SessionQuery, {k: v for k, v in request.query.items() if v != ""})
@@ -130,7 +150,7 @@ async def list_sessions(request: web.Request) -> web.Response:
         return web.json_response([session_json(s, hosts.get(s.host_id), settings.public_url) for s in sessions])
 
 
-@routes.get("/api/v1/sessions/{id}")
+@api.get("/api/v1/sessions/{id}", response=SessionDetailOut, summary="One session with its invitations")
 async def get_session(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_SESSIONS)
     settings = request.app[SETTINGS]
@@ -146,7 +166,7 @@ async def get_session(request: web.Request) -> web.Response:
         return web.json_response(payload)
 
 
-@routes.post("/api/v1/sessions/{id}/invitations")
+@api.post("/api/v1/sessions/{id}/invitations", body=InvitationsIn, response=list[InvitationOut], summary="Invite contacts or whole accounts")
 async def invite(request: web.Request) -> web.Response:
     await require_staff(request, Action.WRITE_SESSIONS)
     body = await json_body(request, InvitationsIn)
@@ -167,7 +187,7 @@ async def invite(request: web.Request) -> web.Response:
     return web.json_response(payload)
 
 
-@routes.patch("/api/v1/sessions/{id}")
+@api.patch("/api/v1/sessions/{id}", body=SessionPatch, response=SessionOut, errors=(409,), summary="Edit or reschedule a session that has not started")
 async def patch_session(request: web.Request) -> web.Response:
     """Edits or reschedules a session that has not started; invitees hear of it (SessionRescheduled)."""
     await require_staff(request, Action.WRITE_SESSIONS)
@@ -202,7 +222,7 @@ async def patch_session(request: web.Request) -> web.Response:
     return web.json_response(payload)
 
 
-@routes.delete("/api/v1/sessions/{id}/invitations/{contact_id}")
+@api.delete("/api/v1/sessions/{id}/invitations/{contact_id}", status=204, errors=(409,), summary="Un-invite a contact: the join link stops working")
 async def uninvite(request: web.Request) -> web.Response:
     await require_staff(request, Action.WRITE_SESSIONS)
     session_id, contact_id = request.match_info["id"], request.match_info["contact_id"]
@@ -214,7 +234,7 @@ async def uninvite(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@routes.get("/api/v1/sessions/{id}/invitations")
+@api.get("/api/v1/sessions/{id}/invitations", response=list[InvitationOut], summary="A session\u2019s invitations")
 async def list_invitations(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_SESSIONS)
     settings = request.app[SETTINGS]
@@ -225,7 +245,7 @@ async def list_invitations(request: web.Request) -> web.Response:
         return web.json_response([invitation_json(i, c, settings.public_url, states.get(c.id)) for i, c in rows])
 
 
-@routes.post("/api/v1/sessions/{id}/confirm")
+@api.post("/api/v1/sessions/{id}/confirm", response=SessionOut, errors=(409,), summary="Confirm a proposed check-in")
 async def confirm_session(request: web.Request) -> web.Response:
     """A CSM confirms a check-in the engine proposed: it stays scheduled, no longer proposed."""
     await require_staff(request, Action.WRITE_SESSIONS)
@@ -244,7 +264,7 @@ async def confirm_session(request: web.Request) -> web.Response:
     return web.json_response(payload)
 
 
-@routes.delete("/api/v1/sessions/{id}")
+@api.delete("/api/v1/sessions/{id}", response=SessionOut, errors=(409,), summary="Cancel a session that has not started")
 async def cancel_session(request: web.Request) -> web.Response:
     """Cancels a session that has not started (or a proposed check-in the CSM does not want). The row
     and its invitations stay, so join links and the schedule can say it was cancelled."""
@@ -260,7 +280,7 @@ async def cancel_session(request: web.Request) -> web.Response:
     return web.json_response(payload)
 
 
-@routes.get("/join/{token}.ics")
+@api.get("/join/{token}.ics", auth="join_token", media_type="text/calendar", summary="The invitation as an .ics file")
 async def ics(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     token = request.match_info["token"]

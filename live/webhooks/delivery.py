@@ -15,6 +15,7 @@ from live.background import running
 from live.db.tables import Webhook, WebhookDelivery
 from live.typedefs import DB, SETTINGS
 from live.webhooks.model import MAX_ATTEMPTS, backoff, sign
+from live.webhooks.targets import InternalTarget, check_delivery_host, delivery_session
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,16 @@ async def _send(
     status: int | None = None
     error: str | None = None
     try:
-        async with http.post(url, data=body.encode(), headers=headers, timeout=TIMEOUT) as response:
+        check_delivery_host(url, app[SETTINGS].webhook_allow_private)
+        # A redirect is an answer, not a new target: a public URL must not bounce us onto an internal one.
+        async with http.post(url, data=body.encode(), headers=headers, timeout=TIMEOUT, allow_redirects=False) as response:
             status = response.status
             if not 200 <= status < 300:
                 error = f"HTTP {status}"
+    except aiohttp.ClientConnectorError as exc:
+        # The refusal of an internal address is raised inside aiohttp's resolver; say it, not "[None]".
+        cause = exc.os_error if isinstance(exc.os_error, InternalTarget) else exc
+        error = f"{type(cause).__name__}: {cause}"
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         error = f"{type(exc).__name__}: {exc}"
     attempts += 1
@@ -96,7 +103,7 @@ async def outbox_ctx(app: web.Application) -> AsyncIterator[None]:
     interval = app[SETTINGS].outbox_interval
 
     async def loop() -> None:
-        async with aiohttp.ClientSession() as http:
+        async with delivery_session(app[SETTINGS].webhook_allow_private) as http:
             while True:
                 try:
                     sent = await deliver_due(app, http)

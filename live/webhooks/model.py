@@ -1,10 +1,11 @@
-"""Standard Webhooks message ids, signatures and the retry schedule: pure functions."""
+"""Standard Webhooks message ids, signatures, the retry schedule and which addresses are internal: pure functions."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from datetime import timedelta
 from enum import StrEnum
@@ -50,3 +51,23 @@ def verify(secret: str, message_id: str, timestamp: int, body: str, signature_he
 
 def backoff(attempts: int) -> timedelta:
     return min(timedelta(seconds=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+# `::a.b.c.d`, the deprecated IPv4-compatible form: judged by the IPv4 address it carries.
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def is_internal(address: str) -> bool:
+    """Whether a webhook to `address` would reach this machine or its private network.
+
+    Loopback, RFC 1918 and ULA (private), link-local, unspecified, carrier-grade NAT, multicast and every
+    other range that is not globally routable count; an IPv4 address inside IPv6 (`::ffff:127.0.0.1`) is
+    judged as the IPv4 address it carries.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone (`fe80::1%eth0`)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip in _IPV4_COMPATIBLE and int(ip) > 1:  # deprecated IPv4-compatible form, ::a.b.c.d
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return not ip.is_global or ip.is_multicast

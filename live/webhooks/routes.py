@@ -10,17 +10,19 @@ from aiohttp import web
 from pydantic import Field, field_validator
 
 from live.api.parse import Body, json_body
+from live.api.spec import ApiRoutes, Out
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.db.tables import Webhook, WebhookDelivery
 from live.errors import NotFound
 from live.isotime import iso
-from live.typedefs import DB
+from live.typedefs import DB, SETTINGS
 from live.webhooks import store
 from live.webhooks.delivery import poke
 from live.webhooks.model import WebhookEvent
+from live.webhooks.targets import check_url
 
-routes = web.RouteTableDef()
+api = ApiRoutes("webhooks")
 
 
 class WebhookIn(Body):
@@ -34,6 +36,30 @@ class WebhookIn(Body):
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError("must be an http:// or https:// URL")
         return value
+
+
+class WebhookOut(Out):
+    id: str
+    url: str
+    events: list[str]
+    active: bool
+    created_at: str | None
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str
+
+
+class DeliveryOut(Out):
+    id: str
+    type: str
+    status: str
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    next_attempt_at: str | None
+    created_at: str | None
+    delivered_at: str | None
 
 
 def webhook_json(hook: Webhook) -> dict[str, Any]:
@@ -54,24 +80,25 @@ def delivery_json(row: WebhookDelivery) -> dict[str, Any]:
     }
 
 
-@routes.post("/api/v1/webhooks")
+@api.post("/api/v1/webhooks", body=WebhookIn, response=WebhookCreatedOut, status=201, summary="Subscribe a URL to events (admin)")
 async def create(request: web.Request) -> web.Response:
     await require_staff(request, Action.MANAGE_WEBHOOKS)
     body = await json_body(request, WebhookIn)
+    await check_url(body.url, request.app[SETTINGS].webhook_allow_private)
     async with request.app[DB]() as db:
         hook = await store.create_webhook(db, body.url, list(dict.fromkeys(e.value for e in body.events)))
         await db.commit()
         return web.json_response({**webhook_json(hook), "secret": hook.secret}, status=201)
 
 
-@routes.get("/api/v1/webhooks")
+@api.get("/api/v1/webhooks", response=list[WebhookOut], summary="Webhook subscriptions (admin)")
 async def list_all(request: web.Request) -> web.Response:
     await require_staff(request, Action.MANAGE_WEBHOOKS)
     async with request.app[DB]() as db:
         return web.json_response([webhook_json(h) for h in await store.list_webhooks(db)])
 
 
-@routes.get("/api/v1/webhooks/{id}/deliveries")
+@api.get("/api/v1/webhooks/{id}/deliveries", response=list[DeliveryOut], summary="The last deliveries of a webhook (admin)")
 async def list_deliveries(request: web.Request) -> web.Response:
     await require_staff(request, Action.MANAGE_WEBHOOKS)
     async with request.app[DB]() as db:
@@ -81,7 +108,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
         return web.json_response([delivery_json(d) for d in await store.deliveries(db, hook.id)])
 
 
-@routes.post("/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry")
+@api.post("/api/v1/webhooks/{id}/deliveries/{delivery_id}/retry", response=Out, errors=(409,), summary="Send a failed delivery again (admin)")
 async def retry(request: web.Request) -> web.Response:
     await require_staff(request, Action.MANAGE_WEBHOOKS)
     async with request.app[DB]() as db:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from live.pages.base import safe_next
 from tests.conftest import LiveServer, StaffMember
 
 
@@ -88,3 +91,35 @@ async def test_signing_out_ends_the_session(sqlite_server: LiveServer, sqlite_st
     assert out.status == 302
     again = await sqlite_server.request("GET", "/", allow_redirects=False)
     assert again.status == 302
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "//example.com", "///example.com", "/\\example.com", "\\\\example.com", "/\t/example.com", "/\n/example.com",
+        "/\r\n/example.com", " //example.com", "/%2F/example.com", "/%2f%2fexample.com", "/%5Cexample.com",
+        "/%252F/example.com", "https://example.com", "http:/example.com", "https:example.com", "javascript:alert(1)",
+        "example.com", "/\u2028/example.com", "/\u200b/example.com", "",
+    ],
+)
+def test_a_next_that_could_leave_the_site_becomes_the_home_page(target: str) -> None:
+    assert safe_next(target) == "/"
+
+
+@pytest.mark.parametrize("target", ["/", "/accounts", "/sessions/abc/live", "/accounts?tier=high&phase=onboarding",
+                                    "/accounts?q=a%20b", "/sessions#today"])
+def test_a_local_next_is_kept(target: str) -> None:
+    assert safe_next(target) == target
+
+
+async def test_signing_in_with_a_tab_trick_in_next_lands_on_this_site(
+    sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember]
+) -> None:
+    form = await sqlite_server.request("GET", "/login")
+    response = await sqlite_server.request(
+        "POST", "/login",
+        data={"email": "host@example.com", "password": sqlite_staff["host"].password, "csrf_token": csrf_from(form.text),
+              "next": "/\t/example.com"},
+        allow_redirects=False,
+    )
+    assert response.status == 302 and response.headers["Location"] == "/"

@@ -27,6 +27,8 @@ async def make_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
 
     async def make(database_url: str, **overrides: Any) -> LiveServer:
         overrides.setdefault("engagement", SHORT_SESSIONS_COUNT)
+        # The loop's tests deliver webhooks to loopback receivers, which only a development setting allows.
+        overrides.setdefault("webhook_allow_private", True)
         server = await start_server(settings_for(database_url, tmp_path, **overrides))
         servers.append(server)
         return server

@@ -141,7 +141,7 @@ async def test_deliveries_pending_when_the_app_stops_are_sent_by_the_next_one(
     admin = await add_staff(sqlite_url, "admin@example.com", "admin")
     csm = await add_staff(sqlite_url, "csm@example.com", "csm")
     receiver = Receiver()  # not listening yet: the first app cannot deliver
-    first = await start_server(settings_for(sqlite_url, tmp_path))
+    first = await start_server(settings_for(sqlite_url, tmp_path, webhook_allow_private=True))
     try:
         hook = await subscribe(first, admin.token, receiver.url, ["account.tier_changed"])
         account = await new_account(first, csm.token, "Patient")
@@ -157,7 +157,7 @@ async def test_deliveries_pending_when_the_app_stops_are_sent_by_the_next_one(
         await first.stop()
 
     await receiver.start()
-    second = await start_server(settings_for(sqlite_url, tmp_path))
+    second = await start_server(settings_for(sqlite_url, tmp_path, webhook_allow_private=True))
     try:
         async def delivered() -> Any:
             rows = await api(second, "GET", f"/api/v1/webhooks/{hook['id']}/deliveries", admin.token)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,7 +51,8 @@ async def schedule(
     """An account with contacts and a session of `kind` they are invited to, all through the API."""
     created = await api(server, staff, "POST", "/api/v1/accounts", {"name": account, "plan": "growth", "mrr": mrr})
     for name in contacts:
-        email = name.lower().replace(" ", ".") + "@" + account.lower().replace(" ", "") + ".test"
+        # Names may be anything (pages must escape them); addresses must be addresses.
+        email = _slug(name, ".") + "@" + _slug(account, "") + ".test"
         await api(server, staff, "POST", f"/api/v1/accounts/{created['id']}/contacts", {"name": name, "email": email})
     session = await api(
         server,
@@ -67,6 +70,10 @@ async def schedule(
     )
     invited = [Invited(i["contact_id"], i["name"], i["join_url"]) for i in session["invitations"]]
     return Scheduled(session["id"], created["id"], invited)
+
+
+def _slug(text: str, joiner: str) -> str:
+    return joiner.join(re.findall(r"[a-z0-9]+", text.lower())) or "x"
 
 
 async def signed_in(browser: Browser, server: LiveServer, staff: StaffMember, **options: Any) -> tuple[BrowserContext, Page]:
@@ -103,15 +110,26 @@ def watch(page: Page, who: str) -> None:
     )
 
 
+async def wait_for(page: Page, expression: str, arg: Any = None) -> Any:
+    """Polls `expression` (a JS expression, or a function of `arg`) until it is truthy.
+
+    Playwright's own `wait_for_function` evaluates its predicate from a string on every animation frame,
+    which the pages' Content-Security-Policy (no 'unsafe-eval') refuses; `page.evaluate` runs as the
+    debugger, outside the page's policy.
+    """
+    async with asyncio.timeout(TIMEOUT_MS / 1000):
+        while not (value := await page.evaluate(expression, arg)):  # noqa: ASYNC110 (the browser has no event for us)
+            await asyncio.sleep(0.05)
+    return value
+
+
 async def enter_room(page: Page) -> None:
     """Passes the prejoin check (the button enables once the camera answered) and waits for the room."""
     join = page.get_by_test_id("join")
     await join.wait_for(state="visible")
-    await page.wait_for_function("!document.querySelector('[data-testid=join]').disabled", timeout=TIMEOUT_MS)
+    await wait_for(page, "!document.querySelector('[data-testid=join]').disabled")
     await join.click()
-    await page.wait_for_function(
-        "document.getElementById('connection').textContent === 'Connected'", timeout=TIMEOUT_MS
-    )
+    await wait_for(page, "document.getElementById('connection').textContent === 'Connected'")
 
 
 PLAYING = """(count) => {
@@ -122,15 +140,15 @@ PLAYING = """(count) => {
 
 async def assert_remote_video_plays(page: Page, count: int = 1) -> None:
     """Each remote video has a picture and its clock runs (currentTime advances)."""
-    await page.wait_for_function(PLAYING, arg=count, timeout=TIMEOUT_MS)
+    await wait_for(page, PLAYING, count)
     before = await page.evaluate(
         "[...document.querySelectorAll('[data-testid=remote-video]')].map((v) => v.currentTime)"
     )
-    await page.wait_for_function(
+    await wait_for(
+        page,
         """(before) => [...document.querySelectorAll('[data-testid=remote-video]')]
               .every((v, i) => v.currentTime > before[i] + 0.5)""",
-        arg=before,
-        timeout=TIMEOUT_MS,
+        before,
     )
 
 

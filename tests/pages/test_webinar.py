@@ -17,6 +17,7 @@ from tests.pages.support import (
     in_view,
     schedule,
     signed_in,
+    wait_for,
 )
 
 pytestmark = pytest.mark.browser
@@ -72,8 +73,8 @@ async def test_an_attendee_votes_with_a_click_and_the_host_sees_the_result(
                     window.liveRoom.socket.io.engine.close();
                 }"""
             )
-            await attendee.wait_for_function("window.statuses.includes('Reconnecting…')")
-            await attendee.wait_for_function("document.getElementById('connection').textContent === 'Connected'")
+            await wait_for(attendee, "window.statuses.includes('Reconnecting…')")
+            await wait_for(attendee, "document.getElementById('connection').textContent === 'Connected'")
             await attendee.get_by_test_id("poll").get_by_test_id("poll-results").wait_for()
         finally:
             await browser.close()

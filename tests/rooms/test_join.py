@@ -64,14 +64,19 @@ async def test_an_unknown_api_token_is_refused(room: Room, sqlite_server: LiveSe
     assert error["code"] == "invalid_token"
 
 
-async def test_staff_may_join_with_the_login_cookie(
+async def test_staff_may_join_with_the_login_cookie_until_they_sign_out(
     room: Room, join: Connector, sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember]
 ) -> None:
-    from itsdangerous import URLSafeTimedSerializer
+    from tests.auth.test_routes import csrf_from, sign_in
 
-    cookie = URLSafeTimedSerializer(sqlite_server.settings.secret_key, salt="login").dumps({"u": sqlite_staff["host"].id})
+    await sign_in(sqlite_server, sqlite_staff["host"].email, sqlite_staff["host"].password)
+    cookie = next(c.value for c in sqlite_server.http.cookie_jar if c.key == "live_login")
     client = await join(None, room.session_id, headers={"Cookie": f"live_login={cookie}"})
     assert client.state["you"]["role"] == "host"
+    page = await sqlite_server.request("GET", "/")
+    await sqlite_server.request("POST", "/logout", data={"csrf_token": csrf_from(page.text)}, allow_redirects=False)
+    error = await refusal(sqlite_server.url, {"session": room.session_id}, headers={"Cookie": f"live_login={cookie}"})
+    assert error["code"] == "bad_auth"
 
 
 async def test_a_reconnect_keeps_the_participant_id_and_does_not_duplicate_presence(

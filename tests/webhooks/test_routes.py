@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from live.webhooks.model import sign, verify
-from tests.conftest import LiveServer, StaffMember, free_port
+from tests.conftest import LiveServer, ServerFactory, StaffMember, add_staff, free_port
 
 
 class Receiver:
@@ -65,7 +65,10 @@ async def test_only_admins_manage_webhooks_and_urls_are_checked(
     assert [h["url"] for h in listed.body] == ["https://example.com/hook"] and "secret" not in listed.body[0]
 
 
-async def test_a_manual_tier_change_is_delivered_signed(sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember]) -> None:
+async def test_a_manual_tier_change_is_delivered_signed(make_server: ServerFactory, sqlite_url: str) -> None:
+    # The receiver is on loopback, which only a development setting allows.
+    sqlite_server = await make_server(sqlite_url, webhook_allow_private=True)
+    sqlite_staff = {"admin": await add_staff(sqlite_url, "admin@example.com", "admin")}
     receiver = Receiver()
     await receiver.start()
     try:

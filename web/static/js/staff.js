@@ -124,3 +124,7 @@ document.addEventListener("click", async (event) => {
     setTimeout(() => { copy.textContent = label; }, 1500);
   }
 });
+
+// Poll result bars carry their share as data-share; it is set here because the page's Content-Security-Policy
+// refuses style attributes in the HTML.
+for (const bar of document.querySelectorAll("[data-share]")) bar.style.width = `${bar.dataset.share}%`;

@@ -41,6 +41,7 @@ import json
 import multiprocessing
 import os
 import pstats
+import shutil
 import socket
 import subprocess
 import sys
@@ -648,6 +649,7 @@ def measure(
     for node in nodes:
         node.process.kill()
         node.process.wait()
+        shutil.rmtree(node.directory, ignore_errors=True)
 
     server_cpu = cpu1 - cpu0
     fps = [c / seconds for c in counts]
@@ -685,6 +687,7 @@ class BenchNode:
     role: str
     url: str
     process: subprocess.Popen[bytes]
+    directory: Path
 
 
 def start_janus_nodes(roles: list[str]) -> list[BenchNode]:
@@ -704,7 +707,7 @@ def start_janus_nodes(roles: list[str]) -> list[BenchNode]:
                 break
             except OSError:
                 time.sleep(0.1)
-        nodes.append(BenchNode(role, config.url, process))
+        nodes.append(BenchNode(role, config.url, process, main.parent))
     return nodes
 
 

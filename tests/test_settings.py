@@ -36,13 +36,13 @@ def test_environment_wins_over_the_env_file(tmp_path: Path) -> None:
 
 def test_ice_servers_must_be_a_json_list(tmp_path: Path) -> None:
     ok = Settings.from_env(
-        {"LIVE_ICE_SERVERS": '[{"urls": "stun:stun.example.com"}]', "LIVE_SECRET_KEY": "k"}, env_file=tmp_path / "x"
+        {"LIVE_ICE_SERVERS": '[{"urls": "stun:stun.example.com"}]', "LIVE_SECRET_KEY": "k" * 32}, env_file=tmp_path / "x"
     )
     assert ok.ice_servers == [{"urls": "stun:stun.example.com"}]
     with pytest.raises(InvalidInput, match="LIVE_ICE_SERVERS"):
-        Settings.from_env({"LIVE_ICE_SERVERS": "{nope", "LIVE_SECRET_KEY": "k"}, env_file=tmp_path / "x")
+        Settings.from_env({"LIVE_ICE_SERVERS": "{nope", "LIVE_SECRET_KEY": "k" * 32}, env_file=tmp_path / "x")
     with pytest.raises(InvalidInput, match="Not a JSON list"):
-        Settings.from_env({"LIVE_ICE_SERVERS": "{}", "LIVE_SECRET_KEY": "k"}, env_file=tmp_path / "x")
+        Settings.from_env({"LIVE_ICE_SERVERS": "{}", "LIVE_SECRET_KEY": "k" * 32}, env_file=tmp_path / "x")
 
 
 def test_the_one_on_one_grace_period_is_a_number_of_seconds(tmp_path: Path) -> None:
@@ -86,3 +86,19 @@ def test_the_var_directory_key_and_database_are_private_to_their_owner(tmp_path:
     assert stat.S_IMODE((var / "secret.key").stat().st_mode) == 0o600
     assert stat.S_IMODE(database.parent.stat().st_mode) == 0o700
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
+
+
+def test_media_is_embedded_unless_janus_is_asked_for_with_its_nodes(tmp_path: Path) -> None:
+    env = {"LIVE_SECRET_KEY": "k" * 32, "LIVE_VAR_DIR": str(tmp_path)}
+    assert Settings.from_env(env, env_file=tmp_path / "none").media == "embedded"
+    nodes = '[{"url": "http://127.0.0.1:8088/janus", "role": "origin"}, {"url": "http://e:8088/janus", "role": "edge"}]'
+    settings = Settings.from_env(env | {"LIVE_MEDIA": "janus", "LIVE_JANUS": nodes}, env_file=tmp_path / "none")
+    assert settings.media == "janus"
+    assert [(n.role, n.url) for n in settings.janus] == [
+        ("origin", "http://127.0.0.1:8088/janus"),
+        ("edge", "http://e:8088/janus"),
+    ]
+    with pytest.raises(InvalidInput, match="'LIVE_MEDIA' has value 'mediasoup'"):
+        Settings.from_env(env | {"LIVE_MEDIA": "mediasoup"}, env_file=tmp_path / "none")
+    with pytest.raises(InvalidInput, match="exactly one 'origin'"):
+        Settings.from_env(env | {"LIVE_MEDIA": "janus"}, env_file=tmp_path / "none")

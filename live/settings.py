@@ -87,6 +87,8 @@ class Settings:
             raise InvalidInput(f"Config 'LIVE_ENGAGEMENT' has value {engagement!r}. Not a JSON object.")
         secret_key = values.get("LIVE_SECRET_KEY") or _stored_secret(var_dir)
         return cls(
+            **_rate_limits(_json_setting(values, "LIVE_RATE_LIMITS", "{}")),
+            max_questions=_positive_int(values, "LIVE_MAX_QUESTIONS", cls.max_questions),
             database_url=database_url,
             redis_url=redis_url,
             secret_key=secret_key,
@@ -104,6 +106,45 @@ def _json_setting(values: Mapping[str, str], name: str, default: str) -> Any:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"Config '{name}' has value {raw!r}. Not valid JSON ({exc.msg}).") from exc
+
+
+# The attendee rate kinds an operator may tune (`live.rooms.model.RateKind`, staff_only aside).
+RATE_KINDS = ("chat", "reaction", "signal", "rtc", "vote", "query")
+
+
+def _rate_limits(raw: Any) -> dict[str, Any]:
+    """`LIVE_RATE_LIMITS`, e.g. `{"chat": {"burst": 10, "rate": 2}}`, as `chat_burst`/`chat_rate` fields."""
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"Config 'LIVE_RATE_LIMITS' has value {raw!r}. Not a JSON object.")
+    fields: dict[str, Any] = {}
+    for kind, limit in raw.items():
+        if kind not in RATE_KINDS:
+            raise InvalidInput(f"Config 'LIVE_RATE_LIMITS' names {kind!r}. Not a rate kind ({', '.join(RATE_KINDS)}).")
+        if not isinstance(limit, dict) or not set(limit) <= {"burst", "rate"}:
+            raise InvalidInput(f"Config 'LIVE_RATE_LIMITS' has {kind!r}: {limit!r}. Not an object {{burst?, rate?}}.")
+        burst, rate = limit.get("burst"), limit.get("rate")
+        if burst is not None:
+            if not isinstance(burst, int) or isinstance(burst, bool) or burst < 1:
+                raise InvalidInput(f"Config 'LIVE_RATE_LIMITS' has {kind}.burst {burst!r}. Not a whole number >= 1.")
+            fields[f"{kind}_burst"] = burst
+        if rate is not None:
+            if not isinstance(rate, int | float) or isinstance(rate, bool) or rate <= 0:
+                raise InvalidInput(f"Config 'LIVE_RATE_LIMITS' has {kind}.rate {rate!r}. Not a number > 0.")
+            fields[f"{kind}_rate"] = float(rate)
+    return fields
+
+
+def _positive_int(values: Mapping[str, str], name: str, default: int) -> int:
+    raw = values.get(name)
+    if not raw:
+        return default
+    try:
+        number = int(raw)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise InvalidInput(f"Config '{name}' has value {raw!r}. Not a whole number >= 1.")
+    return number
 
 
 def _stored_secret(var_dir: Path) -> str:

@@ -152,6 +152,8 @@ class Settings:
             SmtpTarget.parse(smtp_url)  # refused at start-up, not at the first mail
         reminders = parse_reminders(values.get("LIVE_REMINDERS", "24h,1h"))
         return cls(
+            **_rate_limits(_json_setting(values, "LIVE_RATE_LIMITS", "{}")),
+            max_questions=_positive_int(values, "LIVE_MAX_QUESTIONS", cls.max_questions),
             database_url=database_url,
             redis_url=redis_url,
             secret_key=secret_key,
@@ -249,3 +251,40 @@ def _create_secret(path: Path) -> str:
     finally:
         tmp.unlink(missing_ok=True)
     return key
+# The attendee rate kinds an operator may tune (`live.rooms.model.RateKind`, staff_only aside).
+RATE_KINDS = ("chat", "reaction", "signal", "rtc", "vote", "query")
+
+
+def _rate_limits(raw: Any) -> dict[str, Any]:
+    """`LIVE_RATE_LIMITS`, e.g. `{"chat": {"burst": 10, "rate": 2}}`, as `chat_burst`/`chat_rate` fields."""
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"Config 'LIVE_RATE_LIMITS' has value {raw!r}. Not a JSON object.")
+    fields: dict[str, Any] = {}
+    for kind, limit in raw.items():
+        if kind not in RATE_KINDS:
+            raise InvalidInput(f"Config 'LIVE_RATE_LIMITS' names {kind!r}. Not a rate kind ({', '.join(RATE_KINDS)}).")
+        if not isinstance(limit, dict) or not set(limit) <= {"burst", "rate"}:
+            raise InvalidInput(f"Config 'LIVE_RATE_LIMITS' has {kind!r}: {limit!r}. Not an object {{burst?, rate?}}.")
+        burst, rate = limit.get("burst"), limit.get("rate")
+        if burst is not None:
+            if not isinstance(burst, int) or isinstance(burst, bool) or burst < 1:
+                raise InvalidInput(f"Config 'LIVE_RATE_LIMITS' has {kind}.burst {burst!r}. Not a whole number >= 1.")
+            fields[f"{kind}_burst"] = burst
+        if rate is not None:
+            if not isinstance(rate, int | float) or isinstance(rate, bool) or rate <= 0:
+                raise InvalidInput(f"Config 'LIVE_RATE_LIMITS' has {kind}.rate {rate!r}. Not a number > 0.")
+            fields[f"{kind}_rate"] = float(rate)
+    return fields
+
+
+def _positive_int(values: Mapping[str, str], name: str, default: int) -> int:
+    raw = values.get(name)
+    if not raw:
+        return default
+    try:
+        number = int(raw)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise InvalidInput(f"Config '{name}' has value {raw!r}. Not a whole number >= 1.")
+    return number

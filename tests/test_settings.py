@@ -102,3 +102,29 @@ def test_media_is_embedded_unless_janus_is_asked_for_with_its_nodes(tmp_path: Pa
         Settings.from_env(env | {"LIVE_MEDIA": "mediasoup"}, env_file=tmp_path / "none")
     with pytest.raises(InvalidInput, match="exactly one 'origin'"):
         Settings.from_env(env | {"LIVE_MEDIA": "janus"}, env_file=tmp_path / "none")
+
+
+def test_rate_limits_and_the_question_cap_come_from_the_environment(tmp_path: Path) -> None:
+    env = {"LIVE_VAR_DIR": str(tmp_path), "LIVE_RATE_LIMITS": '{"chat": {"burst": 12, "rate": 0.5}, "rtc": {"rate": 40}}',
+           "LIVE_MAX_QUESTIONS": "80"}
+    settings = Settings.from_env(env, env_file=tmp_path / "none")
+    assert (settings.chat_burst, settings.chat_rate) == (12, 0.5)
+    assert (settings.rtc_burst, settings.rtc_rate) == (60, 40.0)  # the burst keeps its default
+    assert settings.max_questions == 80
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("LIVE_RATE_LIMITS", '{"typing": {"burst": 1}}', "'typing'"),
+        ("LIVE_RATE_LIMITS", '{"chat": {"burst": 0}}', "chat.burst 0"),
+        ("LIVE_RATE_LIMITS", '{"chat": {"rate": "fast"}}', "chat.rate 'fast'"),
+        ("LIVE_RATE_LIMITS", '{"chat": {"every": 1}}', "'chat'"),
+        ("LIVE_RATE_LIMITS", "[]", "Not a JSON object"),
+        ("LIVE_MAX_QUESTIONS", "lots", "'lots'"),
+    ],
+)
+def test_bad_limits_are_refused_naming_the_value(tmp_path: Path, name: str, value: str, named: str) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        Settings.from_env({"LIVE_VAR_DIR": str(tmp_path), name: value}, env_file=tmp_path / "none")
+    assert name in exc.value.message and named in exc.value.message

@@ -22,7 +22,7 @@ export LIVE_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PIP_FLAGS := --disable-pip-version-check --no-input $(if $(CI),--progress-bar off -q,)
 
 .PHONY: help venv install run services browser janus media-tools lint test \
-	bench-fanout bench-media bench-recompute vendor vendor-check clean
+	bench-fanout bench-media bench-recompute bench-mail vendor vendor-check clean
 
 help:
 	@echo "make run              install, migrate, seed the demo, serve on http://$(HOST):$(PORT)"
@@ -33,7 +33,7 @@ help:
 	@echo "make janus            install Debian's Janus (LIVE_MEDIA=janus tests) if it is missing"
 	@echo "make media-tools      install Debian's ffmpeg (ffprobe reads recordings in the tests) if missing"
 	@echo "make lint             ruff check and mypy"
-	@echo "make bench-fanout | bench-media | bench-recompute"
+	@echo "make bench-fanout | bench-media | bench-recompute | bench-mail"
 	@echo "make vendor-check     re-fetch the vendored Socket.IO client and compare sha256s"
 	@echo "make clean            remove $(VENV), caches and test artifacts (keeps var/)"
 
@@ -74,7 +74,7 @@ test: install services browser janus media-tools lint
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status
 
-bench-fanout bench-media bench-recompute: install
+bench-fanout bench-media bench-recompute bench-mail: install
 	$(BIN)/python bench/$(patsubst bench-%,%,$@).py
 
 vendor:

@@ -81,6 +81,7 @@ def init_app(settings: Settings) -> web.Application:
     register_media(app, app[ROOM_EVENTS])
 
     from live.accounts.routes import routes as account_routes
+    from live.engagement.routes import routes as engagement_routes
     from live.pages.routes import routes as page_routes
     from live.polls.routes import routes as poll_routes
     from live.sessions.reports import routes as session_report_routes
@@ -90,6 +91,7 @@ def init_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_mod.metrics_view)
     app.router.add_routes(account_routes)
+    app.router.add_routes(engagement_routes)
     app.router.add_routes(session_routes)
     app.router.add_routes(session_report_routes)
     app.router.add_routes(poll_routes)

@@ -22,6 +22,7 @@ class Action(StrEnum):
     READ_SESSIONS = "read_sessions"
     WRITE_SESSIONS = "write_sessions"
     RUN_SESSIONS = "run_sessions"
+    MANAGE_SETTINGS = "manage_settings"
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {

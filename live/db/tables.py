@@ -272,3 +272,16 @@ class JobRun(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_run_at: Mapped[datetime] = mapped_column()
     runner: Mapped[str] = mapped_column(String(64), default="")
+
+
+class EngagementConfigVersion(Base):
+    """One applied engagement configuration (weights and thresholds); the newest row is in force.
+    `LIVE_ENGAGEMENT` is only the default until the first row exists."""
+
+    __tablename__ = "engagement_configs"
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(64))
+    values: Mapped[dict[str, Any]] = mapped_column()
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,7 +4,9 @@ An account is evaluated at two kinds of moments, both fixed by the data rather t
 happens to run: at the end of every session its contacts were invited to, and at every midnight UTC
 after it was created (the daily tick that lets decay and inactivity act). The incremental path catches
 up the ticks it missed before each evaluation (`catch_up_times`); the recompute evaluates the merged
-timeline in order. Both call `evaluate_through`, so a recompute reproduces the incremental history.
+timeline in order with `replay` (in memory, quiet days skipped with the same outcome), writing only the changes
+and the final state; the incremental path calls `evaluate_through`. Both run the same `evaluate`, so a recompute
+reproduces the incremental history.
 """
 
 from __future__ import annotations
@@ -230,9 +232,15 @@ async def recompute(
         scores = all_scores.get(account.id, [])
         reset_account(account, config)
         times = account_timeline(account.created_at, [s.ended_at for s in _per_session(scores)], now)
-        results = evaluate_through(db, account, scores, times, config)
+        # The engine replays in memory; only the changes and the final state are written.
+        final, results = replay(store.snapshot(account), scores, times, config)
+        for n, (at, result) in enumerate(results):
+            if result.changes or n == len(results) - 1:
+                store.apply_evaluation(db, account, result, at)
+        if results:
+            account.engine_state = EngineState.from_json(final.engine_state).to_json()
         stats.accounts += 1
-        stats.evaluations += len(results)
+        stats.evaluations += len(times)
         stats.changes += sum(len(r.changes) for _, r in results)
         if tick:
             tick(1)
@@ -268,7 +276,8 @@ async def recompute_cli(settings: Settings, account_id: str | None) -> None:
 
     if settings.is_sqlite:
         await upgrade(settings.database_url)
-    config = EngagementConfig().with_overrides(settings.engagement)
+    from live.engagement.whatif import latest_config
+
     engine = create_engine(settings.database_url)
     bars: list[Any] = []
 
@@ -279,6 +288,8 @@ async def recompute_cli(settings: Settings, account_id: str | None) -> None:
 
     try:
         async with session_factory(engine)() as db:
+            # The newest applied configuration version; LIVE_ENGAGEMENT only before there is one.
+            config = await latest_config(db, EngagementConfig().with_overrides(settings.engagement))
             stats = await recompute(db, config, datetime.now(UTC), account_id, progress)
             await db.commit()
     finally:

@@ -18,6 +18,7 @@ from live.db.tables import User
 from live.pages import accounts as _accounts_pages  # noqa: F401  (registers its routes)
 from live.pages import rooms as _room_pages  # noqa: F401
 from live.pages import sessions as _session_pages  # noqa: F401
+from live.pages import settings as _settings_pages  # noqa: F401
 from live.pages.base import render, routes, safe_next, staff_or_login
 from live.pages.sessions import KIND_LABELS
 from live.sessions import store as sessions

@@ -11,6 +11,7 @@ from live.auth.model import Role
 from live.auth.passwords import hash_password, new_api_token, token_digest, verify_password
 from live.db.tables import ApiToken, User
 from live.errors import Conflict, InvalidInput
+from live.sessions.model import zone_of
 
 
 def normalize_email(email: str) -> str:
@@ -24,7 +25,9 @@ async def user_by_email(db: AsyncSession, email: str) -> User | None:
     return (await db.execute(select(User).where(User.email == email.strip().lower()))).scalar_one_or_none()
 
 
-async def create_user(db: AsyncSession, email: str, role: Role | str, password: str | None, name: str = "") -> User:
+async def create_user(
+    db: AsyncSession, email: str, role: Role | str, password: str | None, name: str = "", timezone: str | None = None
+) -> User:
     email = normalize_email(email)
     try:
         role = Role(role)
@@ -34,11 +37,14 @@ async def create_user(db: AsyncSession, email: str, role: Role | str, password: 
         raise Conflict(f"A staff user with email {email!r} already exists.")
     if password is not None and len(password) < 8:
         raise InvalidInput("The password must have at least 8 characters.")
+    if timezone is not None:
+        zone_of(timezone)  # refuses an unknown zone, naming it
     user = User(
         email=email,
         role=role.value,
         name=name or email.split("@")[0].replace(".", " ").title(),
         password_hash=hash_password(password) if password else None,
+        timezone=timezone,
     )
     db.add(user)
     await db.flush()

@@ -1,4 +1,4 @@
-"""engagement configuration versions
+"""engagement configuration versions; staff time zones
 
 Revision ID: 0005
 Revises: 0001
@@ -29,7 +29,11 @@ def upgrade() -> None:
         sa.Column("created_at", live.db.tables.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_engagement_configs")),
     )
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("timezone", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("users", schema=None) as batch_op:
+        batch_op.drop_column("timezone")
     op.drop_table("engagement_configs")

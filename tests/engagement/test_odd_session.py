@@ -69,5 +69,10 @@ async def test_a_13_second_webinar_started_a_day_early_moves_no_account(
         assert (after["tier"], after["phase"], after["health"]) == (old["tier"], old["phase"], old["health"])
         assert after["engagement"] is None
         assert [h for h in after["history"] if h["source"] == "engine" and h["old"] is not None] == []
+    # The account page says why, in words.
+    page = await server.request("GET", f"/accounts/{accounts[0]['id']}", csm.token)
+    assert page.status == 200
+    assert "Not enough data: 0 scored sessions in the last 30 days" in page.text
+    assert "“Roadmap webinar” does not count: too short to score" in page.text
     proposed = await api(server, "GET", "/api/v1/sessions?kind=one_on_one", csm.token)
     assert [s for s in proposed if s["proposed"]] == []

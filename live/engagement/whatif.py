@@ -18,7 +18,7 @@ from live.engagement.config import EngagementConfig
 from live.engagement.engine import AccountSnapshot
 from live.engagement.model import ScoredSession
 from live.engagement.recompute import account_timeline, replay
-from live.engagement.report import Person, SessionInfo, report_from_attendance
+from live.engagement.report import AttendanceReport, Person, SessionInfo, report_from_attendance
 from live.events.model import EventType, LogEvent
 from live.sessions.model import SessionStatus
 
@@ -57,6 +57,7 @@ class World:
     accounts: list[AccountSnapshot]
     created_at: dict[str, datetime]
     current: dict[str, dict[str, str]]  # account id -> {"tier", "phase", "health"} as stored now
+    contacts: dict[str, Person]  # every contact by id: names uninvited people the log shows present
 
 
 async def load_world(db: AsyncSession) -> World:
@@ -89,7 +90,9 @@ async def load_world(db: AsyncSession) -> World:
         window = session_window(events, s.starts_at, s.duration_minutes, end)
         logged.append(LoggedSession(info, events, window, derive_attendance(events, end), invited.get(s.id, {})))
     accounts = (await db.execute(select(Account).order_by(Account.created_at, Account.id))).scalars().all()
+    contacts = await db.execute(select(Contact.id, Contact.name, Contact.email, Contact.account_id))
     return World(
+        contacts={cid: Person(name, email, account_id) for cid, name, email, account_id in contacts.tuples()},
         sessions=logged,
         accounts=[_fresh(a) for a in accounts],
         created_at={a.id: a.created_at for a in accounts},
@@ -120,16 +123,13 @@ def replay_world(world: World, config: EngagementConfig, now: datetime) -> dict[
     """Every account's tier, phase and health after scoring the whole log and replaying every
     account's timeline under `config`, as `live scores recompute` would leave them."""
     scores: dict[str, list[ScoredSession]] = defaultdict(list)
-    known: dict[str, Person] = {}
-    for logged in world.sessions:
-        report = report_from_attendance(
-            logged.info, logged.events, logged.window, logged.present, logged.invited, known, now, config
-        )
-        for s in report.scored():
-            who = logged.invited.get(s.contact_id)
-            account_id = who.account_id if who else None
-            if account_id is not None:
-                scores[account_id].append(s)
+    for report in score_world(world, config, now):
+        for row in report.rows:
+            if row.contact_id is not None and row.account_id is not None and row.score is not None:
+                scores[row.account_id].append(
+                    ScoredSession(report.session.id, row.contact_id, report.session.kind, report.ended_at, row.score,
+                                  row.attended)
+                )
     out = {}
     for start in world.accounts:
         ltv = lifetime_value(start.mrr, config.gross_margin, config.monthly_churn)
@@ -144,6 +144,16 @@ def replay_world(world: World, config: EngagementConfig, now: datetime) -> dict[
         final, _ = replay(account, mine, account_timeline(world.created_at[start.id], ends, now), config)
         out[start.id] = {"tier": final.tier.value, "phase": final.phase.value, "health": final.health.value}
     return out
+
+
+def score_world(world: World, config: EngagementConfig, now: datetime) -> list[AttendanceReport]:
+    """Every ended session's report under `config`, in the order they ended."""
+    return [
+        report_from_attendance(
+            logged.info, logged.events, logged.window, logged.present, logged.invited, world.contacts, now, config
+        )
+        for logged in world.sessions
+    ]
 
 
 def preview(world: World, config: EngagementConfig, now: datetime) -> dict[str, Any]:

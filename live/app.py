@@ -38,6 +38,7 @@ from live.domain_events import (
     SessionStarted,
 )
 from live.engagement import automations
+from live.engagement import routes as engagement_routes
 from live.engagement import service as engagement
 from live.engagement.config import EngagementConfig
 from live.engagement.scheduler import scheduler_ctx
@@ -154,6 +155,7 @@ def init_app(settings: Settings) -> web.Application:
         webhook_routes.api,
     ):
         add_api(app, api)
+    app.router.add_routes(engagement_routes.routes)
     app.router.add_routes(recording_routes.routes)
     app.router.add_routes(mail_routes.routes)
     app.router.add_routes(registration_routes.routes)

@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     create.add_argument("--role", required=True, choices=["admin", "host", "csm"])
     create.add_argument("--password", help="asked for when not given")
     create.add_argument("--name", default="")
+    create.add_argument("--timezone", help="IANA zone of their working hours, e.g. Europe/Berlin (default UTC)")
     create.set_defaults(run=cmd_user_create)
 
     token = commands.add_parser("token", help="API tokens")
@@ -144,7 +145,7 @@ def cmd_user_create(settings: Settings, args: argparse.Namespace) -> None:
         password = getpass.getpass("Password: ")
         if password != getpass.getpass("Again: "):
             raise LiveError("The two passwords differ.")
-    user = _run(_with_db, settings, create_user, args.email, args.role, password, args.name)
+    user = _run(_with_db, settings, create_user, args.email, args.role, password, args.name, args.timezone)
     print(f"created {user.role} {user.email}")
 
 

@@ -23,6 +23,7 @@ class Action(StrEnum):
     WRITE_SESSIONS = "write_sessions"
     RUN_SESSIONS = "run_sessions"
     READ_MAIL = "read_mail"  # every message, to anyone: admins only
+    MANAGE_SETTINGS = "manage_settings"
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {

@@ -13,6 +13,7 @@ from live.auth.model import Role
 from live.auth.passwords import hash_password_async, new_api_token, token_digest, verify_password_async
 from live.db.tables import ApiToken, LoginSession, User
 from live.errors import Conflict, InvalidInput, NotFound
+from live.sessions.model import zone_of
 
 MIN_PASSWORD = 8
 # API tokens live this long unless asked otherwise (`expires_in_days`, `live token create --expires-days`).
@@ -46,7 +47,9 @@ def _check_password(password: str) -> None:
         raise InvalidInput("The password must have at most 1024 characters.")
 
 
-async def create_user(db: AsyncSession, email: str, role: Role | str, password: str | None, name: str = "") -> User:
+async def create_user(
+    db: AsyncSession, email: str, role: Role | str, password: str | None, name: str = "", timezone: str | None = None
+) -> User:
     email = normalize_email(email)
     try:
         role = Role(role)
@@ -56,11 +59,14 @@ async def create_user(db: AsyncSession, email: str, role: Role | str, password: 
         raise Conflict(f"A staff user with email {email!r} already exists.")
     if password is not None:
         _check_password(password)
+    if timezone is not None:
+        zone_of(timezone)  # refuses an unknown zone, naming it
     user = User(
         email=email,
         role=role.value,
         name=name or email.split("@")[0].replace(".", " ").title(),
         password_hash=await hash_password_async(password) if password else None,
+        timezone=timezone,
     )
     db.add(user)
     await db.flush()

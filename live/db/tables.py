@@ -77,6 +77,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # IANA zone of the staff member's working hours (proposed check-ins); None means UTC.
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set by an admin: the user can no longer sign in or use API tokens; the row stays for history.
     disabled_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -383,3 +385,16 @@ class ReplayView(Base):
     playing: Mapped[bool] = mapped_column(Boolean, default=False)
     first_at: Mapped[datetime] = mapped_column(default=utcnow)
     reported_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class EngagementConfigVersion(Base):
+    """One applied engagement configuration (weights and thresholds); the newest row is in force.
+    `LIVE_ENGAGEMENT` is only the default until the first row exists."""
+
+    __tablename__ = "engagement_configs"
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(64))
+    values: Mapped[dict[str, Any]] = mapped_column()
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

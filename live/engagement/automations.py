@@ -16,7 +16,7 @@ from live.bus import BUS
 from live.db.tables import Account, Contact, LiveSession, User
 from live.domain_events import ContactAdded, ContactInvited, SessionScheduled
 from live.sessions import store as sessions
-from live.sessions.model import ONE_ON_ONE_MAX_PEOPLE, SessionKind, SessionStatus
+from live.sessions.model import ONE_ON_ONE_MAX_PEOPLE, SessionKind, SessionStatus, free_slot, zone_of
 from live.typedefs import DB, SETTINGS
 
 if TYPE_CHECKING:
@@ -101,8 +101,8 @@ async def reinvite_no_shows(
     return [ContactInvited(seminar.id, x.contact.id) for x in invited if x.new]
 
 
-# A proposed check-in: two business days out, mid-afternoon UTC (morning in the Americas, late
-# afternoon in Europe), half an hour. The CSM confirms or drops it.
+# A proposed check-in: from two business days out, mid-afternoon UTC (morning in the Americas, late
+# afternoon in Europe), the CSM's first free half hour in their working hours. The CSM confirms or drops it.
 CHECK_IN_BUSINESS_DAYS = 2
 CHECK_IN_TIME = time(15, 0, tzinfo=UTC)
 CHECK_IN_MINUTES = 30
@@ -117,6 +117,20 @@ def check_in_start(now: datetime, business_days: int = CHECK_IN_BUSINESS_DAYS) -
         if day.weekday() < 5:
             left -= 1
     return datetime.combine(day, CHECK_IN_TIME)
+
+
+async def check_in_slot(db: AsyncSession, host: User, now: datetime) -> datetime | None:
+    """The host's first free half hour of working hours (their zone) from `check_in_start(now)`: never on
+    top of a session they host, proposed check-ins included, so two are never proposed at once."""
+    earliest = check_in_start(now)
+    rows = await db.execute(
+        select(LiveSession.starts_at, LiveSession.duration_minutes).where(
+            LiveSession.host_id == host.id,
+            LiveSession.status.in_([SessionStatus.SCHEDULED.value, SessionStatus.LIVE.value]),
+        )
+    )
+    busy = [(start, start + timedelta(minutes=minutes)) for start, minutes in rows.tuples()]
+    return free_slot(busy, zone_of(host.timezone), earliest, CHECK_IN_MINUTES)
 
 
 async def check_in_host(db: AsyncSession, account: Account) -> User | None:
@@ -151,11 +165,15 @@ async def propose_check_in(db: AsyncSession, secret: str, account: Account, now:
     if host is None:
         log.warning("account %s is at risk, but there is no CSM or admin to host a check-in", account.id)
         return None
+    starts_at = await check_in_slot(db, host, now)
+    if starts_at is None:
+        log.warning("account %s is at risk, but %s has no free slot in the next 90 days", account.id, host.email)
+        return None
     session = await sessions.create_session(
         db,
         kind=SessionKind.ONE_ON_ONE,
         title=f"Check-in: {account.name}",
-        starts_at=check_in_start(now),
+        starts_at=starts_at,
         duration_minutes=CHECK_IN_MINUTES,
         host=host,
         proposed=True,

@@ -4,7 +4,9 @@ An account is evaluated at two kinds of moments, both fixed by the data rather t
 happens to run: at the end of every session its contacts were invited to, and at every midnight UTC
 after it was created (the daily tick that lets decay and inactivity act). The incremental path catches
 up the ticks it missed before each evaluation (`catch_up_times`); the recompute evaluates the merged
-timeline in order. Both call `evaluate_through`, so a recompute reproduces the incremental history.
+timeline in order with `replay` (in memory, quiet days skipped with the same outcome), writing only the changes
+and the final state; the incremental path calls `evaluate_through`. Both run the same `evaluate`, so a recompute
+reproduces the incremental history.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.accounts.model import Health, Phase, Source, lifetime_value, tier_for_ltv
-from live.db.tables import Account, AccountHistory, Contact, Invitation, LiveSession
+from live.db.tables import Account, AccountHistory, Contact, Invitation, LiveSession, SessionScore
 from live.engagement import store
 from live.engagement.config import EngagementConfig
 from live.engagement.engine import AccountSnapshot, EngineState, Evaluation, evaluate, quiet_until
@@ -198,20 +200,24 @@ async def recompute(
             Contact.account_id == account_id
         )
         session_query = session_query.where(LiveSession.id.in_(theirs))
-    sessions = (await db.execute(session_query)).scalars().all()
-    sessions = sorted(sessions, key=lambda s: (s.ended_at or s.starts_at, s.id))
-    tick = progress("sessions", len(sessions)) if progress else None
-    for session in sessions:
-        events = await store.session_events(db, session.id)
-        invited, known = await store.session_people(db, session.id, events)
-        report = attendance_report(store.session_info(session), events, invited, known, session.ended_at or now, config)
-        await store.replace_scores(db, report, account_id)
-        stats.sessions += 1
-        stats.events += len(events)
-        stats.scores += sum(1 for r in report.rows if r.contact_id is not None and r.account_id is not None)
-        if tick:
-            tick(1)
-    await db.flush()
+    if account_id is None:
+        await _score_everything(db, config, now, stats, progress)
+    else:
+        sessions = (await db.execute(session_query)).scalars().all()
+        sessions = sorted(sessions, key=lambda s: (s.ended_at or s.starts_at, s.id))
+        tick = progress("sessions", len(sessions)) if progress else None
+        for session in sessions:
+            events = await store.session_events(db, session.id)
+            invited, known = await store.session_people(db, session.id, events)
+            info = store.session_info(session)
+            report = attendance_report(info, events, invited, known, session.ended_at or now, config)
+            await store.replace_scores(db, report, account_id)
+            stats.sessions += 1
+            stats.events += len(events)
+            stats.scores += sum(1 for r in report.rows if r.contact_id is not None and r.account_id is not None)
+            if tick:
+                tick(1)
+        await db.flush()
 
     account_query = select(Account).order_by(Account.created_at, Account.id)
     if account_id is not None:
@@ -230,15 +236,50 @@ async def recompute(
         scores = all_scores.get(account.id, [])
         reset_account(account, config)
         times = account_timeline(account.created_at, [s.ended_at for s in _per_session(scores)], now)
-        results = evaluate_through(db, account, scores, times, config)
+        # The engine replays in memory; only the changes and the final state are written.
+        final, results = replay(store.snapshot(account), scores, times, config)
+        for n, (at, result) in enumerate(results):
+            if result.changes or n == len(results) - 1:
+                store.apply_evaluation(db, account, result, at)
+        if results:
+            account.engine_state = EngineState.from_json(final.engine_state).to_json()
         stats.accounts += 1
-        stats.evaluations += len(results)
+        stats.evaluations += len(times)
         stats.changes += sum(len(r.changes) for _, r in results)
         if tick:
             tick(1)
     await db.flush()
     stats.seconds = clock.perf_counter() - started
     return stats
+
+
+async def _score_everything(
+    db: AsyncSession, config: EngagementConfig, now: datetime, stats: RecomputeStats,
+    progress: Callable[[str, int], Progress] | None,
+) -> None:
+    """Every ended session rescored from the log: read in a few queries, written in bulk."""
+    from live.engagement.whatif import load_world, score_world
+
+    world = await load_world(db)
+    tick = progress("sessions", len(world.sessions)) if progress else None
+    await db.execute(delete(SessionScore))
+    stats.events += sum(len(s.events) for s in world.sessions)
+    rows: list[dict[str, Any]] = []
+    for report in score_world(world, config, now):
+        for row in report.rows:
+            if row.contact_id is None or row.account_id is None or row.score is None:
+                continue
+            rows.append({
+                "session_id": report.session.id, "contact_id": row.contact_id, "account_id": row.account_id,
+                "kind": report.session.kind, "ended_at": report.ended_at, "score": row.score,
+                "attended": row.attended, "components": row.components, "config_version": report.config_version,
+            })
+        stats.sessions += 1
+        if tick:
+            tick(1)
+    for start in range(0, len(rows), 5000):
+        await db.execute(insert(SessionScore), rows[start : start + 5000])
+    stats.scores += len(rows)
 
 
 def _per_session(scores: Sequence[ScoredSession]) -> list[ScoredSession]:
@@ -268,7 +309,8 @@ async def recompute_cli(settings: Settings, account_id: str | None) -> None:
 
     if settings.is_sqlite:
         await upgrade(settings.database_url)
-    config = EngagementConfig().with_overrides(settings.engagement)
+    from live.engagement.whatif import latest_config
+
     engine = create_engine(settings.database_url)
     bars: list[Any] = []
 
@@ -279,6 +321,8 @@ async def recompute_cli(settings: Settings, account_id: str | None) -> None:
 
     try:
         async with session_factory(engine)() as db:
+            # The newest applied configuration version; LIVE_ENGAGEMENT only before there is one.
+            config = await latest_config(db, EngagementConfig().with_overrides(settings.engagement))
             stats = await recompute(db, config, datetime.now(UTC), account_id, progress)
             await db.commit()
     finally:

@@ -24,6 +24,7 @@ from live.engagement.engine import (
 )
 from live.engagement.model import (
     ScoredSession,
+    ScoreHistory,
     SessionMeasures,
     account_engagement,
     age_days,
@@ -581,3 +582,44 @@ def _phase_rule(phase: Phase, config: EngagementConfig) -> str:
         Phase.SELF_DRIVING: "The last phase.",
     }
     return rules[phase] + back
+
+
+# --- in words ----------------------------------------------------------------------------------
+
+
+def explain_in_words(
+    scores: Sequence[ScoredSession],
+    now: datetime,
+    config: EngagementConfig,
+    names: Mapping[str, str],
+    titles: Mapping[str, str],
+    unscored: Sequence[tuple[str, str]] = (),
+) -> list[str]:
+    """The account's engagement as sentences a CSM can read: the number (or "not enough data"), then each
+    session's part in it, newest first (who scored what, a no-show counting 0, its weight), then the
+    sessions that did not count and why. `names`: contact id -> name; `titles`: session id -> title;
+    `unscored`: (title, why) of the account's sessions that were kept but not scored."""
+    history = ScoreHistory(scores, config)
+    value = history.engagement(now)
+    evidence = history.sessions_within(now, config.half_life_days)
+    lines = []
+    if value is None:
+        lines.append(
+            f"Not enough data: {evidence} scored session{'s' if evidence != 1 else ''} in the last "
+            f"{config.half_life_days:g} days (at least {config.min_evidence_sessions} needed), so engagement is not "
+            f"judged and tier, phase and risk do not move on it."
+        )
+    else:
+        lines.append(
+            f"Engagement is {value:.0f}: the mean of the contacts' session scores, each weighted by the kind of "
+            f"session and halved every {config.half_life_days:g} days; an invited contact who did not come counts 0."
+        )
+    for part in reversed(contributions(scores, now, config)):
+        who = names.get(part["contact_id"], "A contact")
+        title = titles.get(part["session_id"], "a session")
+        when = part["ended_at"][:10]
+        did = f"scored {part['score']:.0f}" if part["attended"] or part["score"] > 0 else "did not come (counts 0)"
+        lines.append(f"{who} {did} in “{title}” on {when}; it carries {part['share'] * 100:.0f} % of the weight.")
+    for title, why in unscored:
+        lines.append(f"“{title}” does not count: {why}.")
+    return lines

@@ -51,6 +51,13 @@ class Loop:
         settings = app[SETTINGS]
         return cls(app[ENGAGEMENT], settings.secret_key, settings.public_url)
 
+    async def fresh(self, db: AsyncSession) -> Loop:
+        """This loop with the configuration in force: the newest applied version (PUT
+        /api/v1/engagement/config, from any process), else LIVE_ENGAGEMENT."""
+        from live.engagement.whatif import latest_config
+
+        return Loop(await latest_config(db, self.config), self.secret, self.public_url)
+
 
 @dataclass
 class Outcome:
@@ -96,6 +103,7 @@ async def close_session(db: AsyncSession, session_id: str, loop: Loop, now: date
     session = await sessions.get_session(db, session_id)
     if session.status != SessionStatus.ENDED or not await store.claim_scoring(db, session_id, now):
         return None
+    loop = await loop.fresh(db)
     report = await store.build_report(db, session, now, loop.config)
     # Two processes racing here both fail the unique (session, contact) constraint but one: only one commits.
     await store.replace_scores(db, report)
@@ -209,7 +217,7 @@ async def reevaluate(app: web.Application, account_id: str) -> Outcome:
     """Evaluates one account now (a manual override was handed back to the engine)."""
     now = datetime.now(UTC)
     async with app[DB]() as db:
-        outcome = await evaluate_accounts(db, [account_id], now, Loop.of(app), now)
+        outcome = await evaluate_accounts(db, [account_id], now, await Loop.of(app).fresh(db), now)
         await db.commit()
     delivery.poke(app)
     return outcome
@@ -218,6 +226,7 @@ async def reevaluate(app: web.Application, account_id: str) -> Outcome:
 async def catch_up_all(db: AsyncSession, loop: Loop, now: datetime, batch: int = 200) -> Outcome:
     """The nightly work: every account evaluated at each midnight it has not seen yet (decay, inactivity)."""
     total = Outcome()
+    loop = await loop.fresh(db)
     ids = list((await db.execute(select(Account.id).order_by(Account.id))).scalars())
     for start in range(0, len(ids), batch):
         outcome = await evaluate_accounts(db, ids[start : start + batch], now, loop, now, at_end=False)

@@ -12,7 +12,9 @@ from live.accounts.model import PHASE_ORDER, TIER_ORDER, Health, Phase, Tier
 from live.auth.model import Action
 from live.db.tables import Account
 from live.engagement import store as engagement_store
-from live.engagement.report import engagement_series
+from live.engagement.config import EngagementConfig
+from live.engagement.report import engagement_series, explain_in_words
+from live.engagement.whatif import latest_config
 from live.pages import reports
 from live.pages.base import render, routes, staff_or_login
 from live.pages.charts import line_chart
@@ -77,15 +79,20 @@ async def account_list(request: web.Request) -> web.Response:
 @routes.get("/accounts/{id}")
 async def account_page(request: web.Request) -> web.Response:
     staff = await staff_or_login(request, Action.READ_ACCOUNTS)
-    config = request.app[ENGAGEMENT]
     # The same reads as `GET /api/v1/accounts/{id}`.
     async with request.app[DB]() as db:
+        config = await latest_config(db, request.app[ENGAGEMENT])
         account: Account = await accounts.get_account(db, request.match_info["id"])
         history = list(await accounts.history(db, account.id))
         contacts = list(await accounts.contacts_of(db, account.id))
         attended = await engagement_store.account_sessions(db, account.id)
         scores = (await engagement_store.scores_of(db, [account.id])).get(account.id, [])
-    series = reports.series_points(engagement_series(scores, datetime.now(UTC), config))
+    now = datetime.now(UTC)
+    series = reports.series_points(engagement_series(scores, now, config))
+    why = explain_in_words(
+        scores, now, config, {c.id: c.name for c in contacts}, {s["id"]: s["title"] for s in attended},
+        [(s["title"], _not_counted(s, config)) for s in attended if s["status"] == "ended" and s["best_score"] is None],
+    )
     # Guide lines: below the first the account is at risk; the second is the bar for establishment.
     thresholds = (config.at_risk_engagement, config.establishment_engagement)
     return render(
@@ -101,4 +108,16 @@ async def account_page(request: web.Request) -> web.Response:
         tiers=[t.value for t in Tier],
         phases=[p.value for p in PHASE_ORDER],
         describe_numbers=reports.describe_numbers,
+        why=why,
     )
+
+
+def _not_counted(session: dict[str, Any], config: EngagementConfig) -> str:
+    """Why an ended session left no score for the account, in the words of the attendance report."""
+    started, ended = session.get("started_at"), session.get("ended_at")
+    needed = max(config.min_scored_minutes, config.min_scored_share * session["duration_minutes"])
+    if started and ended:
+        ran = (datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds() / 60
+        if ran < needed:
+            return f"too short to score (it ran {ran:.1f} minutes, {needed:g} needed)"
+    return "it ran far from its scheduled time and nobody from this account came, so nobody is a no-show"

@@ -20,6 +20,7 @@ from live.pages import accounts as _accounts_pages  # noqa: F401  (registers its
 from live.pages import admin as _admin_page  # noqa: F401
 from live.pages import rooms as _room_pages  # noqa: F401
 from live.pages import sessions as _session_pages  # noqa: F401
+from live.pages import settings as _settings_pages  # noqa: F401
 from live.pages.base import render, routes, safe_next, staff_or_login
 from live.pages.sessions import KIND_LABELS
 from live.sessions import store as sessions

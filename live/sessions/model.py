@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from live.errors import Conflict
+from live.errors import Conflict, InvalidInput
 
 
 class SessionKind(StrEnum):
@@ -130,3 +131,43 @@ def check_start_time(starts_at: datetime, now: datetime, force: bool) -> None:
         f"send again with force to confirm.",
         code="early",
     )
+
+
+# Working hours of a CSM, in their own zone: where proposed check-ins may go.
+WORK_START = time(9, 0)
+WORK_END = time(17, 0)
+WORK_DAYS = frozenset(range(5))  # Monday to Friday
+SLOT_STEP = timedelta(minutes=30)
+# How far ahead to look for a free slot before giving up (a CSM booked solid for a quarter).
+SLOT_HORIZON = timedelta(days=90)
+
+
+def zone_of(name: str | None) -> ZoneInfo:
+    """A staff member's zone (None: UTC); an unknown name is refused, naming it."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(f"Time zone {name!r} is unknown; use an IANA name such as 'Europe/Berlin'.") from exc
+
+
+def free_slot(
+    busy: Iterable[tuple[datetime, datetime]], zone: ZoneInfo, after: datetime, minutes: int
+) -> datetime | None:
+    """The first `minutes`-long slot starting at or after `after`, on the half hour, inside working
+    hours (Mon-Fri 09:00-17:00 in `zone`) and overlapping none of the `busy` intervals; None within
+    `SLOT_HORIZON`. Pure: the caller passes the CSM's sessions (proposed check-ins included)."""
+    taken = sorted(busy)
+    length = timedelta(minutes=minutes)
+    local = after.astimezone(zone)
+    day = local.date()
+    while datetime.combine(day, WORK_START, zone) <= local + SLOT_HORIZON:
+        if day.weekday() in WORK_DAYS:
+            start = datetime.combine(day, WORK_START, zone)
+            close = datetime.combine(day, WORK_END, zone)
+            while start + length <= close:
+                end = start + length
+                if start >= after and not any(a < end and start < b for a, b in taken):
+                    return start
+                start += SLOT_STEP
+        day += timedelta(days=1)
+    return None

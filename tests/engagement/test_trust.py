@@ -266,3 +266,25 @@ def test_a_quiet_year_is_replayed_in_a_few_dozen_evaluations_not_365() -> None:
     times = account_timeline(created, sorted({s.ended_at for s in scores}), NOW)
     _, results = replay(account(Phase.ESTABLISHMENT, signed_at=created), scores, times, CONFIG)
     assert len(times) == 368 and len(results) < 40
+
+
+# --- in words -----------------------------------------------------------------------------------
+
+
+def test_the_account_explains_in_words_why_engagement_is_45_while_alex_scored_91() -> None:
+    from live.engagement.report import explain_in_words
+
+    scores = [
+        ScoredSession("s1", "alex", "webinar", NOW - timedelta(days=2), 91.0, True),
+        ScoredSession("s1", "sam", "webinar", NOW - timedelta(days=2), 0.0, False),
+        ScoredSession("s2", "alex", "webinar", NOW - timedelta(days=9), 90.0, True),
+        ScoredSession("s2", "sam", "webinar", NOW - timedelta(days=9), 0.0, False),
+    ]
+    names, titles = {"alex": "Alex", "sam": "Sam"}, {"s1": "Roadmap", "s2": "Kick-off"}
+    lines = explain_in_words(scores, NOW, CONFIG, names, titles, [("Dry run", "too short to score")])
+    assert lines[0].startswith("Engagement is 45:") and "did not come counts 0" in lines[0]
+    assert any(line.startswith("Alex scored 91 in “Roadmap”") for line in lines)
+    assert any(line.startswith("Sam did not come (counts 0) in “Roadmap”") for line in lines)
+    assert lines[-1] == "“Dry run” does not count: too short to score."
+    lonely = explain_in_words(scores[:2], NOW, CONFIG, names, titles)
+    assert lonely[0].startswith("Not enough data: 1 scored session in the last 30 days")

@@ -40,3 +40,15 @@ def test_ice_servers_must_be_a_json_list(tmp_path: Path) -> None:
         Settings.from_env({"LIVE_ICE_SERVERS": "{nope", "LIVE_SECRET_KEY": "k"}, env_file=tmp_path / "x")
     with pytest.raises(InvalidInput, match="Not a JSON list"):
         Settings.from_env({"LIVE_ICE_SERVERS": "{}", "LIVE_SECRET_KEY": "k"}, env_file=tmp_path / "x")
+
+
+def test_recordings_go_under_var_unless_a_directory_is_set_and_retention_must_be_a_number(tmp_path: Path) -> None:
+    default = Settings.from_env({"LIVE_VAR_DIR": str(tmp_path)}, env_file=tmp_path / "none")
+    assert default.recordings_path == tmp_path / "recordings" and default.recording_retention_days == 90
+    chosen = Settings.from_env(
+        {"LIVE_VAR_DIR": str(tmp_path), "LIVE_RECORDINGS_DIR": "/srv/recordings", "LIVE_RECORDING_RETENTION_DAYS": "7"},
+        env_file=tmp_path / "none",
+    )
+    assert chosen.recordings_path == Path("/srv/recordings") and chosen.recording_retention_days == 7
+    with pytest.raises(InvalidInput, match="LIVE_RECORDING_RETENTION_DAYS"):
+        Settings.from_env({"LIVE_VAR_DIR": str(tmp_path), "LIVE_RECORDING_RETENTION_DAYS": "a week"}, env_file=tmp_path / "none")

@@ -83,6 +83,9 @@ def init_app(settings: Settings) -> web.Application:
     from live.recordings.handlers import register as register_recordings  # recording.start/stop, recorders
 
     register_recordings(app, app[ROOM_EVENTS])
+    from live.speakers.handlers import register as register_speakers  # speaker.invite/revoke
+
+    register_speakers(app, app[ROOM_EVENTS])
     _subscribe(app[BUS])
 
     from live.accounts.routes import routes as account_routes

@@ -61,6 +61,7 @@ from live.rooms.wire import GuardedPacket
 from live.sessions import reports as session_reports
 from live.sessions import routes as session_routes
 from live.settings import Settings
+from live.speakers import handlers as speakers
 from live.typedefs import DB, ENGAGEMENT, ENGINE, METRICS, ROOM_EVENTS, SETTINGS, SIO
 from live.webhooks import routes as webhook_routes
 from live.webhooks.delivery import outbox_ctx
@@ -142,6 +143,7 @@ def init_app(settings: Settings) -> web.Application:
     else:  # the aiortc forwarder in this process
         media.register(app, app[ROOM_EVENTS])
     recordings.register(app, app[ROOM_EVENTS])  # recording.start/stop, the recorders
+    speakers.register(app, app[ROOM_EVENTS])  # speaker.invite/revoke
     _subscribe(app[BUS], settings)
 
     # The API (each module's declared routes, described at /api/v1/openapi.json), then the pages.

@@ -128,3 +128,15 @@ def test_bad_limits_are_refused_naming_the_value(tmp_path: Path, name: str, valu
     with pytest.raises(InvalidInput) as exc:
         Settings.from_env({"LIVE_VAR_DIR": str(tmp_path), name: value}, env_file=tmp_path / "none")
     assert name in exc.value.message and named in exc.value.message
+
+
+def test_recordings_go_under_var_unless_a_directory_is_set_and_retention_must_be_a_number(tmp_path: Path) -> None:
+    default = Settings.from_env({"LIVE_VAR_DIR": str(tmp_path)}, env_file=tmp_path / "none")
+    assert default.recordings_path == tmp_path / "recordings" and default.recording_retention_days == 90
+    chosen = Settings.from_env(
+        {"LIVE_VAR_DIR": str(tmp_path), "LIVE_RECORDINGS_DIR": "/srv/recordings", "LIVE_RECORDING_RETENTION_DAYS": "7"},
+        env_file=tmp_path / "none",
+    )
+    assert chosen.recordings_path == Path("/srv/recordings") and chosen.recording_retention_days == 7
+    with pytest.raises(InvalidInput, match="LIVE_RECORDING_RETENTION_DAYS"):
+        Settings.from_env({"LIVE_VAR_DIR": str(tmp_path), "LIVE_RECORDING_RETENTION_DAYS": "a week"}, env_file=tmp_path / "none")

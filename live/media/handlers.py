@@ -26,8 +26,9 @@ from live.media.events import MediaOfferIn, MediaPublishIn
 from live.media.model import check_can_publish, check_can_subscribe, receives_published_tracks
 from live.media.router import MediaRouter, TracksChanged, ice_configuration
 from live.rooms.dispatch import Ctx, EventRegistry, session_room
-from live.rooms.model import Participant, RateKind
+from live.rooms.model import STAFF, Participant, RateKind
 from live.rooms.namespace import NAMESPACE
+from live.speakers.model import SPEAKERS
 from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,8 @@ async def media_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def publish(ctx: Ctx, body: MediaPublishIn) -> dict[str, Any]:
     # Role and kind are checked here, not by the registry, so a one-on-one hears why first.
-    check_can_publish(ctx.session["kind"], ctx.me.role)
+    speaker = ctx.me.role not in STAFF and ctx.me.participant_id in await ctx.state.set_members(ctx.session_id, SPEAKERS)
+    check_can_publish(ctx.session["kind"], ctx.me.role, speaker)
     return {"description": await ctx.app[MEDIA].publish(ctx, body.description.model_dump(), body.screen_mid)}
 
 

@@ -23,10 +23,13 @@ def check_forwarded(kind: str, event: str) -> None:
         )
 
 
-def check_can_publish(kind: str, role: RoomRole) -> None:
+def check_can_publish(kind: str, role: RoomRole, speaker: bool = False) -> None:
+    """Hosts and co-hosts publish; an attendee only while a host has made them a speaker."""
     check_forwarded(kind, "media.publish")
-    if role not in STAFF:
-        raise Forbidden(f"Only the host or a co-host may publish media; you are {role.value!r}.")
+    if role not in STAFF and not speaker:
+        raise Forbidden(
+            f"Only the host, a co-host or an invited speaker may publish media; you are {role.value!r}."
+        )
 
 
 def check_can_subscribe(kind: str) -> None:

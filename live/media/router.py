@@ -280,6 +280,11 @@ class MediaRouter:
                 await self._close_subscriber(subscriber)
                 logger.info("%s/%s: unsubscribed", self._session_id, participant_id)
 
+    async def unpublish(self, participant_id: str) -> None:
+        """Stop forwarding a participant's tracks (a revoked speaker); their subscription stays."""
+        async with self._locks[participant_id]:
+            await self._remove_publisher(participant_id)
+
     async def close(self) -> None:
         """Close every connection (session ended or server shutting down)."""
         self._closed = True

@@ -9,21 +9,31 @@ closed, the chapters written beside them, the row committed, and then `Recording
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from live.background import running
 from live.bus import BUS
 from live.db.tables import Recording
 from live.domain_events import RecordingReady, SessionEnded
 from live.media.handlers import MEDIA
 from live.recordings import store
 from live.recordings.events import RecordingCommandIn, RecordingPart
-from live.recordings.model import AlreadyRecording, NotRecording, RecordingStatus, chapters_vtt, check_can_record
+from live.recordings.model import (
+    AlreadyRecording,
+    NotRecording,
+    RecordingStatus,
+    chapters_vtt,
+    check_can_record,
+    expired,
+)
 from live.recordings.recorder import RecordedFiles, Recorder
 from live.rooms.dispatch import Ctx, EventRegistry, iso, now, session_room
 from live.rooms.model import STAFF, RateKind
@@ -35,6 +45,8 @@ from live.webhooks.model import WebhookEvent
 
 log = logging.getLogger(__name__)
 
+# Seconds between retention sweeps (the first runs at start-up).
+RETENTION_CHECK_EVERY = 3600.0
 # Room-state field (in the `kv` hash) of the recording under way: `{"id", "since"}` as JSON.
 STATE_FIELD = "recording"
 
@@ -86,10 +98,47 @@ def register(app: web.Application, registry: EventRegistry) -> None:
 
 async def recordings_ctx(app: web.Application) -> AsyncIterator[None]:
     app[MEDIA].listeners.append(app[RECORDINGS].tracks_changed)
-    yield
+
+    async def sweep() -> None:
+        while True:
+            try:
+                await delete_expired(app)
+            except Exception:
+                log.exception("recordings: the retention sweep failed; the next one retries")
+            await asyncio.sleep(RETENTION_CHECK_EVERY)
+
+    async with running(sweep(), name="recording-retention"):
+        yield
     # Shutting down: finish what is being recorded, so the files are playable and listed.
     for session_id in app[RECORDINGS].sessions():
         await finish(app, session_id)
+
+
+async def delete_expired(app: web.Application, at: datetime | None = None) -> list[str]:
+    """Deletes the files of finished recordings older than `recording_retention_days`; returns their ids.
+
+    Idempotent, so every process may run it: a recording already deleted is not selected again."""
+    at = at or now()
+    days = app[SETTINGS].recording_retention_days
+    if days <= 0:
+        return []
+    directory = app[SETTINGS].recordings_path
+    async with app[DB]() as db:
+        old = [r for r in await store.ready_older_than(db, at - timedelta(days=days)) if expired(r.ended_at, at, days)]
+        for recording in old:
+            remove_files(directory, recording)
+            recording.status = RecordingStatus.DELETED
+            recording.deleted_at = at
+        await db.commit()
+    if old:
+        log.info("recordings: deleted %d recordings older than %g days", len(old), days)
+    return [r.id for r in old]
+
+
+def remove_files(directory: Path, recording: Recording) -> None:
+    for name in (recording.path, recording.screen_path, recording.chapters_path):
+        if name:
+            (directory / name).unlink(missing_ok=True)
 
 
 async def start_recording(ctx: Ctx, body: RecordingCommandIn) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from live.engagement import service as engagement
 from live.errors import Conflict, NotFound
 from live.pages.base import render
 from live.recordings import store
-from live.recordings.handlers import recording_json
+from live.recordings.handlers import recording_json, remove_files
 from live.recordings.model import RecordingStatus, check_can_delete
 from live.rooms.dispatch import spawn
 from live.sessions import store as sessions
@@ -86,13 +86,6 @@ async def delete(request: web.Request) -> web.Response:
         recording.deleted_at = datetime.now(UTC)
         await db.commit()
     return web.Response(status=204)
-
-
-def remove_files(directory: Path, recording: Recording) -> None:
-    for column in PARTS.values():
-        name = getattr(recording, column)
-        if name:
-            (directory / name).unlink(missing_ok=True)
 
 
 async def _replay_of(request: web.Request) -> tuple[LiveSession, Contact, Recording, str]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiortc import RTCPeerConnection
 
-from live.recordings.handlers import replay_url_for
+from live.db.tables import Recording
+from live.recordings.handlers import delete_expired, replay_url_for
+from live.typedefs import DB
 from tests.conftest import LiveServer, StaffMember
 from tests.media.support import TIMEOUT
 from tests.recordings.support import ffprobe, publish, wait_for_async
@@ -199,3 +202,36 @@ async def test_a_no_show_watches_the_replay_and_it_shows_in_the_report_and_the_a
 
     await wait_for_async(lambda: engagement(), lambda value: value is not None and value > 0, "engagement moved")
     assert await engagement() == pytest.approx(expected, abs=0.5)
+
+
+async def test_recordings_older_than_the_retention_period_lose_their_files_and_leave_the_list(
+    sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember]
+) -> None:
+    host = sqlite_staff["host"]
+    room = await webinar(sqlite_server, host)
+    directory = Path(sqlite_server.settings.recordings_path)
+    ended = datetime.now(UTC) - timedelta(days=10)
+    async with sqlite_server.app[DB]() as db:
+        ids = []
+        for age in (100, 10):  # days ago: one past the 90-day default, one within it
+            (directory / room.session_id).mkdir(parents=True, exist_ok=True)
+            recording = Recording(
+                session_id=room.session_id,
+                status="ready",
+                started_at=ended - timedelta(days=age - 10),
+                ended_at=ended - timedelta(days=age - 10),
+                duration_seconds=60.0,
+                path=f"{room.session_id}/{age}.webm",
+            )
+            (directory / room.session_id / f"{age}.webm").write_bytes(b"\x1a\x45\xdf\xa3")
+            db.add(recording)
+            await db.flush()
+            ids.append(recording.id)
+        await db.commit()
+
+    assert await delete_expired(sqlite_server.app) == [ids[0]]
+    assert await delete_expired(sqlite_server.app) == []
+    assert not (directory / room.session_id / "100.webm").exists()
+    assert (directory / room.session_id / "10.webm").exists()
+    listed = await sqlite_server.request("GET", f"/api/v1/sessions/{room.session_id}/recordings", host.token)
+    assert [r["id"] for r in listed.body] == [ids[1]]

@@ -20,6 +20,7 @@ from live.polls.events import EMITTED as POLL_EMITTED
 from live.recordings.events import EMITTED as RECORDING_EMITTED
 from live.rooms.events import EMITTED as ROOM_EMITTED
 from live.sessions.invitations import make_join_token
+from live.speakers.events import EMITTED as SPEAKER_EMITTED
 
 NAMESPACE = "/live"
 TIMEOUT = 5.0
@@ -32,6 +33,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     **MEDIA_EMITTED,
     **JANUS_EMITTED,
     **RECORDING_EMITTED,
+    **SPEAKER_EMITTED,
 }
 
 

@@ -52,3 +52,24 @@ def test_db_upgrade_migrates_to_head(tmp_path: Path) -> None:
     assert result.returncode == 0 and "latest revision" in result.stdout
     again = live(tmp_path, "db", "upgrade")
     assert again.returncode == 0
+
+
+async def test_token_create_takes_a_lifetime_in_days(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from live.auth.passwords import token_digest
+    from live.db.tables import ApiToken
+
+    live(tmp_path, "user", "create", "--email", "ops@example.com", "--role", "host", "--password", "s3cret-pass")
+    token = live(tmp_path, "token", "create", "--email", "ops@example.com", "--expires-days", "7", "--name", "cron")
+    assert token.returncode == 0, token.stderr
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    async with session_factory(engine)() as db:
+        row = (await db.execute(select(ApiToken).where(ApiToken.token_hash == token_digest(token.stdout.strip())))).scalar_one()
+        assert row.name == "cron" and row.expires_at is not None
+        assert timedelta(days=6) < row.expires_at - datetime.now(UTC) <= timedelta(days=7)
+    await engine.dispose()
+    too_long = live(tmp_path, "token", "create", "--email", "ops@example.com", "--expires-days", "366")
+    assert too_long.returncode == 2 and "between 1 and 365" in too_long.stderr

@@ -15,6 +15,17 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+# Path segments this long are secrets (join tokens are ~90 characters); ids are 32.
+SECRET_SEGMENT = 40
+
+
+def redact_path(path: str) -> str:
+    """The path with join tokens and API tokens cut to a recognisable stub, for logs: a log is no place for a key."""
+    return "/".join(
+        f"{part[:6]}…" if len(part) > SECRET_SEGMENT or part.startswith("live_") else part for part in path.split("/")
+    )
+
+
 def json_error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
@@ -56,7 +67,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
         return json_error(exc.status, code, exc.reason or "request refused")
     except Exception:
-        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+        log.exception("unhandled error", extra={"path": redact_path(request.path), "method": request.method})
         if _wants_json(request):
             return json_error(500, "internal", "Something went wrong on our side; it has been logged.")
         return _page(request, 500, "Something went wrong", "It has been logged. Please try again.")

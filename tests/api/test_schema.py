@@ -73,18 +73,21 @@ def fuzz(url: str, headers: dict[str, str], examples: int) -> list[str]:
     """Every operation of the document, `examples` generated requests each; what failed, one line per operation."""
     schema = schemathesis.openapi.from_url(url + "/api/v1/openapi.json")
     failures = []
-    for result in schema.get_all_operations():
-        operation = result.ok()
+    called: set[str] = set()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    for operation in operations:
 
         @given(case=operation.as_strategy())
         @settings(BOUNDED, max_examples=examples)
         def run(case: Any) -> None:
+            called.add(case.operation.label)
             case.call_and_validate(headers=headers, checks=CHECKS)
 
         try:
             run()
         except Exception as exc:  # one operation's failure must not hide another's
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
+    assert len(operations) >= 20 and called == {op.label for op in operations}, "every operation was exercised"
     return failures
 
 
@@ -115,3 +118,19 @@ def test_the_document_lists_every_api_route_the_app_serves(live_app: tuple[str, 
     session_in = document["components"]["schemas"]["SessionIn"]
     assert set(session_in["required"]) >= {"kind", "title", "starts_at", "duration_minutes", "host_email"}
     assert session_in["additionalProperties"] is False
+
+
+def test_every_api_route_of_the_app_is_declared_in_the_document(tmp_path: Path) -> None:
+    from live.api.spec import API_OPERATIONS
+    from live.app import init_app
+    from live.settings import Settings
+
+    app = init_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", secret_key="k" * 40,
+                            var_dir=tmp_path))
+    declared = {(op.method, op.path) for op in app[API_OPERATIONS]}
+    served = {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None and route.resource.canonical.startswith("/api/") and route.method != "HEAD"
+    }
+    assert served - declared == set()

@@ -155,9 +155,11 @@ def init_app(settings: Settings) -> web.Application:
         session_reports.api,
         poll_routes.api,
         webhook_routes.api,
+        engagement_routes.api,
+        recording_routes.api,
+        mail_routes.api,
     ):
         add_api(app, api)
-    app.router.add_routes(engagement_routes.routes)
     app.router.add_routes(recording_routes.routes)
     app.router.add_routes(mail_routes.routes)
     app.router.add_routes(registration_routes.routes)

@@ -10,13 +10,14 @@ from aiohttp import web
 from pydantic import Field
 
 from live.api.parse import Body, json_body
+from live.api.spec import ApiRoutes, Out
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.engagement import whatif
 from live.engagement.config import EngagementConfig
 from live.typedefs import DB, ENGAGEMENT
 
-routes = web.RouteTableDef()
+api = ApiRoutes("engagement")
 
 
 class PreviewIn(Body):
@@ -37,13 +38,13 @@ async def current(app: web.Application) -> EngagementConfig:
         return await whatif.latest_config(db, app[ENGAGEMENT])
 
 
-@routes.get("/api/v1/engagement/config")
+@api.get("/api/v1/engagement/config", response=Out, summary="The engagement configuration in force, with its version")
 async def get_config(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_ACCOUNTS)
     return web.json_response(config_json(await current(request.app)))
 
 
-@routes.post("/api/v1/engagement/preview")
+@api.post("/api/v1/engagement/preview", body=PreviewIn, response=Out, summary="What-if: accounts whose tier, phase or health a configuration would change")
 async def preview(request: web.Request) -> web.Response:
     await require_staff(request, Action.OVERRIDE_ACCOUNTS)
     body = await json_body(request, PreviewIn)
@@ -55,7 +56,7 @@ async def preview(request: web.Request) -> web.Response:
     return web.json_response({**result, "version": config.version})
 
 
-@routes.put("/api/v1/engagement/config")
+@api.put("/api/v1/engagement/config", body=ConfigIn, response=Out, summary="Apply a new engagement configuration version (admin)")
 async def put_config(request: web.Request) -> web.Response:
     staff = await require_staff(request, Action.MANAGE_SETTINGS)
     body = await json_body(request, ConfigIn)

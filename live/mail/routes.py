@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import update
 
+from live.api.spec import ApiRoutes, Out
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.db.tables import Contact, Mail
@@ -24,7 +25,8 @@ from live.mail.triggers import read_unsubscribe_token
 from live.pages.base import render, staff_or_login
 from live.typedefs import DB, SETTINGS
 
-routes = web.RouteTableDef()
+routes = web.RouteTableDef()  # the /mail and unsubscribe pages
+api = ApiRoutes("mail")
 
 LIST_LIMIT = 200
 
@@ -56,7 +58,7 @@ def _status_filter(request: web.Request) -> str | None:
     return status
 
 
-@routes.get("/api/v1/mail")
+@api.get("/api/v1/mail", response=Out, summary="The last messages and the counts per state (admin)")
 async def list_mail(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_MAIL)
     status = _status_filter(request)

@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import Field
 
 from live.api.parse import Body, json_body
+from live.api.spec import ApiRoutes, Out
 from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.db.tables import Contact, LiveSession, Recording
@@ -24,7 +25,8 @@ from live.sessions import store as sessions
 from live.sessions.invitations import read_join_token
 from live.typedefs import DB, SETTINGS
 
-routes = web.RouteTableDef()
+routes = web.RouteTableDef()  # the replay pages
+api = ApiRoutes("recordings")
 
 # Parts of a recording that can be downloaded: `?part=` value -> the row's column.
 PARTS = {"main": "path", "screen": "screen_path", "chapters": "chapters_path"}
@@ -54,7 +56,7 @@ def _send(request: web.Request, recording: Recording, part: str) -> web.FileResp
     return response
 
 
-@routes.get("/api/v1/sessions/{id}/recordings")
+@api.get("/api/v1/sessions/{id}/recordings", response=list[Out], summary="A session's recordings")
 async def list_recordings(request: web.Request) -> web.Response:
     await require_staff(request, Action.READ_SESSIONS)
     async with request.app[DB]() as db:
@@ -64,7 +66,7 @@ async def list_recordings(request: web.Request) -> web.Response:
     return web.json_response([recording_json(r, public_url) for r in rows])
 
 
-@routes.get("/api/v1/recordings/{id}/file")
+@api.get("/api/v1/recordings/{id}/file", media_type="video/webm", summary="A recording's file (HTTP Range answered)")
 async def download(request: web.Request) -> web.FileResponse:
     await require_staff(request, Action.READ_SESSIONS)
     async with request.app[DB]() as db:
@@ -72,7 +74,7 @@ async def download(request: web.Request) -> web.FileResponse:
     return _send(request, recording, request.query.get("part", "main"))
 
 
-@routes.delete("/api/v1/recordings/{id}")
+@api.delete("/api/v1/recordings/{id}", response=Out, errors=(409,), summary="Delete a recording (admin, or the session's host)")
 async def delete(request: web.Request) -> web.Response:
     staff = await require_staff(request, Action.READ_SESSIONS)
     async with request.app[DB]() as db:
@@ -127,7 +129,7 @@ async def replay_file(request: web.Request) -> web.FileResponse:
     return _send(request, recording, request.match_info["part"])
 
 
-@routes.post("/replay/{token}/progress")
+@api.post("/replay/{token}/progress", body=ProgressIn, response=Out, auth="join_token", summary="Replay progress of the invited contact")
 async def replay_progress(request: web.Request) -> web.Response:
     _, contact, recording, _ = await _replay_of(request)
     body = await json_body(request, ProgressIn)

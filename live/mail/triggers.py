@@ -34,6 +34,7 @@ from live.mail import sender
 from live.mail.compose import Composer
 from live.mail.model import MailKind, due_reminder, offset_label, reminder_wanted
 from live.mail.store import Draft, existing_keys, queue
+from live.recordings import store as recordings
 from live.sessions import store as sessions
 from live.sessions.invitations import ics_invite, ics_uid, join_url, make_join_token
 from live.sessions.model import SessionKind, SessionStatus
@@ -342,10 +343,11 @@ async def on_session_ended(app: web.Application, event: SessionEnded) -> None:
     await queue_follow_ups(app, event.session_id)
 
 
-async def queue_follow_ups(app: web.Application, session_id: str, replay_url: str | None = None) -> int:
+async def queue_follow_ups(app: web.Application, session_id: str) -> int:
     """Thanks everyone who came and tells each invited no-show we missed them (with the next welcome
     seminar they are invited to). Independent of scoring: a session too short to score still thanks people.
-    `replay_url` is None until recordings exist."""
+    When the session has a finished recording, each mail carries that person's own replay link (their
+    invitation's token opens `/replay/{token}`); the recorder is stopped before this runs (see live.app)."""
     from live.engagement import store as engagement_store
     from live.engagement.automations import next_welcome_seminar
 
@@ -378,12 +380,20 @@ async def queue_follow_ups(app: web.Application, session_id: str, replay_url: st
                 select(Invitation.contact_id).where(Invitation.session_id == next_seminar.id,
                                                     Invitation.contact_id.in_(todo))
             )).scalars())
+        replay_tokens: dict[str, str] = {}
+        if await recordings.latest_ready(db, session_id) is not None:
+            replay_tokens = dict((await db.execute(
+                select(Invitation.contact_id, Invitation.token).where(Invitation.session_id == session_id,
+                                                                       Invitation.contact_id.in_(todo))
+            )).tuples().all())
+        public_url = app[SETTINGS].public_url
         draft = await drafting(app, db, session)
         drafts = []
         for cid in todo:
             contact = contacts.get(cid)
             if contact is None:
                 continue
+            replay_url = f"{public_url}/replay/{replay_tokens[cid]}" if cid in replay_tokens else None
             extra: dict[str, Any] = {"replay_url": replay_url}
             if kinds[cid] is MailKind.MISSED_YOU and next_seminar is not None and cid in next_invited:
                 token = make_join_token(app[SETTINGS].secret_key, next_seminar.id, cid)

@@ -15,7 +15,7 @@ from live.domain_events import ContactAdded, RegistrationCreated
 from live.engagement.config import EngagementConfig
 from live.pages.base import render
 from live.registration import store
-from live.registration.model import FormError, Registrant, Registration, check_form, questions_of
+from live.registration.model import UNASSIGNED, FormError, Registrant, Registration, check_form, questions_of
 from live.rooms.model import TokenBucket
 from live.sessions import store as sessions
 from live.sessions.invitations import join_url
@@ -102,7 +102,9 @@ async def register(request: web.Request) -> web.Response:
         )
         await db.commit()
     bus = request.app[BUS]
-    if matched.new_contact:
+    # A new person of a known company is that account's contact like any other (an onboarding account's
+    # are invited to the next welcome seminar); strangers filed under "Unassigned" wait for a CSM instead.
+    if matched.new_contact and matched.account.name != UNASSIGNED:
         await bus.publish(ContactAdded(matched.contact.id, matched.account.id))
     if new_invite:
         await bus.publish(RegistrationCreated(session.id, matched.contact.id))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from icalendar import Calendar
 
-from tests.conftest import ServerFactory, add_staff
+from tests.conftest import ServerFactory, add_staff, free_port
 from tests.engagement.support import api, new_account, schedule
 from tests.mail.support import SmtpSink, calendar_of, text_of
 
@@ -119,3 +119,29 @@ async def test_without_an_smtp_server_each_mail_is_an_eml_file_listed_on_the_mai
     assert shown.status == 200 and "Hello Umbrella person 1," in shown.text and "invite.ics" in shown.text
     raw = await server.request("GET", f"/mail/{mail['id']}.eml", admin.token)
     assert raw.text == eml.read_bytes().decode()
+
+
+async def test_mail_queued_during_an_smtp_outage_survives_a_restart_and_goes_once(
+    make_server: ServerFactory, sqlite_url: str, smtp_sink: SmtpSink
+) -> None:
+    down = f"smtp://127.0.0.1:{free_port()}"  # nothing listens there
+    first = await make_server(sqlite_url, smtp_url=down)
+    admin = await add_staff(sqlite_url, "admin@example.com", "admin")
+    account = await new_account(first, admin.token, "Pied Piper", contacts=2)
+    session = await schedule(first, admin.token, admin.email, account_ids=[account["id"]])
+    for _ in range(400):
+        mails = (await api(first, "GET", "/api/v1/mail", admin.token))["messages"]
+        if len(mails) == 2 and all(m["attempts"] >= 1 for m in mails):
+            break
+        await asyncio.sleep(0.05)
+    assert {m["status"] for m in mails} == {"queued"} and all("Connect" in (m["error"] or "") for m in mails)
+    listed = await api(first, "GET", f"/api/v1/sessions/{session['id']}/invitations", admin.token)
+    assert {i["email_status"] for i in listed} == {"queued"}
+    await first.stop()
+
+    second = await make_server(sqlite_url, smtp_url=smtp_sink.url)
+    received = await smtp_sink.wait_for(2)
+    assert sorted(parseaddr(str(m["To"]))[1] for m in received) == ["p1@pied-piper.test", "p2@pied-piper.test"]
+    assert len(await smtp_sink.wait_for(3, within=1.5)) == 2
+    listed = await api(second, "GET", f"/api/v1/sessions/{session['id']}/invitations", admin.token)
+    assert {i["email_status"] for i in listed} == {"sent"}

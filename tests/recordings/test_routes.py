@@ -14,7 +14,8 @@ from aiortc import RTCPeerConnection
 from live.db.tables import Recording
 from live.recordings.handlers import delete_expired, replay_url_for
 from live.typedefs import DB
-from tests.conftest import LiveServer, StaffMember
+from tests.conftest import LiveServer, ServerFactory, StaffMember, add_staff
+from tests.mail.support import SmtpSink, text_of
 from tests.media.support import TIMEOUT
 from tests.recordings.support import ffprobe, publish, wait_for_async
 from tests.rooms.support import Room, connect, make_room
@@ -235,3 +236,19 @@ async def test_recordings_older_than_the_retention_period_lose_their_files_and_l
     assert (directory / room.session_id / "10.webm").exists()
     listed = await sqlite_server.request("GET", f"/api/v1/sessions/{room.session_id}/recordings", host.token)
     assert [r["id"] for r in listed.body] == [ids[1]]
+
+
+async def test_the_missed_you_mail_of_a_recorded_webinar_links_to_the_no_shows_own_replay(
+    make_server: ServerFactory, sqlite_url: str, smtp_sink: SmtpSink, peers: list[RTCPeerConnection]
+) -> None:
+    server = await make_server(sqlite_url, smtp_url=smtp_sink.url)
+    host = await add_staff(sqlite_url, "host@example.com", "host")
+    room = await webinar(server, host, guests=1)
+    guest = room.guests[0]
+    await record(server, host, room, peers)
+
+    [sorry] = await smtp_sink.wait_for(1, lambda m: str(m["Subject"]).startswith("Sorry we missed you"), within=60)
+    link = f"{server.url}/replay/{guest.token}"
+    assert link in text_of(sorry) and link in text_of(sorry, "html")
+    page = await server.request("GET", link.removeprefix(server.url))
+    assert page.status == 200 and 'data-testid="replay-video"' in page.text

@@ -21,8 +21,10 @@ async def test_two_processes_share_one_open_poll_and_exact_tallies(tmp_path: Pat
     host_user = await add_staff(postgres_url, "host@example.com", "host")
     co_user = await add_staff(postgres_url, "csm@example.com", "csm")
     room = await make_room(postgres_url, secret, host_user.id, guests=6)
-    async with serve(tmp_path, postgres_url, secret, REDIS_URL) as (a_url, _), serve(
-        tmp_path, postgres_url, secret, REDIS_URL
+    # 21 votes from one person at once test coalescing across processes, not the vote limit (5 at once).
+    votes_unlimited = {"LIVE_RATE_LIMITS": '{"vote": {"burst": 100}}'}
+    async with serve(tmp_path, postgres_url, secret, REDIS_URL, votes_unlimited) as (a_url, _), serve(
+        tmp_path, postgres_url, secret, REDIS_URL, votes_unlimited
     ) as (b_url, _):
         host = await connect(a_url, host_user.token, room.session_id)
         co_host = await connect(b_url, co_user.token, room.session_id)
@@ -82,8 +84,10 @@ async def test_once_the_session_ends_on_one_process_the_other_refuses_votes_and_
     secret = "shared-" + uuid.uuid4().hex
     host_user = await add_staff(postgres_url, "host@example.com", "host")
     room = await make_room(postgres_url, secret, host_user.id, guests=2)
-    async with serve(tmp_path, postgres_url, secret, REDIS_URL) as (a_url, _), serve(
-        tmp_path, postgres_url, secret, REDIS_URL
+    # 21 votes from one person at once test coalescing across processes, not the vote limit (5 at once).
+    votes_unlimited = {"LIVE_RATE_LIMITS": '{"vote": {"burst": 100}}'}
+    async with serve(tmp_path, postgres_url, secret, REDIS_URL, votes_unlimited) as (a_url, _), serve(
+        tmp_path, postgres_url, secret, REDIS_URL, votes_unlimited
     ) as (b_url, _):
         host = await connect(a_url, host_user.token, room.session_id)
         voter = await connect(b_url, room.guests[0].token, room.session_id)

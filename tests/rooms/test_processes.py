@@ -35,7 +35,9 @@ def _spawn(tmp_path: Path, port: int, env: dict[str, str]) -> tuple[subprocess.P
 
 
 @asynccontextmanager
-async def serve(tmp_path: Path, database_url: str, secret: str, redis_url: str | None = None) -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
+async def serve(
+    tmp_path: Path, database_url: str, secret: str, redis_url: str | None = None, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
     """`python -m live serve` on a free port, ready when /healthz answers; stopped with SIGTERM."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -50,6 +52,7 @@ async def serve(tmp_path: Path, database_url: str, secret: str, redis_url: str |
     env.pop("LIVE_REDIS_URL", None)
     if redis_url:
         env["LIVE_REDIS_URL"] = redis_url
+    env.update(extra_env or {})
     proc, log = _spawn(tmp_path, port, env)
     try:
         async with aiohttp.ClientSession() as http:

@@ -50,7 +50,8 @@ async def deliver_due(app: web.Application, http: aiohttp.ClientSession) -> int:
                 claimed.append((delivery.id, delivery.type, delivery.body, delivery.attempts, hook.url, hook.secret))
         await db.commit()
     if claimed:
-        await asyncio.gather(*(_send(app, http, *c) for c in claimed))
+        # Each row's outcome is recorded by its own _send: one failing never stops the others being recorded.
+        await asyncio.gather(*(_send(app, http, *c) for c in claimed), return_exceptions=True)
     return len(claimed)
 
 
@@ -80,6 +81,11 @@ async def _send(
         cause = exc.os_error if isinstance(exc.os_error, InternalTarget) else exc
         error = f"{type(cause).__name__}: {cause}"
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:
+        # Anything else still counts as an attempt, so one odd row backs off and ends as failed instead of
+        # being claimed again every CLAIM seconds for ever.
+        log.exception("webhook %s to %s: unexpected error", msg_id, url)
         error = f"{type(exc).__name__}: {exc}"
     attempts += 1
     values: dict[str, object] = {"attempts": attempts, "last_status": status, "last_error": error}

@@ -1,6 +1,8 @@
 """How many webinar viewers one server process can feed: the packet forwarder against aiortc's MediaRelay, and Janus.
 
     .venv/bin/python bench/media.py [--counts 10,50,100,200] [--stock-counts 5,10,20] [--seconds 20]
+    .venv/bin/python bench/media.py --record [--counts 200] [--stock-counts ""]
+
     .venv/bin/python bench/media.py --engine embedded --engine janus --counts 50,200,400 --stock-counts ""
 
 `--engine janus` adds, per count, a row through one Janus node (`janus`: the publisher and every
@@ -29,6 +31,9 @@ Measured over a window of `--seconds` after every subscriber has received frames
 - loss: 1 - frames received / frames the publisher sent in the window, averaged over subscribers;
 - machine busy: all CPUs over the window, from /proc/stat (clients and server share 2 cores).
 `--profile` runs the server under cProfile for the forward rows and prints where its time goes.
+`--record` adds, after each forward row, the same row with the session being recorded (`record`: the
+recorder of `live.recordings` writes the forwarded frames to a WebM file in a temporary directory),
+and prints the server CPU per delivered frame and the fps of the two side by side.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ from live.media.janus.engine import JanusMedia
 from live.media.janus.model import NodeSpec
 from live.media.janus.nodeconfig import NodeConfig
 from live.media.router import MediaRouter, codec_preferences
+from live.recordings.recorder import Recorder
 
 WIDTH, HEIGHT, BAR = 640, 480, 64
 # Subscribers per client process: one asyncio loop receiving, decrypting and reassembling ~50
@@ -180,15 +186,21 @@ def run_server(mode: str, port: int, profile: bool, janus_nodes: list[NodeSpec] 
 
     async def main() -> None:
         server: MediaRouter | StockServer | JanusServer
+        forwarding = mode in ("forward", "record")
+        recordings = tempfile.TemporaryDirectory(prefix="bench-recording-")
+        recorder = Recorder(Path(recordings.name), "bench", "bench") if mode == "record" else None
         if janus_nodes:
             server = JanusServer(janus_nodes)
             await server.media.start()
         else:
-            server = MediaRouter([], session_id="bench") if mode == "forward" else StockServer()
+            server = MediaRouter([], session_id="bench") if forwarding else StockServer()
 
         async def publish(request: web.Request) -> web.Response:
             body = await request.json()
-            return web.json_response(await server.publish(body["participant_id"], body["offer"]))
+            answer = await server.publish(body["participant_id"], body["offer"])
+            if recorder is not None and isinstance(server, MediaRouter):
+                recorder.follow(server)  # one more subscriber of the forwarder, writing WebM
+            return web.json_response(answer)
 
         async def subscribe(request: web.Request) -> web.Response:
             body = await request.json()
@@ -251,6 +263,9 @@ def run_server(mode: str, port: int, profile: bool, janus_nodes: list[NodeSpec] 
         try:
             await asyncio.Event().wait()
         finally:
+            if recorder is not None:
+                recorder.stop()
+            recordings.cleanup()
             await server.close()
             await runner.cleanup()
 
@@ -612,7 +627,7 @@ def measure(
     assert server.pid is not None
     # The server side of a Janus row is the Janus processes (the app only signals).
     server_pids = [node.process.pid for node in nodes] if janus else [server.pid]
-    if profile and mode == "forward":
+    if profile and mode in ("forward", "record"):
         urllib_post(f"{url}/profile/start")
     cpu0, busy0, clients0 = sum(map(process_cpu_seconds, server_pids)), machine_cpu(), sum(map(process_cpu_seconds, pids))
     time.sleep(max(0.0, finish - time.time()))
@@ -621,7 +636,7 @@ def measure(
     if stalled_client is not None:
         os.kill(stalled_client[0].pid, SIGCONT)
         stalled_counts = stalled_client[1].recv()["counts"]
-    profile_text = urllib_post(f"{url}/profile/stop") if profile and mode == "forward" else ""
+    profile_text = urllib_post(f"{url}/profile/stop") if profile and mode in ("forward", "record") else ""
     server_stats = urllib_get(f"{url}/stats")
 
     published = pub_end.recv()
@@ -734,6 +749,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the server in forward rows")
     parser.add_argument("--flat", action="store_true", help="flat background instead of panning texture")
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--record", action="store_true", help="each forward row again while recording the session")
     parser.add_argument(
         "--stalled",
         type=int,
@@ -754,10 +770,16 @@ def main() -> None:
     args = parser.parse_args()
 
     engines = args.engine or ["embedded"]
-    modes = (["forward"] if "embedded" in engines else []) + (["janus", "janus-3"] if "janus" in engines else [])
-    plan = [("stock", int(n)) for n in args.stock_counts.split(",") if n] + [
-        (mode, int(n)) for n in args.counts.split(",") if n for mode in modes
-    ]
+    plan = [("stock", int(n)) for n in args.stock_counts.split(",") if n]
+    for n in args.counts.split(","):
+        if not n:
+            continue
+        if "embedded" in engines:
+            plan.append(("forward", int(n)))
+            if args.record:
+                plan.append(("record", int(n)))
+        if "janus" in engines:
+            plan += [("janus", int(n)), ("janus-3", int(n))]
     picture = "flat picture with a moving bar" if args.flat else "panning textured picture with a moving bar"
     print(f"{os.cpu_count()} CPUs; window {args.seconds:g} s per row; 640x480 VP8 at 30 fps, video only; {picture}")
     header = (
@@ -816,6 +838,14 @@ def main() -> None:
                 f"{row.mode} N={row.subscribers}: {len(row.stalled_fps)} stalled subscribers got "
                 f"{max(row.stalled_fps):.1f} fps at most while the N others got {row.fps_mean:.1f} (slowest "
                 f"{row.fps_min:.1f})"
+            )
+    for row in [r for r in rows if r.mode == "record"]:
+        base = next((r for r in forward if r.subscribers == row.subscribers), None)
+        if base is not None and base.cpu_ms_per_frame > 0:
+            print(
+                f"recording at N={row.subscribers}: server CPU per delivered frame {base.cpu_ms_per_frame:.3f} -> "
+                f"{row.cpu_ms_per_frame:.3f} ms ({100 * (row.cpu_ms_per_frame / base.cpu_ms_per_frame - 1):+.1f} %), "
+                f"fps {base.fps_mean:.1f} -> {row.fps_mean:.1f}"
             )
     for row in forward:
         print(f"server forwarder stats at N={row.subscribers}: {row.server_stats}")

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiortc import (
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
@@ -118,7 +119,12 @@ def ice_configuration(ice_servers: list[dict[str, Any]]) -> RTCConfiguration:
         servers.append(
             RTCIceServer(urls=server["urls"], username=server.get("username"), credential=server.get("credential"))
         )
-    return RTCConfiguration(iceServers=servers)
+    # Every m-line on the first one's transport, as the offer's BUNDLE group asks. aiortc's default
+    # ("balanced") gives a second m-line of a kind the transport of the first of that kind when the
+    # transceiver is made, and then leaves it there when the BUNDLE group moves the first one to the
+    # group's transport: a browser's second video (a screen after audio and camera) landed on a
+    # transport that was closed, and its packets were routed to the camera's receiver.
+    return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
 def _answer(pc: RTCPeerConnection) -> dict[str, str]:

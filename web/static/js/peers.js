@@ -151,8 +151,9 @@ export class Mesh {
 
 // --- webinars and welcome seminars ------------------------------------------------------------
 export class Broadcast {
-  constructor({ local, stage, send, iceServers, nameOf, onError }) {
-    Object.assign(this, { local, stage, send, iceServers, nameOf, onError });
+  constructor({ local, stage, send, iceServers, nameOf, onError, onScreen }) {
+    Object.assign(this, { local, stage, send, iceServers, nameOf, onError, onScreen });
+    this.screen = null; // the stream of a screen this page shares (screen.js), sent as a second video
     this.publisher = null;
     this.subscriber = null;
     this.subscribing = null;
@@ -173,6 +174,9 @@ export class Broadcast {
       const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
       preferCodec(transceiver, track.kind, track.kind === "video" ? "video/VP8" : "audio/opus");
     }
+    const screenTrack = this.screen?.getVideoTracks()[0];
+    const screen = screenTrack ? pc.addTransceiver(screenTrack, { direction: "sendonly", streams: [this.screen] }) : null;
+    if (screen) preferCodec(screen, "video", "video/VP8");
     pc.onconnectionstatechange = () => {
       if (pc.connectionState === "failed" && this.publisher === pc) {
         setTimeout(() => this.publisher === pc && this.publish(), 2000);
@@ -180,7 +184,9 @@ export class Broadcast {
     };
     await pc.setLocalDescription(await pc.createOffer());
     await iceGathered(pc);
-    const ack = await this.send("media.publish", { description: plain(pc.localDescription) });
+    const body = { description: plain(pc.localDescription) };
+    if (screen) body.screen_mid = screen.mid;
+    const ack = await this.send("media.publish", body);
     if (this.publisher !== pc) return;
     if (!ack.ok) {
       this.onError?.(`Could not send your video: ${ack.error?.message ?? "no answer"}`);
@@ -218,10 +224,16 @@ export class Broadcast {
       preferCodec(pc.addTransceiver("video", { direction: "recvonly" }), "video", "video/VP8");
       pc.addTransceiver("audio", { direction: "recvonly" });
     }
+    // One more video m-line for a shared screen (answered inactive while nobody shares).
+    preferCodec(pc.addTransceiver("video", { direction: "recvonly" }), "video", "video/VP8");
     const seen = new Set();
     pc.ontrack = ({ track, streams }) => {
       const stream = streams[0];
       if (!stream) return;
+      if (this.onScreen && stream.id.endsWith(":screen")) {
+        this.onScreen(stream, track);
+        return;
+      }
       seen.add(stream.id);
       this.stage.showRemote(stream.id, stream, this.nameOf(stream.id));
       track.addEventListener("ended", () => {

@@ -8,6 +8,7 @@ import { Chat, Questions } from "./chat.js";
 import { AttendeePoll, HostPolls } from "./polls.js";
 import { Mesh, Broadcast } from "./peers.js";
 import { Recording } from "./recording.js";
+import { ScreenShare, ScreenView } from "./screen.js";
 
 const config = JSON.parse(document.getElementById("room-config").textContent);
 const ACK_TIMEOUT_MS = 15000;
@@ -108,7 +109,11 @@ class Room {
       this.polls = this.isStaff ? new HostPolls(this) : new AttendeePoll(this);
     }
     const media = { local: this.local, stage: this.stage, send: (e, p) => this.send(e, p), iceServers: config.ice_servers, nameOf: (id) => this.nameOf(id) };
-    if (this.broadcasts) this.broadcast = new Broadcast({ ...media, onError: (text) => this.say(text) });
+    if (this.broadcasts) {
+      this.screenView = new ScreenView(document.getElementById("stage"));
+      this.broadcast = new Broadcast({ ...media, onError: (text) => this.say(text), onScreen: (stream, track) => this.screenView.show(stream, track) });
+      this.screenShare = new ScreenShare(this);
+    }
     this.recording = new Recording(this);
 
     const socket = this.socket;

@@ -10,6 +10,7 @@ from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.engagement import store as engagement
 from live.engagement.report import AttendanceReport, csv_filename, report_csv
+from live.engagement.whatif import latest_config
 from live.sessions import store
 from live.typedefs import DB, ENGAGEMENT
 
@@ -21,7 +22,7 @@ async def _report(request: web.Request) -> AttendanceReport:
     async with request.app[DB]() as db:
         session = await store.get_session(db, request.match_info["id"])
         # A live session is reported as of now; an ended one as of its end, whenever it is asked.
-        return await engagement.build_report(db, session, datetime.now(UTC), request.app[ENGAGEMENT])
+        return await engagement.build_report(db, session, datetime.now(UTC), await latest_config(db, request.app[ENGAGEMENT]))
 
 
 @routes.get("/api/v1/sessions/{id}/attendance")

@@ -76,10 +76,24 @@ async def _seed(db: Any, settings: Settings) -> bool:
                 reason="Demo data: seeded in this phase.", config_version=config.version, actor="demo",
             )
             account.phase = phase.value
+        # Every seeded value that differs from what creation gave has its history row, so the account
+        # page's history agrees with its tier, phase and health.
+        if health.value != account.health:
+            accounts.record_change(
+                db, account, "health", account.health, health.value, rule="demo_seed",
+                reason="Demo data: seeded with this health.", config_version=config.version, actor="demo",
+            )
         account.health = health.value
         if health is Health.AT_RISK:
             account.engine_state = {"at_risk": True}
-            account.tier = accounts.engine_tier(account, config).value
+            raised = accounts.engine_tier(account, config).value
+            if raised != account.tier:
+                accounts.record_change(
+                    db, account, "tier", account.tier, raised, rule="demo_seed",
+                    reason="Demo data: seeded at risk, so the tier is raised one step.",
+                    config_version=config.version, actor="demo",
+                )
+            account.tier = raised
         slug = name.lower().replace(" ", "")
         for person in ("Alex", "Sam"):
             await accounts.add_contact(db, account, f"{person} {name}", f"{person.lower()}@{slug}.test")

@@ -39,3 +39,23 @@ async def test_the_demo_seeds_every_tier_phase_and_kind_once(tmp_path: Path) -> 
         kinds = {s.kind for s in (await db.execute(select(LiveSession))).scalars()}
         assert kinds == {"webinar", "welcome_seminar", "one_on_one"}
     await engine.dispose()
+
+
+async def test_the_demo_history_agrees_with_every_account_s_tier_phase_and_health(tmp_path: Path) -> None:
+    from live.db.tables import AccountHistory
+
+    assert run_demo(tmp_path).returncode == 0
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
+    try:
+        async with session_factory(engine)() as db:
+            accounts = (await db.execute(select(Account))).scalars().all()
+            rows = (await db.execute(select(AccountHistory).order_by(AccountHistory.id))).scalars().all()
+            for account in accounts:
+                last = {h.field: h.new for h in rows if h.account_id == account.id}
+                for field in ("tier", "phase", "health"):
+                    # The newest history row of a field names its current value (or it never changed).
+                    assert last.get(field, getattr(account, field)) == getattr(account, field), (account.name, field)
+            hooli = next(a for a in accounts if a.name == "Hooli")
+            assert {h.field for h in rows if h.account_id == hooli.id} >= {"tier", "health", "phase"}
+    finally:
+        await engine.dispose()

@@ -21,6 +21,7 @@ from live.db.tables import Account
 from live.domain_events import AccountChanged, AccountCreated, ContactAdded, OverrideReleased
 from live.engagement import store as engagement_store
 from live.engagement.report import engagement_series, explain
+from live.engagement.whatif import latest_config
 from live.errors import InvalidInput
 from live.typedefs import DB, ENGAGEMENT
 
@@ -160,7 +161,8 @@ async def get_account(request: web.Request) -> web.Response:
         payload["contacts"] = [contact_json(c) for c in await store.contacts_of(db, account.id)]
         payload["sessions"] = await engagement_store.account_sessions(db, account.id)
         scores = (await engagement_store.scores_of(db, [account.id])).get(account.id, [])
-        payload["engagement_series"] = engagement_series(scores, datetime.now(UTC), request.app[ENGAGEMENT])
+        config = await latest_config(db, request.app[ENGAGEMENT])
+        payload["engagement_series"] = engagement_series(scores, datetime.now(UTC), config)
         return web.json_response(payload)
 
 
@@ -172,7 +174,8 @@ async def explain_account(request: web.Request) -> web.Response:
         scores = (await engagement_store.scores_of(db, [account.id])).get(account.id, [])
         titles = await engagement_store.session_titles(db, (s.session_id for s in scores))
         names = {c.id: c.name for c in await store.contacts_of(db, account.id)}
-        payload = explain(engagement_store.snapshot(account), scores, datetime.now(UTC), request.app[ENGAGEMENT])
+        config = await latest_config(db, request.app[ENGAGEMENT])
+        payload = explain(engagement_store.snapshot(account), scores, datetime.now(UTC), config)
         for line in payload["engagement"]["sessions"]:
             line["title"] = titles.get(line["session_id"])
             line["contact_name"] = names.get(line["contact_id"])

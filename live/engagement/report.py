@@ -607,7 +607,7 @@ def explain_in_words(
         lines.append(
             f"Not enough data: {evidence} scored session{'s' if evidence != 1 else ''} in the last "
             f"{config.half_life_days:g} days (at least {config.min_evidence_sessions} needed), so engagement is not "
-            f"judged and tier, phase and risk do not move on it."
+            f"judged and moves neither tier, phase nor risk (attending a welcome seminar still ends onboarding)."
         )
     else:
         lines.append(

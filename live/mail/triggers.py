@@ -349,6 +349,7 @@ async def queue_follow_ups(app: web.Application, session_id: str) -> int:
     When the session has a finished recording, each mail carries that person's own replay link (their
     invitation's token opens `/replay/{token}`); the recorder is stopped before this runs (see live.app)."""
     from live.engagement import store as engagement_store
+    from live.engagement.whatif import latest_config
     from live.engagement.automations import next_welcome_seminar
 
     now = datetime.now(UTC)
@@ -356,7 +357,8 @@ async def queue_follow_ups(app: web.Application, session_id: str) -> int:
         session = await db.get(LiveSession, session_id)
         if session is None or session.status != SessionStatus.ENDED:
             return 0
-        report = await engagement_store.build_report(db, session, now, app[ENGAGEMENT])
+        # The configuration in force (an admin may have applied a new version) decides who was a no-show.
+        report = await engagement_store.build_report(db, session, now, await latest_config(db, app[ENGAGEMENT]))
         kinds: dict[str, MailKind] = {}
         for row in report.rows:
             if row.contact_id is None:

@@ -11,6 +11,7 @@ from live.accounts import store as accounts
 from live.auth.model import Action
 from live.db.tables import Account, User
 from live.engagement import store as engagement_store
+from live.engagement.whatif import latest_config
 from live.mail import store as mail_store
 from live.pages import reports
 from live.pages.base import render, routes, staff_or_login
@@ -65,7 +66,7 @@ async def session_page(request: web.Request) -> web.Response:
         account_names = dict((await db.execute(select(Account.id, Account.name))).tuples().all())
         mail_states = await mail_store.invitation_states(db, session.id)
         # The same report as `GET /api/v1/sessions/{id}/attendance`.
-        report = await engagement_store.build_report(db, session, datetime.now(UTC), request.app[ENGAGEMENT])
+        report = await engagement_store.build_report(db, session, datetime.now(UTC), await latest_config(db, request.app[ENGAGEMENT]))
         poll_results = await reports.polls(db, session.id)
         open_for_invites = session.status in ("scheduled", "live")
         all_accounts = list(await accounts.list_accounts(db)) if open_for_invites else []

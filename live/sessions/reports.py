@@ -14,6 +14,7 @@ from live.auth.identity import require_staff
 from live.auth.model import Action
 from live.engagement import store as engagement
 from live.engagement.report import AttendanceReport, csv_filename, report_csv
+from live.engagement.whatif import latest_config
 from live.recordings import store as recordings
 from live.registration import store as registrations
 from live.registration.model import Question, questions_of
@@ -28,7 +29,8 @@ async def _report(request: web.Request) -> tuple[AttendanceReport, list[Question
     async with request.app[DB]() as db:
         session = await store.get_session(db, request.match_info["id"])
         # A live session is reported as of now; an ended one as of its end, whenever it is asked.
-        report = await engagement.build_report(db, session, datetime.now(UTC), request.app[ENGAGEMENT])
+        config = await latest_config(db, request.app[ENGAGEMENT])
+        report = await engagement.build_report(db, session, datetime.now(UTC), config)
         replays = await recordings.replay_figures(db, session.id)
         questions, answers = questions_of(session.questions), await registrations.answers_of(db, session.id)
     # Replays are kept apart from presence (a replay never makes anyone "attended"); they are added here.

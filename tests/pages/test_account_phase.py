@@ -7,7 +7,7 @@ import pytest
 from playwright.async_api import async_playwright
 
 from tests.browser_support import launch_chromium, screenshot
-from tests.conftest import LiveServer, StaffMember
+from tests.conftest import LiveServer, ServerFactory, add_staff
 from tests.pages.support import TIMEOUT_MS, api, enter_room, guest, schedule, signed_in
 from tests.pages.test_webinar import launch_poll
 
@@ -15,9 +15,13 @@ pytestmark = pytest.mark.browser
 
 
 async def test_attending_a_welcome_seminar_moves_the_account_to_establishment_on_its_page(
-    sqlite_server: LiveServer, sqlite_staff: dict[str, StaffMember]
+    make_server: ServerFactory, sqlite_url: str
 ) -> None:
-    csm, host_staff = sqlite_staff["csm"], sqlite_staff["host"]
+    # A browser session lasts seconds; it is scored only with the minimum length turned off (the
+    # default, five minutes and a quarter of the scheduled length, is tested in tests/engagement).
+    sqlite_server: LiveServer = await make_server(sqlite_url, engagement={"min_scored_minutes": 0, "min_scored_share": 0})
+    csm = await add_staff(sqlite_url, "csm@example.com", "csm")
+    host_staff = await add_staff(sqlite_url, "host@example.com", "host")
     room = await schedule(sqlite_server, csm, host_staff, "welcome_seminar", account="Newco", contacts=("Nia Newco",))
     account = await api(sqlite_server, csm, "GET", f"/api/v1/accounts/{room.account_id}")
     assert account["phase"] == "onboarding"

@@ -349,8 +349,8 @@ async def queue_follow_ups(app: web.Application, session_id: str) -> int:
     When the session has a finished recording, each mail carries that person's own replay link (their
     invitation's token opens `/replay/{token}`); the recorder is stopped before this runs (see live.app)."""
     from live.engagement import store as engagement_store
-    from live.engagement.whatif import latest_config
     from live.engagement.automations import next_welcome_seminar
+    from live.engagement.whatif import latest_config
 
     now = datetime.now(UTC)
     async with app[DB]() as db:

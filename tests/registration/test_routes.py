@@ -141,7 +141,7 @@ async def test_a_registration_sends_the_registration_created_webhook(
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        server = await make_server(sqlite_url)
+        server = await make_server(sqlite_url, webhook_allow_private=True)
         admin = await add_staff(sqlite_url, "admin@example.com", "admin")
         await api(server, "POST", "/api/v1/webhooks", admin.token,
                   {"url": f"http://127.0.0.1:{port}/hook", "events": ["registration.created"]}, status=201)

@@ -41,7 +41,12 @@ async def held(app: Any, session_id: str) -> bool:
 async def test_an_ended_sessions_state_is_forgotten_after_the_retention_and_its_report_stays(
     make_server: ServerFactory, sqlite_url: str, backend: str
 ) -> None:
-    server = await make_server(sqlite_url, redis_url=REDIS_URL if backend == "redis" else None)
+    # Seconds-long sessions: scored all the same (the "too short to score" rule is tested in tests/engagement).
+    server = await make_server(
+        sqlite_url,
+        redis_url=REDIS_URL if backend == "redis" else None,
+        engagement={"min_scored_minutes": 0, "min_scored_share": 0},
+    )
     host_user = await add_staff(sqlite_url, "host@example.com", "host")
     ended = await make_room(sqlite_url, server.settings.secret_key, host_user.id, guests=1)
     running = await make_room(sqlite_url, server.settings.secret_key, host_user.id, guests=1, title="Still on")

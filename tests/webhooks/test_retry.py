@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aiohttp import web
 from sqlalchemy import update
 
 from live.db.engine import create_engine, session_factory
 from live.db.tables import WebhookDelivery
-from tests.conftest import LiveServer, StaffMember, free_port
+from tests.conftest import LiveServer, ServerFactory, StaffMember, free_port
+
+
+@pytest.fixture
+async def sqlite_server(make_server: ServerFactory, sqlite_url: str) -> LiveServer:
+    """Deliveries go to a receiver on loopback, which only the development setting allows."""
+    return await make_server(sqlite_url, webhook_allow_private=True)
+
 
 
 class FlakyReceiver:

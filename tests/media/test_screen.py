@@ -81,6 +81,8 @@ async def test_a_host_shares_a_screen_as_a_second_picture_attendees_tell_apart_a
         assert wrong["ok"] is False and "screen_mid '7'" in wrong["error"]["message"]
 
         await share(host_client, sinks, screen=True)
+        # The audience receives the hosts' tracks once the session is live.
+        assert (await host_client.call("session.start", {}))["ok"] is True
         recording = await host_client.call("recording.start", {})
         assert recording["ok"]
         sink, streams = await watch(guest, sinks, videos=2)

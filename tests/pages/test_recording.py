@@ -9,7 +9,15 @@ from playwright.async_api import async_playwright
 
 from tests.browser_support import launch_chromium, screenshot
 from tests.conftest import LiveServer, StaffMember
-from tests.pages.support import TIMEOUT_MS, api, assert_remote_video_plays, enter_room, guest, schedule, signed_in
+from tests.pages.support import (
+    api,
+    assert_remote_video_plays,
+    enter_room,
+    guest,
+    schedule,
+    signed_in,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -47,6 +55,7 @@ async def test_a_host_records_a_webinar_and_a_no_show_watches_the_replay_which_l
             await host.get_by_test_id("record").click()
             await attendee.get_by_test_id("recording-badge").wait_for(state="hidden")
             await host.get_by_test_id("end-session").click()
+            await host.get_by_test_id("end-session-confirm").click()
             await host.locator("#after-end").wait_for()
 
             [recording] = await api(sqlite_server, host_staff, "GET", f"/api/v1/sessions/{room.session_id}/recordings")
@@ -55,14 +64,13 @@ async def test_a_host_records_a_webinar_and_a_no_show_watches_the_replay_which_l
             # Noor missed it; her join link works as the replay link.
             _, replay = await guest(browser, noor.join_url.replace("/join/", "/replay/"))
             video = replay.get_by_test_id("replay-video")
-            await replay.wait_for_function(
-                "document.querySelector('[data-testid=replay-video]').readyState >= 1", timeout=TIMEOUT_MS
+            await wait_for(replay,
+                "document.querySelector('[data-testid=replay-video]').readyState >= 1"
             )
             await video.evaluate("v => { v.muted = true; return v.play(); }")
-            await replay.wait_for_function(
+            await wait_for(replay,
                 "(() => { const v = document.querySelector('[data-testid=replay-video]');"
                 " return v.currentTime > 2 && v.videoWidth > 0; })()",
-                timeout=TIMEOUT_MS,
             )
             await video.evaluate("v => v.pause()")
             await replay.get_by_text("Watched 0:0").wait_for()

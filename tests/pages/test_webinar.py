@@ -128,8 +128,8 @@ async def test_a_phone_attendee_joins_without_devices_sees_nothing_before_go_liv
             await enter_room(attendee)
 
             # Before "Go live": the host's tracks exist, the attendee heard of them and subscribed, and sees nothing.
-            await host.wait_for_function("window.liveRoom.broadcast.publisher?.connectionState === 'connected'")
-            await attendee.wait_for_function(
+            await wait_for(host, "window.liveRoom.broadcast.publisher?.connectionState === 'connected'")
+            await wait_for(attendee,
                 "window.liveRoom.publishers.size > 0 && window.liveRoom.broadcast.subscriber && !window.liveRoom.broadcast.subscribing"
             )
             assert await attendee.get_by_test_id("remote-video").count() == 0
@@ -158,7 +158,7 @@ async def test_a_phone_attendee_joins_without_devices_sees_nothing_before_go_liv
 
             await launch_poll(host, "Which feature next?", ["Exports", "Dashboards"])
             polls_tab = attendee.get_by_role("tab", name="Polls")
-            await attendee.wait_for_function("document.getElementById('tab-polls').dataset.new === 'true'")
+            await wait_for(attendee, "document.getElementById('tab-polls').dataset.new === 'true'")
             await polls_tab.click()
             await attendee.get_by_test_id("poll").get_by_text("Which feature next?").wait_for()
             assert await in_view(attendee, "poll") and await in_view(attendee, "remote-video")

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from live.db.engine import create_engine
 from live.events.model import EventType
 from live.events.store import session_events
 from live.typedefs import ENGINE, EVENT_WRITER
 from tests.conftest import ServerFactory, add_staff
 from tests.faults.support import ThrowawayRedis
 from tests.rooms.support import Client, connect, make_room
+from tests.rooms.test_processes import serve
 
 
 @pytest.fixture
@@ -86,3 +91,43 @@ async def test_while_redis_is_down_chat_and_votes_are_refused_and_the_room_goes_
     finally:
         await host.close()
         await guest.close()
+
+
+@pytest.mark.postgres
+async def test_two_processes_ride_out_a_redis_restart_and_nothing_acknowledged_is_lost(
+    redis_server: ThrowawayRedis, tmp_path: Path, postgres_url: str
+) -> None:
+    secret = "shared-" + uuid.uuid4().hex
+    host_member = await add_staff(postgres_url, "host@example.com", "host")
+    room = await make_room(postgres_url, secret, host_member.id)
+    # Retries while Redis comes back must not run into the attendee rate limits (tested on their own).
+    limits = {"LIVE_RATE_LIMITS": json.dumps({"chat": {"burst": 1000, "rate": 100}})}
+    acknowledged: list[str] = []
+    async with serve(tmp_path, postgres_url, secret, redis_server.url, limits) as (a_url, _), serve(
+        tmp_path, postgres_url, secret, redis_server.url, limits
+    ) as (b_url, _):
+        host = await connect(a_url, host_member.token, room.session_id)
+        guest = await connect(b_url, room.guests[0].token, room.session_id)
+        try:
+            acks, _ = await _send_until_heard(guest, host, "before")
+            acknowledged += ["before"] * [a["ok"] for a in acks].count(True)
+
+            await redis_server.kill()
+            refused = await guest.call("chat.send", {"text": "while down"}, wait=30)
+            assert refused["ok"] is False and refused["error"]["code"] == "unavailable", refused
+
+            await redis_server.start()
+            # The guest on B is heard by the host on A again: fan-out across processes is back.
+            acks, heard = await _send_until_heard(guest, host, "after")
+            assert heard["text"] == "after" and heard["participant_id"] == guest.participant_id
+            acknowledged += ["after"] * [a["ok"] for a in acks].count(True)
+        finally:
+            await host.close()
+            await guest.close()
+    # Both processes stopped cleanly (their writers flushed): every acknowledged message is in the log, once.
+    engine = create_engine(postgres_url)
+    try:
+        texts = [e.data["text"] for e in await session_events(engine, room.session_id, (EventType.CHAT_MESSAGE,))]
+    finally:
+        await engine.dispose()
+    assert texts == acknowledged == ["before", "after"]

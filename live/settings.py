@@ -105,6 +105,8 @@ class Settings:
     login_days: int = 14
     # Webhooks to loopback, private, link-local or unspecified addresses (development only).
     webhook_allow_private: bool = False
+    # Reverse proxies whose X-Forwarded-For names the client (`LIVE_TRUSTED_PROXIES`, e.g. "10.0.0.0/8"); none by default.
+    trusted_proxies: tuple[Any, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -172,6 +174,7 @@ class Settings:
             mail_dir=Path(values["LIVE_MAIL_DIR"]) if values.get("LIVE_MAIL_DIR") else None,
             reminders=reminders,
             webhook_allow_private=_bool_setting(values, "LIVE_WEBHOOK_ALLOW_PRIVATE"),
+            trusted_proxies=_trusted_proxies(values.get("LIVE_TRUSTED_PROXIES", "")),
         )
 
 
@@ -288,3 +291,12 @@ def _positive_int(values: Mapping[str, str], name: str, default: int) -> int:
     if number < 1:
         raise InvalidInput(f"Config '{name}' has value {raw!r}. Not a whole number >= 1.")
     return number
+
+
+def _trusted_proxies(raw: str) -> tuple[Any, ...]:
+    from live.api.client import parse_networks
+
+    try:
+        return parse_networks(raw.split(","))
+    except ValueError as exc:
+        raise InvalidInput(f"Config 'LIVE_TRUSTED_PROXIES' has value {raw!r}. {exc}.") from exc

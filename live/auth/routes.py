@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
+from live.api.client import client_address
 from live.api.parse import Body, json_body
 from live.api.spec import ApiRoutes, Out
 from live.auth import store
@@ -128,7 +129,7 @@ async def change_password(request: web.Request) -> web.Response:
     staff = await require_staff(request)
     body = await json_body(request, PasswordIn)
     throttle = request.app[LOGIN_THROTTLE]
-    keys = {"account": staff.email, "address": request.remote or "unknown"}
+    keys = {"account": staff.email, "address": client_address(request)}
     wait = await throttle.retry_after(keys)
     if wait:
         raise RateLimited(f"Too many wrong passwords. Try again in {wait} seconds.", retry_after=wait)

@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from live.accounts import store as accounts
+from live.api.client import client_address
 from live.auth.identity import LOGIN_COOKIE, csrf_ok, current_staff, login_claim, set_login_cookie
 from live.auth.store import authenticate, end_logins, start_login
 from live.auth.throttle import LOGIN_THROTTLE
@@ -48,7 +49,7 @@ async def login(request: web.Request) -> web.Response:
     if not email or not password:
         return _login_page(request, 400, "Enter your email and password.", email, next_path)
     throttle = request.app[LOGIN_THROTTLE]
-    keys = {"account": email.lower(), "address": request.remote or "unknown"}
+    keys = {"account": email.lower(), "address": client_address(request)}
     wait = await throttle.retry_after(keys)
     if wait:
         response = _login_page(

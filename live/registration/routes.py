@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from live.api.client import client_address
 from live.auth.identity import csrf_ok
 from live.bus import BUS
 from live.db.tables import LiveSession, User
@@ -85,7 +86,7 @@ async def register(request: web.Request) -> web.Response:
     if not csrf_ok(request, form.get("csrf_token", "")):
         return await _page(request, 403, form=form,
                            errors={"form": "This form expired. Please reload the page and send it again."})
-    if not request.app[ATTEMPTS].allow(request.remote or "unknown", time.monotonic()):
+    if not request.app[ATTEMPTS].allow(client_address(request), time.monotonic()):
         return await _page(request, 429, form=form,
                            errors={"form": "Too many registrations from your address. Please try again later."})
     settings = request.app[SETTINGS]

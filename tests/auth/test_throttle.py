@@ -7,9 +7,11 @@ import asyncio
 import uuid
 from pathlib import Path
 
+import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import update
 
+from live.api.client import forwarded_client, parse_networks
 from live.auth.model import lockout_seconds
 from live.auth.passwords import dummy_hash
 from live.db.engine import create_engine, session_factory
@@ -114,3 +116,40 @@ async def test_the_server_answers_other_requests_while_a_password_is_verified(
     assert (await login).status == 302
     # With argon2 on the event loop no request is answered while it runs; in a thread, many are.
     assert answered >= 5, f"only {answered} health checks were answered during the sign-in"
+
+
+def test_the_client_behind_a_trusted_proxy_is_the_right_most_untrusted_forwarded_address() -> None:
+    proxies = parse_networks(["10.0.0.0/8", "127.0.0.1"])
+    # A trusted proxy's header names the client; what the client itself put on the left is ignored.
+    assert forwarded_client("10.0.0.5", "1.2.3.4, 203.0.113.9", proxies) == "203.0.113.9"
+    assert forwarded_client("127.0.0.1", "203.0.113.9, 10.0.0.7", proxies) == "203.0.113.9"
+    # Anyone else's header is not believed.
+    assert forwarded_client("198.51.100.1", "203.0.113.9", proxies) == "198.51.100.1"
+    assert forwarded_client("10.0.0.5", None, proxies) == "10.0.0.5"
+    assert forwarded_client("10.0.0.5", "not-an-ip", proxies) == "not-an-ip"
+    with pytest.raises(ValueError, match="'nope' is not an IP address"):
+        parse_networks(["10.0.0.0/8", "nope"])
+
+
+async def test_behind_a_trusted_proxy_each_client_address_has_its_own_count(
+    make_server: ServerFactory, sqlite_url: str
+) -> None:
+    async def statuses(server: LiveServer, client: str, n: int) -> list[int]:
+        out = []
+        for i in range(n):
+            form = await server.request("GET", "/login")
+            response = await server.request(
+                "POST", "/login", allow_redirects=False, headers={"X-Forwarded-For": client},
+                data={"email": f"user{client}-{i}@example.com", "password": "guess", "csrf_token": csrf_from(form.text)},
+            )
+            out.append(response.status)
+        return out
+
+    limits = {"login_free_failures": 50, "login_address_free_failures": 2, "login_lockout_base": 120.0}
+    behind_proxy = await make_server(sqlite_url, trusted_proxies=parse_networks(["127.0.0.1"]), **limits)
+    assert await statuses(behind_proxy, "203.0.113.1", 3) == [401, 401, 429]
+    assert await statuses(behind_proxy, "203.0.113.2", 1) == [401], "another client behind the same proxy"
+
+    untrusted = await make_server(sqlite_url, **limits)
+    assert await statuses(untrusted, "203.0.113.3", 2) == [401, 401]
+    assert await statuses(untrusted, "203.0.113.4", 1) == [429], "a forged header changes nothing"

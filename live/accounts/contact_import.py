@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from live.errors import InvalidInput
 
@@ -47,7 +48,15 @@ def parse_csv(text: str) -> list[tuple[int, dict[str, str]]]:
     text = text.lstrip("\ufeff")  # Excel's UTF-8 byte order mark
     if not text.strip():
         raise InvalidInput("The CSV file is empty; it needs a header line 'name,email,account'.")
-    reader = csv.reader(io.StringIO(text))
+    # newline="": the csv module reads \r, \n and \r\n line ends itself (a quoted field may hold them).
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return _rows(reader)
+    except csv.Error as exc:
+        raise InvalidInput(f"The CSV file cannot be read at line {reader.line_num}: {exc}.") from exc
+
+
+def _rows(reader: Any) -> list[tuple[int, dict[str, str]]]:
     header = [h.strip().lower() for h in next(reader)]
     missing = [c for c in COLUMNS if c not in header]
     if missing:
@@ -61,6 +70,8 @@ def parse_csv(text: str) -> list[tuple[int, dict[str, str]]]:
         if not any(cell.strip() for cell in cells):
             continue  # blank lines, often at the end of an exported file
         line = reader.line_num
+        if any("\x00" in cell for cell in cells):
+            raise InvalidInput(f"Line {line} of the CSV file holds a NUL character; is it a text file?")
         rows.append((line, {c: (cells[i].strip() if i < len(cells) else "") for c, i in where.items()}))
         if len(rows) > MAX_ROWS:
             raise InvalidInput(f"The CSV file has more than {MAX_ROWS} rows; split it into several files.")

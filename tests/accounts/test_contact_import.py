@@ -78,3 +78,20 @@ async def test_hosts_cannot_import_and_a_body_without_csv_is_refused(
     assert host.status == 403
     wrong = await sqlite_server.request("POST", "/api/v1/contacts/import", sqlite_staff["csm"].token, json={"file": "x"})
     assert wrong.status == 400 and "'csv'" in wrong.body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name,email,account\rAnn,ann@acme.test,Acme\rBob,bob@acme.test,Acme", 2),  # old Mac line ends
+        ('name,email,account\r\nAnn,"ann@acme.test",Acme\r\n', 1),
+        ("\x10junk\r4Yo$K", "lacks the column"),  # what the API fuzzer sent: a bare \r in an unquoted field
+        ("name,email,account\nAnn\x00,ann@acme.test,Acme", "NUL character"),
+    ],
+)
+def test_any_line_ending_is_read_and_an_unreadable_file_is_refused_not_crashed_on(text: str, expected: int | str) -> None:
+    if isinstance(expected, int):
+        assert len(parse_csv(text)) == expected
+    else:
+        with pytest.raises(InvalidInput, match=expected):
+            parse_csv(text)

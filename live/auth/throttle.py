@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ class Limit:
     free: int
 
 
-class LoginThrottle:
+class LoginThrottle(ABC):
     """Counts failures per key; `retry_after` says how many seconds a key is still locked out."""
 
     def __init__(self, settings: Settings) -> None:
@@ -42,16 +43,17 @@ class LoginThrottle:
     def _lockout(self, kind: str, failures: int) -> float:
         return lockout_seconds(failures, self.limits[kind].free, self.base, self.cap)
 
+    @abstractmethod
     async def retry_after(self, keys: dict[str, str]) -> int:
         """Whole seconds until every key may try again (0: now); `keys` maps kind to key."""
-        raise NotImplementedError
 
+    @abstractmethod
     async def failed(self, keys: dict[str, str]) -> None:
-        raise NotImplementedError
+        """Counts one failed sign-in against every key."""
 
+    @abstractmethod
     async def succeeded(self, keys: dict[str, str]) -> None:
         """Forgets the account's failures; the address keeps its count (one guesser, many accounts)."""
-        raise NotImplementedError
 
     async def close(self) -> None:
         return None

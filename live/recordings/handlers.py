@@ -2,9 +2,10 @@
 
 A recording runs in the process that forwards the session's media (every connection of a session
 reaches one process, see docs/protocol.md, "Media"). Which recording is under way is also kept in a
-store every process reads (`live.recordings.current`), so every page, on any process, shows the badge. On stop the files are
-closed, the chapters written beside them, the row committed, and then `RecordingReady` is published:
-`recording.ready` goes out as a webhook from that event (wired in `live.app`).
+store every process reads (`live.recordings.current`), so every page, on any process, shows the
+badge. On stop the files are closed, the chapters written beside them, the row committed, and then
+`RecordingReady` is published: `recording.ready` goes out as a webhook from that event (wired in
+`live.app`).
 """
 
 from __future__ import annotations

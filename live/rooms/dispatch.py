@@ -95,6 +95,7 @@ class Ctx:
 
     @property
     def state(self) -> Presence:
+        """Presence: who is here and what they show (each capability's own state is in its store)."""
         return self.app[ROOM_STATE]
 
     @property

@@ -405,10 +405,10 @@ class Room {
     if (this.isStaff && id !== this.me && p.role === "attendee") {
       const actions = el("span", { className: "person-actions" });
       // Speakers from the audience (webinars): invite, or withdraw the invitation / end the turn.
-      if (this.speakers && invited) {
+      if (this.speakers?.enabled && invited) {
         const text = speaking ? "Stop speaker" : "Withdraw";
         actions.append(this.action(text, `${speaking ? "Stop" : "Withdraw the invitation of"} ${p.name} speaking`, () => this.send("speaker.revoke", { participant_id: id }), "speaker-revoke"));
-      } else if (this.speakers) {
+      } else if (this.speakers?.enabled) {
         actions.append(this.action("Invite to speak", `Invite ${p.name} to speak`, () => this.send("speaker.invite", { participant_id: id }), "speaker-invite"));
       }
       if (hand) actions.append(this.action("Lower hand", `Lower ${p.name}'s hand`, () => this.send("hand.lower", { participant_id: id })));

@@ -28,11 +28,19 @@ export class Speakers {
   }
 
   load(state) {
+    // Speakers are the embedded media engine's: with Janus, room.state has no `speakers` and the host
+    // console offers no invitation.
+    this.enabled = Array.isArray(state.speakers);
     this.invited = new Set(state.speakers ?? []);
     this.speaking = new Set(state.speaking ?? []);
     const me = this.room.me;
     // Invited, and not speaking from this page yet (a second tab, a reconnect before answering): ask.
     if (this.invited.has(me) && !this.room.sendsMedia) this.ask();
+    // Our turn ended while the connection was down (a speaker's leaving ends it): back to watching.
+    if (!this.room.isStaff && this.room.sendsMedia && !this.invited.has(me)) {
+      this.room.stopSpeaking();
+      this.room.say("Your connection dropped, which ended your turn to speak. The host can invite you again.");
+    }
   }
 
   named({ participant_id: id, name }) {

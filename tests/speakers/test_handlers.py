@@ -160,3 +160,6 @@ async def test_time_spoken_counts_in_the_speakers_score_and_a_silent_attendee_ge
     assert spoke["score"] > quiet["score"] + 3, (spoke["score"], quiet["score"])
     csv = await sqlite_server.request("GET", f"/api/v1/sessions/{room.session_id}/report.csv", host.token)
     assert "spoke_seconds" in csv.text.splitlines()[0]
+    # The session's staff page says who spoke, and for how long.
+    page = (await sqlite_server.request("GET", f"/sessions/{room.session_id}", token=host.token)).text
+    assert page.count("spoke 1 s") + page.count("spoke 2 s") == 1, "one speaker, tagged with the time spoken"

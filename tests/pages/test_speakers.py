@@ -1,6 +1,6 @@
 """Speakers from the audience in Chromium: the host invites one attendee, who declines, and another, who checks
-camera and microphone in the page and speaks; the host and the rest of the audience see the speaker's
-picture until the host stops it."""
+camera and microphone in the page and speaks (and shares a screen); the host and the rest of the audience
+see the speaker's picture until the host stops it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from playwright.async_api import Locator, Page, async_playwright
 from tests.browser_support import launch_chromium, screenshot
 from tests.conftest import LiveServer, StaffMember
 from tests.pages.support import assert_remote_video_plays, enter_room, guest, schedule, signed_in, wait_for
+from tests.pages.test_screen import SCREEN_PLAYS
 
 pytestmark = pytest.mark.browser
 
@@ -79,17 +80,22 @@ async def test_a_host_invites_attendees_to_speak_one_declines_one_speaks_after_a
             await assert_remote_video_plays(bo, 2)
             await bo.locator(".tile figcaption", has_text="Ada Acme").wait_for()
             await ada.locator(".tile.self").wait_for()
-            await screenshot(bo, "join-webinar-with-speaker")
             await screenshot(host, "host-webinar-speaker")
+            # A speaker may share a screen too: the rest of the audience sees it large.
+            await ada.get_by_test_id("share-screen").click()
+            await wait_for(bo, SCREEN_PLAYS)
+            await screenshot(bo, "join-webinar-with-speaker")
 
             # The host ends her turn: her picture goes everywhere and her page is an attendee's again.
             await person(host, "Ada Acme").get_by_test_id("speaker-revoke").click()
             await wait_for(bo, f"{REMOTE_VIDEOS} === 1")
+            await bo.get_by_test_id("remote-screen").wait_for(state="hidden")
             await wait_for(host, f"{REMOTE_VIDEOS} === 0")
             await assert_remote_video_plays(bo, 1)
             await ada.get_by_text("The host ended your turn to speak").wait_for()
             assert await ada.get_by_test_id("local-video").count() == 0
             assert await ada.locator("#toggle-camera").is_hidden()
+            assert await ada.get_by_test_id("share-screen").is_hidden()
             await person(host, "Ada Acme").get_by_test_id("speaker-invite").wait_for()
         finally:
             await browser.close()

@@ -135,8 +135,14 @@ async def delete_expired(app: web.Application, at: datetime | None = None) -> li
     return [r.id for r in old]
 
 
+def speaker_files(recording: Recording) -> list[tuple[str, str]]:
+    """(participant id, file name) of each publisher recorded besides the presenter."""
+    return [(str(s["participant_id"]), str(s["path"])) for s in recording.speaker_paths or []]
+
+
 def remove_files(directory: Path, recording: Recording) -> None:
-    for name in (recording.path, recording.screen_path, recording.chapters_path):
+    names = [recording.path, recording.screen_path, recording.chapters_path, *(p for _, p in speaker_files(recording))]
+    for name in names:
         if name:
             (directory / name).unlink(missing_ok=True)
 
@@ -191,6 +197,8 @@ async def finish(app: web.Application, session_id: str) -> str | None:
         recording.path = _relative(files.main, directory)
         recording.screen_path = _relative(files.screen, directory)
         recording.chapters_path = _relative(chapters_file, directory)
+        speakers = [{"participant_id": p, "path": _relative(path, directory)} for p, path in files.speakers.items()]
+        recording.speaker_paths = speakers or None
         await db.commit()
     log.info("%s: recording %s ready (%.1f s, %d bytes)", session_id, recording_id, files.duration_seconds, files.size_bytes)
     sio: Any = app[SIO]
@@ -228,6 +236,14 @@ def recording_json(recording: Recording, public_url: str) -> dict[str, Any]:
         "media_type": store.MEDIA_TYPE,
         "download_url": f"{public_url}/api/v1/recordings/{recording.id}/file",
         "screen_url": f"{public_url}/api/v1/recordings/{recording.id}/file?part=screen" if recording.screen_path else None,
+        # Each other publisher's camera and microphone (a co-host, a speaker from the audience), on the same clock.
+        "speakers": [
+            {
+                "participant_id": participant_id,
+                "url": f"{public_url}/api/v1/recordings/{recording.id}/file?part=speaker&participant={participant_id}",
+            }
+            for participant_id, _ in speaker_files(recording)
+        ],
     }
 
 

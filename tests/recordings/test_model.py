@@ -55,6 +55,22 @@ def test_a_track_follows_its_rtp_clock_and_a_restart_is_placed_at_the_wall_clock
     assert timeline.reanchored == 1
 
 
+def test_a_late_first_frame_never_squeezes_the_frames_behind_it_into_one_millisecond() -> None:
+    """A stall: the first frame arrives 0.6 s late and the 17 behind it at once; then frames flow on time.
+
+    Snapping back to the wall clock would place ~17 frames 1/90,000 s apart, which a player's muxer
+    rejects as non-increasing timestamps (each WebM timestamp is a whole millisecond)."""
+    timeline = Timeline(90_000)
+    placed = [timeline.place(3000 * k, max(0.6, k / 30 + 0.02)) for k in range(90)]
+    steps = [b - a for a, b in itertools.pairwise(placed)]
+    assert min(steps) >= 90  # at least a millisecond apart: a WebM timestamp is a whole millisecond
+    assert steps[-1] == 3000  # caught up, a frame apart again as the publisher sent them
+    assert abs(placed[-1] / 90_000 - (89 / 30 + 0.02)) < 0.06  # back on the wall clock
+    # A new RTP clock (a restart) lands at the wall clock, then follows its own spacing.
+    restart = timeline.place(77, 3.5)
+    assert restart == 315_000 and timeline.place(3077, 3.53) == restart + 3000
+
+
 def test_the_picture_size_is_read_from_a_vp8_keyframe_only() -> None:
     # Frame tag (keyframe bit 0), start code 9d 01 2a, then 640 and 480 little-endian (scale bits zero).
     keyframe = bytes([0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A]) + (640).to_bytes(2, "little") + (480).to_bytes(2, "little")

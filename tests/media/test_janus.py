@@ -91,6 +91,7 @@ async def test_a_publisher_on_the_origin_is_seen_by_viewers_placed_on_two_edges(
     host, room = await webinar(server, guests=2)
     host_client = await connect(server.url, host.token, room.session_id)
     clients.append(host_client)
+    assert (await host_client.call("session.start", {}))["ok"] is True  # the audience is held back before
     assert host_client.state["media"] == "janus"
     await publish(host_client, sinks)
     await host_client.next_where("media.available", wait=TIMEOUT, participant_id=host_client.participant_id)
@@ -131,6 +132,7 @@ async def test_viewers_of_an_edge_that_dies_resubscribe_to_the_other_edge_and_th
     host, room = await webinar(server, guests=2)
     host_client = await connect(server.url, host.token, room.session_id)
     clients.append(host_client)
+    assert (await host_client.call("session.start", {}))["ok"] is True  # the audience is held back before
     await publish(host_client, sinks)
     viewer = await connect(server.url, room.guests[0].token, room.session_id)
     clients.append(viewer)
@@ -243,6 +245,7 @@ async def test_the_origin_dying_tells_everyone_and_video_is_back_when_the_host_p
     host, room = await webinar(server, guests=1)
     host_client = await connect(server.url, host.token, room.session_id)
     clients.append(host_client)
+    assert (await host_client.call("session.start", {}))["ok"] is True  # the audience is held back before
     await publish(host_client, sinks)
     viewer = await connect(server.url, room.guests[0].token, room.session_id)
     clients.append(viewer)

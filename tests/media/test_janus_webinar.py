@@ -181,3 +181,43 @@ async def test_stopping_the_app_destroys_its_janus_rooms_everywhere_and_finishes
     path = Path(server.settings.recordings_path) / room.session_id / f"{recording['id']}.webm"
     probe = await ffprobe(path)
     assert probe.codecs() == ["opus", "vp8"] and probe.duration > 1.0, probe
+
+
+async def test_a_recording_on_janus_keeps_going_across_an_origin_outage_once_the_host_publishes_again(
+    make_server: ServerFactory, sqlite_url: str, janus_pair: list[JanusNode], clients: list[Client], sinks: list[Sink]
+) -> None:
+    server = await janus_server(make_server, sqlite_url, janus_pair)
+    host, room = await webinar(server, guests=0)
+    host_client = await connect(server.url, host.token, room.session_id)
+    clients.append(host_client)
+    host_id = host_client.participant_id
+    await publish(host_client, sinks)
+    await host_client.next_where("media.available", wait=TIMEOUT, participant_id=host_id)
+    recording = await host_client.call("recording.start", {}, wait=TIMEOUT)
+    started = time.monotonic()
+    assert recording["ok"] is True
+    await asyncio.sleep(3.0)
+
+    origin = janus_pair[0]
+    try:
+        await origin.kill()
+        told = await host_client.next("media.unavailable", wait=TIMEOUT)
+        assert told["reason"] == "media_server_down"
+    finally:
+        await origin.start()  # back for the module's other tests whatever happened
+    origin_name = f"origin@127.0.0.1:{origin.config.api_port}"
+    await wait_for(lambda: server.app[JANUS].node_up(origin_name), "the app to reconnect to the origin")
+    await publish(host_client, sinks)  # what the host's page does every 3 s until it works
+    await host_client.next_where("media.available", wait=TIMEOUT, participant_id=host_id)
+    await asyncio.sleep(3.0)
+    stopped = await host_client.call("recording.stop", {}, wait=TIMEOUT)
+    real = time.monotonic() - started
+    assert stopped == {"ok": True, "id": recording["id"]}
+
+    path = Path(server.settings.recordings_path) / room.session_id / f"{recording['id']}.webm"
+    probe = await ffprobe(path)
+    assert probe.codecs() == ["opus", "vp8"]
+    # The file runs to the stop, so the pictures after the outage are in it, on the wall clock.
+    assert abs(probe.duration - real) < 1.0, (probe.duration, real)
+    errors, frames = await decode_errors(path)
+    assert errors == "" and frames >= 6, (errors, frames)

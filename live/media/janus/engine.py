@@ -18,6 +18,13 @@ Shape of one webinar (`_Webinar`):
 - Each viewer is placed on the edge with the fewest viewers (of this process) when it subscribes;
   with no edge configured (or none up), on the origin.
 
+Like the embedded engine: a publisher's `screen_mid` marks its screen, which viewers get as the stream
+`<publisher>:screen` (`stream_names`; the cascade keeps the publisher's mids, so `feed_mid` means the
+same on every node); an attendee subscribing before the session is live is held back (Janus is told
+to relay nothing, `configure {send: false}`, until `started`); and a recording follows the room's
+tracks, through a `RecordingTap` (an aiortc subscriber of the origin room in this process, made
+again whenever the publishers change; see `live.media.janus.tap` for why not Janus's recorder).
+
 Signaling differs from the embedded engine in one way: a VideoRoom subscriber never offers, Janus
 does. So a viewer sends `media.subscribe` without a description and gets Janus's *offer* in the ack,
 then sends its answer with `media.answer` (see docs/protocol.md). Stream ids (`a=msid`) in that offer
@@ -37,8 +44,8 @@ Faults:
   process cannot carry the audience, and an embedded router would reach only the viewers of the
   process the host happens to be on.
 
-Teardown: a session's rooms are destroyed on every node when it ends, when its last participant
-with media leaves, and on shutdown. A crashed app leaves rooms behind, but its Janus sessions expire
+Teardown: a session's rooms (and its recording tap) are destroyed on every node when it ends, when
+its last participant with media leaves, and on shutdown. A crashed app leaves rooms behind, but its Janus sessions expire
 (the node's `session_timeout`), which hangs up their peers; every running engine sweeps, at start and
 every `SWEEP_INTERVAL`, the `live:` rooms whose owner session no longer exists on the origin.
 """

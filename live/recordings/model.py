@@ -78,9 +78,16 @@ class Timeline:
 
     A frame's time comes from its RTP timestamp (`source`), anchored to the wall clock (`wall`,
     seconds since the recording started) at the first frame and again whenever the two disagree by
-    more than `MAX_CLOCK_DRIFT` (a restart, a long keyframe wait, a wrap). Every result is strictly
-    greater than the one before: WebM muxers refuse anything else (aiortc's `MediaRecorder`
-    fails with "non-strictly-monotonic PTS" exactly there).
+    more than `MAX_CLOCK_DRIFT` (a restart, a long keyframe wait, a wrap). Every result is at least
+    a millisecond after the one before: WebM muxers refuse anything not strictly increasing (aiortc's
+    `MediaRecorder` fails with "non-strictly-monotonic PTS" exactly there), and WebM keeps
+    milliseconds, so frames closer than that would share a timestamp in the file.
+
+    Never back in time: when the track runs *ahead* of the wall clock (its first frame came late,
+    e.g. after the event loop stalled, and the frames queued behind it arrive in a burst), moving
+    back to the wall clock would squeeze the frames that follow into one millisecond each until
+    their RTP time caught up, which players decode as garbage. It carries on at the track's own
+    pace from its last frame instead.
     """
 
     def __init__(self, clock_rate: int, max_drift: float = MAX_CLOCK_DRIFT) -> None:
@@ -91,6 +98,9 @@ class Timeline:
         self._anchor_source: int | None = None
         self._anchor_ticks = 0
         self._last: int | None = None
+        self._last_source = 0
+        # One millisecond, WebM's resolution: the least step between two placed frames.
+        self._min_step = max(1, clock_rate // 1000)
         self.reanchored = 0
 
     def place(self, source: int, wall: float) -> int:
@@ -98,13 +108,20 @@ class Timeline:
         if self._anchor_source is None:
             self._anchor_source, self._anchor_ticks = source, wall_ticks
         ticks = self._anchor_ticks + source - self._anchor_source
-        if abs(ticks - wall_ticks) > self._max_drift * self.clock_rate:
-            self.reanchored += 1
-            self._anchor_source, self._anchor_ticks = source, wall_ticks
-            ticks = wall_ticks
-        if self._last is not None and ticks <= self._last:
-            ticks = self._last + 1
+        drift = self._max_drift * self.clock_rate
+        if abs(ticks - wall_ticks) > drift:
+            if self._last is None or wall_ticks > self._last:
+                self.reanchored += 1
+                start = wall_ticks
+            else:  # ahead of the wall clock: on from the last frame at the source's pace
+                step = source - self._last_source
+                start = self._last + (step if 0 < step <= drift else self._min_step)
+            self._anchor_source, self._anchor_ticks = source, start
+            ticks = start
+        if self._last is not None and ticks < self._last + self._min_step:
+            ticks = self._last + self._min_step
         self._last = ticks
+        self._last_source = source
         return ticks
 
     @property

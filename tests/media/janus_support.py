@@ -59,6 +59,10 @@ class JanusNode:
                     raise AssertionError(f"janus {self.config.name} did not start; see {self.directory / 'janus.log'}")
                 await asyncio.sleep(0.1)
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     async def kill(self) -> None:
         """Like a crash: SIGKILL, no goodbye to anyone."""
         self.kill_now()
@@ -127,3 +131,11 @@ def module_nodes(directory: Path, roles: tuple[str, ...] = ("origin", "edge")) -
     finally:
         for node in nodes:
             node.kill_now()
+
+
+async def ensure_running(nodes: list[JanusNode]) -> list[JanusNode]:
+    """Restarts any shared node a test killed (or that died), so one test's crash is not the next one's."""
+    for node in nodes:
+        if not node.running:
+            await node.start()
+    return nodes

@@ -1,21 +1,23 @@
 """`recording.start` / `recording.stop`, this process's recorders, and what a recording's end sets off.
 
-A recording runs in the process that forwards the session's media (every connection of a session
-reaches one process, see docs/protocol.md, "Media"). Which recording is under way is also kept in a
-store every process reads (`live.recordings.current`), so every page, on any process, shows the
-badge. On stop the files are closed, the chapters written beside them, the row committed, and then
-`RecordingReady` is published: `recording.ready` goes out as a webhook from that event (wired in
-`live.app`).
+A recording runs in the process that drives the session's media (every connection of a session
+reaches one process, see docs/protocol.md, "Media"): with the embedded engine the recorder follows
+the session's `MediaRouter`; on Janus it follows a `RecordingTap`, a subscriber of the origin room
+the engine opens when the recording starts (`RecordedMedia.open_source`). Which recording is under
+way is also kept in a store every process reads (`live.recordings.current`), so every page, on any
+process, shows the badge. On stop the files are closed, the chapters written beside them, the row
+committed, and then `RecordingReady` is published: `recording.ready` goes out as a webhook from that
+event (wired in `live.app`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -23,7 +25,8 @@ from live.background import running
 from live.bus import BUS
 from live.db.tables import Recording
 from live.domain_events import RecordingReady, SessionEnded
-from live.media.handlers import MEDIA
+from live.media.handlers import MEDIA, SessionMedia
+from live.media.janus.handlers import JANUS
 from live.recordings import store
 from live.recordings.current import CURRENT_RECORDINGS, current_recordings_ctx
 from live.recordings.events import RecordingCommandIn, RecordingPart
@@ -35,7 +38,7 @@ from live.recordings.model import (
     check_can_record,
     expired,
 )
-from live.recordings.recorder import RecordedFiles, Recorder
+from live.recordings.recorder import RecordedFiles, Recorder, TrackSource
 from live.rooms.dispatch import Ctx, EventRegistry, iso, now, session_room
 from live.rooms.model import STAFF, RateKind
 from live.rooms.namespace import NAMESPACE
@@ -50,12 +53,44 @@ log = logging.getLogger(__name__)
 RETENTION_CHECK_EVERY = 3600.0
 
 
+class RecordedMedia(Protocol):
+    """What recorders need from the media engine: each session's tracks, and word when they change."""
+
+    listeners: list[Callable[[str], None]]
+
+    def source(self, session_id: str) -> TrackSource | None: ...
+
+    async def open_source(self, session_id: str) -> None:
+        """A recording of the session starts (Janus taps its origin room then)."""
+
+    async def close_source(self, session_id: str) -> None:
+        """It stopped."""
+
+
+class EmbeddedMedia:
+    """The embedded engine as `RecordedMedia`: the recorder follows the session's router itself."""
+
+    def __init__(self, media: SessionMedia) -> None:
+        self._media = media
+        self.listeners = media.listeners
+
+    def source(self, session_id: str) -> TrackSource | None:
+        return self._media.get(session_id)
+
+    async def open_source(self, session_id: str) -> None:
+        return None
+
+    async def close_source(self, session_id: str) -> None:
+        return None
+
+
 class Recordings:
     """This process's recorders, one per session being recorded."""
 
     def __init__(self, app: web.Application) -> None:
         self._app = app
         self._active: dict[str, tuple[str, Recorder]] = {}
+        self.media: RecordedMedia | None = None  # the engine's, set once it runs (`recordings_ctx`)
 
     def active(self, session_id: str) -> str | None:
         entry = self._active.get(session_id)
@@ -65,13 +100,13 @@ class Recordings:
         directory = self._app[SETTINGS].recordings_path / session_id
         recorder = Recorder(directory, recording_id, f"{session_id}/recording {recording_id}")
         self._active[session_id] = (recording_id, recorder)
-        recorder.follow(self._app[MEDIA].get(session_id))
+        self.tracks_changed(session_id)
 
     def tracks_changed(self, session_id: str) -> None:
         """A publisher came, went or changed tracks: recorders pick up what they lack."""
         entry = self._active.get(session_id)
-        if entry is not None:
-            entry[1].follow(self._app[MEDIA].get(session_id))
+        if entry is not None and self.media is not None:
+            entry[1].follow(self.media.source(session_id))
 
     def stop(self, session_id: str) -> tuple[str, RecordedFiles] | None:
         entry = self._active.pop(session_id, None)
@@ -93,11 +128,13 @@ def register(app: web.Application, registry: EventRegistry) -> None:
     app.setdefault(ROOM_STATE_PARTS, {})["recording"] = recording_part
     app[RECORDINGS] = Recordings(app)
     app.cleanup_ctx.append(current_recordings_ctx)
-    app.cleanup_ctx.append(recordings_ctx)  # after media's: it needs the `SessionMedia`
+    app.cleanup_ctx.append(recordings_ctx)  # after media's: it needs the engine
 
 
 async def recordings_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[MEDIA].listeners.append(app[RECORDINGS].tracks_changed)
+    media: RecordedMedia = app[JANUS] if app[SETTINGS].media == "janus" else EmbeddedMedia(app[MEDIA])
+    app[RECORDINGS].media = media
+    media.listeners.append(app[RECORDINGS].tracks_changed)
 
     async def sweep() -> None:
         while True:
@@ -157,6 +194,8 @@ async def start_recording(ctx: Ctx, body: RecordingCommandIn) -> dict[str, Any]:
         recording = await store.create(db, ctx.session_id, ctx.me.participant_id, at)
         await db.commit()
     recordings.start(ctx.session_id, recording.id)
+    if recordings.media is not None:
+        await recordings.media.open_source(ctx.session_id)
     part = RecordingPart(id=recording.id, since=iso(at)).model_dump()
     await ctx.app[CURRENT_RECORDINGS].set(ctx.session_id, RecordingPart.model_validate(part))
     log.info("%s/%s: recording %s started", ctx.session_id, ctx.me.participant_id, recording.id)
@@ -178,6 +217,9 @@ async def finish(app: web.Application, session_id: str) -> str | None:
     if stopped is None:
         return None
     recording_id, files = stopped
+    media = app[RECORDINGS].media
+    if media is not None:
+        await media.close_source(session_id)
     at = now()
     await app[CURRENT_RECORDINGS].clear(session_id)
     await app[EVENT_WRITER].flush()  # the chapters come from the event log

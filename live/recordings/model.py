@@ -83,9 +83,16 @@ class Timeline:
 
     A frame's time comes from its RTP timestamp (`source`), anchored to the wall clock (`wall`,
     seconds since the recording started) at the first frame and again whenever the two disagree by
-    more than `MAX_CLOCK_DRIFT` (a restart, a long keyframe wait, a wrap). Every result is strictly
-    greater than the one before: WebM muxers refuse anything else (aiortc's `MediaRecorder`
-    fails with "non-strictly-monotonic PTS" exactly there).
+    more than `MAX_CLOCK_DRIFT` (a restart, a long keyframe wait, a wrap). Every result is at least
+    a millisecond after the one before: WebM muxers refuse anything not strictly increasing (aiortc's
+    `MediaRecorder` fails with "non-strictly-monotonic PTS" exactly there), and WebM keeps
+    milliseconds, so frames closer than that would share a timestamp in the file.
+
+    Never back in time: when the track runs *ahead* of the wall clock (its first frame came late,
+    e.g. after the event loop stalled, and the frames queued behind it arrive in a burst), moving
+    back to the wall clock would squeeze the frames that follow into one millisecond each until
+    their RTP time caught up, which players decode as garbage. It carries on at the track's own
+    pace from its last frame instead.
     """
 
     def __init__(self, clock_rate: int, max_drift: float = MAX_CLOCK_DRIFT) -> None:
@@ -97,6 +104,8 @@ class Timeline:
         self._anchor_ticks = 0
         self._last: int | None = None
         self._slewing = False
+        # One millisecond, WebM's resolution: the least step between two placed frames.
+        self._min_step = max(1, clock_rate // 1000)
         self.reanchored = 0
 
     def place(self, source: int, wall: float) -> int:
@@ -124,8 +133,8 @@ class Timeline:
             self.reanchored += 1
             ticks = wall_ticks if last is None or wall_ticks > last else last + 1
             self._anchor_source, self._anchor_ticks = source, ticks
-        if self._last is not None and ticks <= self._last:
-            ticks = self._last + 1
+        if self._last is not None and ticks < self._last + self._min_step:
+            ticks = self._last + self._min_step
         self._last = ticks
         return ticks
 

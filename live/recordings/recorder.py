@@ -28,13 +28,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import av
 from av.container import OutputContainer
 
 from live.media.forwarder import ForwardedTrack, SharedFrame, TrackForwarder
-from live.media.router import MediaRouter
 from live.recordings.model import Timeline, vp8_dimensions
 
 log = logging.getLogger(__name__)
@@ -44,6 +43,16 @@ CLOCK_RATES = {"video": 90_000, "audio": 48_000}
 # file is opened anyway (an audio-only presenter) with a placeholder picture size.
 AUDIO_BEFORE_VIDEO = 250
 PLACEHOLDER_SIZE = (640, 480)
+
+
+class TrackSource(Protocol):
+    """Where a recorder finds a session's published tracks: the embedded engine's `MediaRouter`, or
+    the Janus engine's `RecordingTap` (a subscriber of the origin room in this process)."""
+
+    @property
+    def publishers(self) -> list[str]: ...
+
+    def forwarders(self, participant_id: str) -> list[TrackForwarder]: ...
 
 
 @dataclass(frozen=True)
@@ -193,8 +202,8 @@ class Recorder:
     def elapsed(self) -> float:
         return time.monotonic() - self._started
 
-    def follow(self, router: MediaRouter | None) -> None:
-        """Take each slot's track from the router's current publishers, where a slot has none."""
+    def follow(self, router: TrackSource | None) -> None:
+        """Take each slot's track from the source's current publishers, where a slot has none."""
         if self._stopped or router is None:
             return
         # Slot -> (file, stream kind, forwarders that fit it), in the order the publishers first published.

@@ -39,7 +39,24 @@ T0 = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 def test_recorded_timestamps_always_increase_whatever_the_sources_send(frames: list[tuple[int, float]]) -> None:
     timeline = Timeline(90_000)
     placed = [timeline.place(source, wall) for source, wall in sorted(frames, key=lambda f: f[1])]
-    assert all(b > a for a, b in itertools.pairwise(placed))
+    # At least a millisecond apart: WebM keeps milliseconds, and two frames at one time break players.
+    assert all(b - a >= 90 for a, b in itertools.pairwise(placed))
+
+
+def test_a_burst_after_a_late_first_frame_never_goes_back_in_time_and_catches_up_with_the_wall() -> None:
+    # Opus, 20 ms frames: the first arrives 0.8 s late (a stalled loop), the next 49 right behind it.
+    timeline = Timeline(48_000)
+    burst = [timeline.place(960 * n, 1.0 + 0.001 * n) for n in range(50)]
+    # Then on time again (a frame every 20 ms of wall clock).
+    after = [timeline.place(960 * n, 0.2 + 0.02 * n) for n in range(50, 150)]
+    steps = [b - a for a, b in itertools.pairwise([*burst, *after])]
+    # Never back in time, never two frames in one millisecond (what ffmpeg calls non-monotonic dts).
+    assert min(steps) >= 48
+    # Not pulled back in one jump: it runs slower until it is back on the wall clock (lip sync with
+    # the other tracks), then at the RTP pace again.
+    assert timeline.reanchored == 0
+    assert abs(after[-1] / 48_000 - (0.2 + 0.02 * 149)) < 0.06
+    assert steps[-10:] == [960] * 10
 
 
 def test_a_track_follows_its_rtp_clock_and_a_restart_is_placed_at_the_wall_clock() -> None:

@@ -16,6 +16,7 @@ from live.api.parse import MAX_BODY, Body, When, json_body, validate
 from live.api.spec import ApiRoutes, Out
 from live.auth.identity import require_staff
 from live.auth.model import Action
+from live.auth.store import normalize_email
 from live.bus import BUS
 from live.db.tables import Account
 from live.domain_events import AccountChanged, AccountCreated, ContactAdded, OverrideReleased
@@ -208,7 +209,7 @@ async def patch_account(request: web.Request) -> web.Response:
             if field in given:
                 value = getattr(body, field)
                 if field == "csm_email" and value:
-                    value = store.normalize_email(value)
+                    value = normalize_email(value)
                 elif value is None and field not in ("csm_email", "domain"):
                     raise InvalidInput(f"'{field}' cannot be null.")
                 setattr(account, field, value)

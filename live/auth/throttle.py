@@ -10,13 +10,16 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from live.auth.model import lockout_seconds
 from live.settings import Settings
 from live.typedefs import SETTINGS
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 @dataclass(frozen=True)
@@ -96,13 +99,13 @@ class RedisThrottle(LoginThrottle):
         super().__init__(settings)
         from live.rooms.state import redis_client
 
-        self._redis: Any = redis_client(url)
+        self._redis: Redis = redis_client(url)
 
     async def retry_after(self, keys: dict[str, str]) -> int:
         async with self._redis.pipeline(transaction=False) as pipe:
             for kind, value in keys.items():
                 pipe.pttl(f"live:login:b:{kind}:{value}")
-            ttls = await pipe.execute()
+            ttls: list[int] = await pipe.execute()  # milliseconds left, -2 where no lockout
         return math.ceil(max([0, *ttls]) / 1000)
 
     async def failed(self, keys: dict[str, str]) -> None:

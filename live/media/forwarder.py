@@ -57,6 +57,7 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpsender import RTCEncodedFrame
+from av.stream import Stream
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ class SharedFrame:
 
     __slots__ = ("encoded", "keyframe", "ntp_time", "packet")
 
-    def __init__(self, packet: av.Packet, packer: Encoder, keyframe: bool) -> None:
+    def __init__(self, packet: av.Packet[Stream], packer: Encoder, keyframe: bool) -> None:
         self.packet = packet
         self.keyframe = keyframe
         # Read once per frame for every subscriber's abs-send-time extension and sender report.
@@ -206,7 +207,7 @@ class ForwardedTrack(MediaStreamTrack):
         """The subscriber's sender while it sends directly (see `live.media.direct`)."""
         return self._output
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Stream]:
         return (await self._next()).packet
 
     async def _next(self) -> SharedFrame:

@@ -42,7 +42,7 @@ class ProgressIn(Body):
 def _file(request: web.Request, recording: Recording, part: str) -> Path:
     if part not in PARTS:
         raise NotFound(f"A recording has no part {part!r}; ask for one of {', '.join(PARTS)}.")
-    name = getattr(recording, PARTS[part])
+    name: str | None = getattr(recording, PARTS[part])
     path = request.app[SETTINGS].recordings_path / name if name else None
     if path is None or not path.is_file():
         raise NotFound(f"Recording {recording.id!r} has no {part} file (nothing of that kind was recorded).")

@@ -51,6 +51,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability
 from aiortc.sdp import SessionDescription
 
 from live.errors import InvalidInput
+from live.media import aiortc_private
 from live.media.direct import DirectSender
 from live.media.forwarder import ForwardedTrack, TrackForwarder
 
@@ -254,7 +255,9 @@ class MediaRouter:
                 sender = transceiver.sender
                 # The msid stream id names the publisher, so the browser knows whose track it is; a
                 # shared screen is a stream of its own, `<publisher>:screen`, shown large by pages.
-                sender._stream_id = forwarder.publisher_id + (SCREEN_STREAM_SUFFIX if forwarder.screen else "")
+                aiortc_private.set_stream_id(
+                    sender, forwarder.publisher_id + (SCREEN_STREAM_SUFFIX if forwarder.screen else "")
+                )
                 # Frames arrive already packed into RTP payloads, shared by every subscriber, and
                 # the forwarder sends them itself; a PLI/FIR goes to the shared source.
                 DirectSender.install(sender, track)

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import Field, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.accounts import store
 from live.accounts.contact_import import ImportRow, summary
@@ -251,7 +252,7 @@ async def patch_account(request: web.Request) -> web.Response:
 
 
 def _apply_overrides(
-    db: Any, account: Account, body: AccountPatch, given: set[str], actor: str, version: str
+    db: AsyncSession, account: Account, body: AccountPatch, given: set[str], actor: str, version: str
 ) -> list[tuple[str, str, str]]:
     """Pins or releases tier and phase; returns (field, old, new) for each value that changed."""
     changes: list[tuple[str, str, str]] = []

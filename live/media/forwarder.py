@@ -47,7 +47,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import av
 from aiortc import RTCRtpReceiver
@@ -470,7 +470,7 @@ class TrackForwarder:
 
 
 def _latest_source(receiver: RTCRtpReceiver) -> int | None:
-    sources: list[Any] = receiver.getSynchronizationSources()
+    sources = receiver.getSynchronizationSources()
     if not sources:
         return None
     return int(max(sources, key=lambda source: source.timestamp).source)

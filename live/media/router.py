@@ -48,7 +48,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
-from aiortc.sdp import SessionDescription
+from aiortc.sdp import MediaDescription, SessionDescription
 
 from live.errors import InvalidInput
 from live.media import aiortc_private
@@ -319,7 +319,7 @@ class MediaRouter:
         self,
         participant_id: str,
         label: str,
-        media: list[Any],
+        media: list[MediaDescription],
         transceivers: list[RTCRtpTransceiver],
         screen_mid: str | None = None,
     ) -> list[TrackForwarder]:

@@ -42,7 +42,7 @@ class SessionStore(Protocol):
 
     async def session_ids(self) -> set[str]: ...
 
-    async def drop_session(self, session_id: str) -> Any: ...
+    async def drop_session(self, session_id: str) -> object: ...  # what it returns is not used
 
 
 # The room state and the other capabilities' stores (polls' board) register here; see live.rooms.retention.

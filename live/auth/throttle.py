@@ -10,16 +10,13 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from aiohttp import web
 
 from live.auth.model import lockout_seconds
 from live.settings import Settings
 from live.typedefs import SETTINGS
-
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,8 @@ class RedisThrottle(LoginThrottle):
         super().__init__(settings)
         from live.redis import redis_client
 
-        self._redis: Redis = redis_client(url)
+        # Any, as live.redis.redis_client says why; what is read is given a type below.
+        self._redis: Any = redis_client(url)
 
     async def retry_after(self, keys: dict[str, str]) -> int:
         async with self._redis.pipeline(transaction=False) as pipe:

@@ -21,7 +21,15 @@ from typing import Any
 
 from aiohttp import web
 
-from live.chat.events import IdIn, QaListIn, TextIn
+from live.chat.events import (
+    ChatDeletedOut,
+    ChatMessageOut,
+    IdIn,
+    QaListIn,
+    QuestionAskedOut,
+    QuestionUpdatedOut,
+    TextIn,
+)
 from live.chat.model import (
     KEEP_CHAT,
     RECENT_CHAT,
@@ -36,7 +44,8 @@ from live.chat.model import (
 from live.errors import Conflict, NotFound
 from live.events.model import EventType
 from live.events.store import session_events
-from live.rooms.dispatch import ANY_STATUS, Ctx, EventRegistry, iso, now
+from live.isotime import iso_z
+from live.rooms.dispatch import ANY_STATUS, Ctx, EventRegistry, now
 from live.rooms.model import ATTENDEES, STAFF, RateKind
 from live.rooms.state import RoomState
 from live.typedefs import ENGINE, EVENT_WRITER, ROOM_STATE, ROOM_STATE_PARTS
@@ -67,13 +76,13 @@ def new_id() -> str:
 async def send(ctx: Ctx, body: TextIn) -> dict[str, Any]:
     text = check_text(body.text)
     message_id, at = new_id(), now()
-    message = ChatMessage(message_id, ctx.me.participant_id, ctx.me.name, text, iso(at))
+    message = ChatMessage(message_id, ctx.me.participant_id, ctx.me.name, text, iso_z(at))
     # Room state and fan-out first, the log last: with Redis unreachable (or no process listening: see
     # live.rooms.fanout) the message is refused as `unavailable` and not logged, so the log never counts a
     # message its sender was told had failed. (It may stay in the room's recent-chat cache.)
     ctx.app[EVENT_WRITER].ensure_open()
     await ctx.state.list_push(ctx.session_id, "chat", json.dumps(message.public()), KEEP_CHAT)
-    await ctx.emit("chat.message", message.public())
+    await ctx.emit(ChatMessageOut.model_validate(message.public()))
     ctx.log(EventType.CHAT_MESSAGE, {"id": message_id, "text": text}, at=at)
     return {"id": message_id}
 
@@ -85,7 +94,7 @@ async def delete(ctx: Ctx, body: IdIn) -> dict[str, Any]:
     new, _ = await ctx.state.set_add(ctx.session_id, "chat_deleted", body.id)
     if new:
         ctx.log(EventType.CHAT_DELETED, {"id": body.id})
-        await ctx.emit("chat.deleted", {"id": body.id})
+        await ctx.emit(ChatDeletedOut(id=body.id))
     return {"id": body.id}
 
 
@@ -100,10 +109,10 @@ async def ask(ctx: Ctx, body: TextIn) -> dict[str, Any]:
     text = check_text(body.text, "question")
     check_question_room(await ctx.state.incr(ctx.session_id, "qa", "asked"), ctx.settings.max_questions)
     question_id, at = new_id(), now()
-    question = Question(question_id, ctx.me.participant_id, ctx.me.name, text, iso(at))
+    question = Question(question_id, ctx.me.participant_id, ctx.me.name, text, iso_z(at))
     ctx.app[EVENT_WRITER].ensure_open()
     await _store_question(ctx.state, ctx.session_id, question)  # state, fan-out, then the log: as in `send`
-    await ctx.emit("qa.question", question.public())
+    await ctx.emit(QuestionAskedOut.model_validate(question.public()))
     ctx.log(EventType.QA_ASKED, {"id": question_id, "text": text}, at=at)
     return {"id": question_id}
 
@@ -115,7 +124,7 @@ async def upvote(ctx: Ctx, body: IdIn) -> dict[str, Any]:
         raise Conflict(f"You have already upvoted question {body.id!r}.", code="already_upvoted")
     await ctx.state.incr(ctx.session_id, "upvotes", body.id)
     ctx.log(EventType.QA_UPVOTED, {"id": body.id})
-    await ctx.emit("qa.updated", question.public(upvotes=count))
+    await ctx.emit(QuestionUpdatedOut.model_validate(question.public(upvotes=count)))
     return {"id": body.id, "upvotes": count}
 
 
@@ -125,7 +134,7 @@ async def answer(ctx: Ctx, body: IdIn) -> dict[str, Any]:
     await _store_question(ctx.state, ctx.session_id, answered)
     ctx.log(EventType.QA_ANSWERED, {"id": body.id})
     count = (await ctx.state.counters(ctx.session_id, "upvotes")).get(body.id, 0)
-    await ctx.emit("qa.updated", answered.public(upvotes=count))
+    await ctx.emit(QuestionUpdatedOut.model_validate(answered.public(upvotes=count)))
     return {"id": body.id}
 
 

@@ -23,9 +23,10 @@ from live.background import running
 from live.bus import BUS
 from live.db.tables import Recording
 from live.domain_events import RecordingReady, SessionEnded
+from live.isotime import iso_z
 from live.media.handlers import MEDIA
 from live.recordings import store
-from live.recordings.events import RecordingCommandIn, RecordingPart
+from live.recordings.events import RecordingCommandIn, RecordingPart, RecordingStartedOut, RecordingStoppedOut
 from live.recordings.model import (
     AlreadyRecording,
     NotRecording,
@@ -35,9 +36,10 @@ from live.recordings.model import (
     expired,
 )
 from live.recordings.recorder import RecordedFiles, Recorder
-from live.rooms.dispatch import Ctx, EventRegistry, iso, now, session_room
+from live.rooms.dispatch import Ctx, EventRegistry, now, session_room
 from live.rooms.model import STAFF, RateKind
 from live.rooms.namespace import NAMESPACE
+from live.rooms.server_events import send
 from live.typedefs import DB, EVENT_WRITER, ROOM_STATE, ROOM_STATE_PARTS, SETTINGS, SIO
 from live.webhooks import delivery
 from live.webhooks import store as webhooks
@@ -151,10 +153,10 @@ async def start_recording(ctx: Ctx, body: RecordingCommandIn) -> dict[str, Any]:
         recording = await store.create(db, ctx.session_id, ctx.me.participant_id, at)
         await db.commit()
     recordings.start(ctx.session_id, recording.id)
-    part = RecordingPart(id=recording.id, since=iso(at)).model_dump()
-    await ctx.state.hash_set(ctx.session_id, "kv", STATE_FIELD, json.dumps(part))
+    part = RecordingPart(id=recording.id, since=at)
+    await ctx.state.hash_set(ctx.session_id, "kv", STATE_FIELD, json.dumps(part.model_dump(mode="json")))
     log.info("%s/%s: recording %s started", ctx.session_id, ctx.me.participant_id, recording.id)
-    await ctx.emit("recording.started", {"id": recording.id, "at": part["since"]})
+    await ctx.emit(RecordingStartedOut(id=recording.id, at=at))
     return {"id": recording.id}
 
 
@@ -193,10 +195,7 @@ async def finish(app: web.Application, session_id: str) -> str | None:
         recording.chapters_path = _relative(chapters_file, directory)
         await db.commit()
     log.info("%s: recording %s ready (%.1f s, %d bytes)", session_id, recording_id, files.duration_seconds, files.size_bytes)
-    sio: Any = app[SIO]
-    await sio.emit(
-        "recording.stopped", {"id": recording_id, "at": iso(at)}, to=session_room(session_id), namespace=NAMESPACE
-    )
+    await send(app[SIO], RecordingStoppedOut(id=recording_id, at=at), to=session_room(session_id), namespace=NAMESPACE)
     await app[BUS].publish(RecordingReady(recording_id=recording_id, session_id=session_id))
     return recording_id
 
@@ -221,8 +220,8 @@ def recording_json(recording: Recording, public_url: str) -> dict[str, Any]:
         "id": recording.id,
         "session_id": recording.session_id,
         "status": recording.status,
-        "started_at": iso(recording.started_at),
-        "ended_at": iso(recording.ended_at) if recording.ended_at else None,
+        "started_at": iso_z(recording.started_at),
+        "ended_at": iso_z(recording.ended_at) if recording.ended_at else None,
         "duration_seconds": recording.duration_seconds,
         "size_bytes": recording.size_bytes,
         "media_type": store.MEDIA_TYPE,

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from live.rooms.server_events import ServerEvent, WireModel
 
 
-class SpeakerChanged(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SpeakerChanged(WireModel):
     participant_id: str
 
 
-EMITTED: dict[str, type[BaseModel]] = {"speaker.invited": SpeakerChanged, "speaker.revoked": SpeakerChanged}
+class SpeakerInvitedOut(SpeakerChanged, ServerEvent):
+    """A host or co-host made an attendee a speaker (they may publish until revoked); to everyone."""
+
+    event = "speaker.invited"
+
+
+class SpeakerRevokedOut(SpeakerChanged, ServerEvent):
+    """A speaker was revoked (their published tracks stopped at once); to everyone."""
+
+    event = "speaker.revoked"
+
+
+EMITTED: tuple[type[ServerEvent], ...] = (SpeakerInvitedOut, SpeakerRevokedOut)

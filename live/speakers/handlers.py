@@ -15,6 +15,7 @@ from live.media.handlers import MEDIA
 from live.rooms.dispatch import Ctx, EventRegistry
 from live.rooms.events import TargetIn
 from live.rooms.model import STAFF, RateKind, RoomRole
+from live.speakers.events import SpeakerInvitedOut, SpeakerRevokedOut
 from live.speakers.model import SPEAKERS, check_can_invite
 from live.typedefs import ROOM_STATE_PARTS
 
@@ -37,7 +38,7 @@ async def invite(ctx: Ctx, body: TargetIn) -> dict[str, Any]:
     check_can_invite(ctx.session["kind"], ctx.me.role, await _role_of(ctx, target))
     added, _ = await ctx.state.set_add(ctx.session_id, SPEAKERS, target)
     if added:
-        await ctx.emit("speaker.invited", {"participant_id": target})
+        await ctx.emit(SpeakerInvitedOut(participant_id=target))
     return {"changed": added}
 
 
@@ -49,7 +50,7 @@ async def revoke(ctx: Ctx, body: TargetIn) -> dict[str, Any]:
     if router is not None:
         await router.unpublish(target)
     if removed:
-        await ctx.emit("speaker.revoked", {"participant_id": target})
+        await ctx.emit(SpeakerRevokedOut(participant_id=target))
     return {"changed": removed}
 
 

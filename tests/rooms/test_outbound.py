@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 import live.app
 from live import protocol_doc
+from live.isotime import iso_z
+from live.rooms.events import SessionStartedOut
 from live.rooms.outbound import OUTBOUND
 from live.rooms.server_events import ServerEvent
 from tests.rooms.support import schema_problem
@@ -150,12 +153,17 @@ def test_the_wire_form_is_byte_for_byte_what_pages_received_before(event: str, p
     assert json.dumps(sent) == json.dumps(payload)
 
 
-def test_times_go_out_in_utc_with_a_z() -> None:
-    from live.rooms.events import SessionStartedOut
+@pytest.mark.parametrize("microsecond", [0, 1, 100, 123000, 123456, 999999])
+def test_times_go_out_as_live_isotime_writes_them(microsecond: int) -> None:
+    at = datetime(2026, 3, 1, 9, 0, 0, microsecond, tzinfo=UTC)
+    sent = SessionStartedOut(id="s1", at=at).wire()["at"]
+    assert sent == iso_z(at)
+    assert sent.endswith("Z") and datetime.fromisoformat(sent) == at
 
-    at = datetime(2026, 3, 1, 9, 0, 0, 123456, tzinfo=UTC)
-    assert SessionStartedOut(id="s1", at=at).wire() == {"id": "s1", "at": AT}
-    assert SessionStartedOut(id="s1", at=at.replace(microsecond=0)).wire()["at"] == "2026-03-01T09:00:00Z"
+
+def test_a_time_without_a_zone_is_refused_at_the_emit_site() -> None:
+    with pytest.raises(ValidationError):
+        SessionStartedOut(id="s1", at=datetime(2026, 3, 1, 9))
 
 
 def test_the_test_clients_refuse_what_breaks_the_protocol() -> None:

@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import AwareDatetime, BaseModel
 
 from live.rooms.outbound import ACKS, SECTIONS
-from live.rooms.server_events import ServerEvent
+from live.rooms.server_events import NEVER_NULL, ServerEvent
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
 _BLOCK = re.compile(r"(<!-- BEGIN generated: (?P<name>[\w:-]+) -->\n)(?P<body>.*?)(<!-- END generated: (?P=name) -->)", re.S)
@@ -75,7 +75,10 @@ def render_payload(model: type[BaseModel]) -> str:
     fields = []
     for name, info in model.model_fields.items():
         label = (info.alias or name) + ("" if info.is_required() else "?")
-        fields.append(f"{label}: {render_type(info.annotation)}")
+        annotation: Any = info.annotation
+        if NEVER_NULL in info.metadata:  # `Omittable[X]`: absent or X, never null
+            annotation = Union[tuple(arg for arg in get_args(annotation) if arg is not type(None))]  # noqa: UP007
+        fields.append(f"{label}: {render_type(annotation)}")
     return "{" + ", ".join(fields) + "}"
 
 

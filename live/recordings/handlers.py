@@ -1,16 +1,16 @@
 """`recording.start` / `recording.stop`, this process's recorders, and what a recording's end sets off.
 
 A recording runs in the process that forwards the session's media (every connection of a session
-reaches one process, see docs/protocol.md, "Media"). Which recording is under way is also kept in the
-room state (`kv.recording`), so every page, on any process, shows the badge. On stop the files are
-closed, the chapters written beside them, the row committed, and then `RecordingReady` is published:
-`recording.ready` goes out as a webhook from that event (wired in `live.app`).
+reaches one process, see docs/protocol.md, "Media"). Which recording is under way is also kept in a
+store every process reads (`live.recordings.current`), so every page, on any process, shows the
+badge. On stop the files are closed, the chapters written beside them, the row committed, and then
+`RecordingReady` is published: `recording.ready` goes out as a webhook from that event (wired in
+`live.app`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -26,6 +26,7 @@ from live.domain_events import RecordingReady, SessionEnded
 from live.isotime import iso_z
 from live.media.handlers import MEDIA
 from live.recordings import store
+from live.recordings.current import CURRENT_RECORDINGS, current_recordings_ctx
 from live.recordings.events import RecordingCommandIn, RecordingPart, RecordingStartedOut, RecordingStoppedOut
 from live.recordings.model import (
     AlreadyRecording,
@@ -40,7 +41,7 @@ from live.rooms.dispatch import Ctx, EventRegistry, now, session_room
 from live.rooms.model import STAFF, RateKind
 from live.rooms.namespace import NAMESPACE
 from live.rooms.server_events import send
-from live.typedefs import DB, EVENT_WRITER, ROOM_STATE, ROOM_STATE_PARTS, SETTINGS, SIO
+from live.typedefs import DB, EVENT_WRITER, ROOM_STATE_PARTS, SETTINGS, SIO
 from live.webhooks import delivery
 from live.webhooks import store as webhooks
 from live.webhooks.model import WebhookEvent
@@ -49,8 +50,6 @@ log = logging.getLogger(__name__)
 
 # Seconds between retention sweeps (the first runs at start-up).
 RETENTION_CHECK_EVERY = 3600.0
-# Room-state field (in the `kv` hash) of the recording under way: `{"id", "since"}` as JSON.
-STATE_FIELD = "recording"
 
 
 class Recordings:
@@ -95,6 +94,7 @@ def register(app: web.Application, registry: EventRegistry) -> None:
     registry.add("recording.stop", stop_recording, RecordingCommandIn, roles=STAFF, rate=RateKind.STAFF_ONLY)
     app.setdefault(ROOM_STATE_PARTS, {})["recording"] = recording_part
     app[RECORDINGS] = Recordings(app)
+    app.cleanup_ctx.append(current_recordings_ctx)
     app.cleanup_ctx.append(recordings_ctx)  # after media's: it needs the `SessionMedia`
 
 
@@ -146,15 +146,14 @@ def remove_files(directory: Path, recording: Recording) -> None:
 async def start_recording(ctx: Ctx, body: RecordingCommandIn) -> dict[str, Any]:
     check_can_record(ctx.session["kind"], ctx.me.role)
     recordings = ctx.app[RECORDINGS]
-    if recordings.active(ctx.session_id) is not None or await ctx.state.hash_get(ctx.session_id, "kv", STATE_FIELD):
+    if recordings.active(ctx.session_id) is not None or await ctx.app[CURRENT_RECORDINGS].get(ctx.session_id):
         raise AlreadyRecording("This session is already being recorded; stop that recording first.")
     at = now()
     async with ctx.app[DB]() as db:
         recording = await store.create(db, ctx.session_id, ctx.me.participant_id, at)
         await db.commit()
     recordings.start(ctx.session_id, recording.id)
-    part = RecordingPart(id=recording.id, since=at)
-    await ctx.state.hash_set(ctx.session_id, "kv", STATE_FIELD, json.dumps(part.model_dump(mode="json")))
+    await ctx.app[CURRENT_RECORDINGS].set(ctx.session_id, RecordingPart(id=recording.id, since=at))
     log.info("%s/%s: recording %s started", ctx.session_id, ctx.me.participant_id, recording.id)
     await ctx.emit(RecordingStartedOut(id=recording.id, at=at))
     return {"id": recording.id}
@@ -175,7 +174,7 @@ async def finish(app: web.Application, session_id: str) -> str | None:
         return None
     recording_id, files = stopped
     at = now()
-    await app[ROOM_STATE].hash_delete(session_id, "kv", STATE_FIELD)
+    await app[CURRENT_RECORDINGS].clear(session_id)
     await app[EVENT_WRITER].flush()  # the chapters come from the event log
     directory = app[SETTINGS].recordings_path
     async with app[DB]() as db:
@@ -204,10 +203,9 @@ def _relative(path: Path | None, directory: Path) -> str | None:
     return str(path.relative_to(directory)) if path is not None else None
 
 
-async def recording_part(ctx: Ctx) -> dict[str, Any] | None:
+async def recording_part(ctx: Ctx) -> RecordingPart | None:
     """`room.state.recording`: `{id, since}` while the session is being recorded, else null."""
-    raw = await ctx.state.hash_get(ctx.session_id, "kv", STATE_FIELD)
-    return json.loads(raw) if raw else None
+    return await ctx.app[CURRENT_RECORDINGS].get(ctx.session_id)
 
 
 async def stop_when_session_ends(app: web.Application, event: SessionEnded) -> None:

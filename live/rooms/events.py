@@ -16,7 +16,7 @@ from live.polls.events import PollStateOut
 from live.recordings.events import RecordingPart
 from live.rooms.dispatch import Payload
 from live.rooms.model import Participant, RoomRole
-from live.rooms.server_events import ServerEvent, UtcTime, WireModel
+from live.rooms.server_events import Omittable, ServerEvent, UtcTime, WireModel
 from live.sessions.model import SessionKind
 
 ReactionKind = Literal["applause", "heart", "laugh", "thumbs_up", "question"]
@@ -84,11 +84,9 @@ class ParticipantOut(WireModel):
     name: str
     role: RoomRole
     hand_raised: bool
-    # An optional field that is never null is typed without None and defaults to None through `Field`: absent
-    # when not set (see `ServerEvent.wire`), and a null received for it is refused.
-    camera: bool = Field(default=None, description="their last `media.state`; absent before they sent one")
-    mic: bool = Field(default=None, description="as `camera`")
-    visible: bool = Field(
+    camera: Omittable[bool] = Field(default=None, description="their last `media.state`; absent before they sent one")
+    mic: Omittable[bool] = Field(default=None, description="as `camera`")
+    visible: Omittable[bool] = Field(
         default=None, description="whether their page is in view; only in the host's and co-hosts' `room.state`"
     )
 
@@ -126,9 +124,9 @@ class RoomStateOut(ServerEvent):
         description="who publishes media now: subscribe with that many video + audio m-lines (webinars)"
     )
     screen: str | None = Field(default=None, description="who shares a screen, or null (embedded media)")
-    media: Literal["janus"] = Field(default=None, description='`"janus"` with `LIVE_MEDIA=janus`, else absent')
+    media: Omittable[Literal["janus"]] = Field(default=None, description='`"janus"` with `LIVE_MEDIA=janus`, else absent')
     recording: RecordingPart | None = Field(default=None, description="the recording under way, or null (embedded media)")
-    speakers: list[str] = Field(default=None, description="attendees invited to speak (embedded media)")
+    speakers: Omittable[list[str]] = Field(default=None, description="attendees invited to speak (embedded media)")
 
 
 class Presence(WireModel):
@@ -242,8 +240,8 @@ class RtcSignalOut(ServerEvent):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     from_: str = Field(alias="from")
-    description: dict[str, Any] = Field(default=None)
-    candidate: dict[str, Any] = Field(default=None)
+    description: Omittable[dict[str, Any]] = None
+    candidate: Omittable[dict[str, Any]] = None
 
 
 # Every event of this module, in the order docs/protocol.md lists them (registered in live.rooms.outbound).

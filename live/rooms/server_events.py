@@ -13,15 +13,30 @@ a field written `name?` in docs/protocol.md is absent, not null, when it does no
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
 
 # A time on the wire: ISO 8601 in UTC with a `Z` (`2026-03-01T09:00:00.123456Z`), exactly `live.isotime.iso_z`
 # (tests/rooms/test_outbound.py holds pydantic's own JSON form of an aware datetime to it; a serializer
 # calling `iso_z` made room.state's dump markedly slower). Emit sites pass a datetime, or the string of one
 # read back from the room's cache; test clients check that what arrives parses back to an aware time.
 UtcTime = AwareDatetime
+
+
+T = TypeVar("T")
+
+
+def _never_null(value: T) -> T:
+    if value is None:
+        raise ValueError("this field is absent or has a value; it is never null")
+    return value
+
+
+# Marks an optional field that is absent when it does not apply and never null: `camera: Omittable[bool] = None`
+# (None is only the "not set" default, left out by `wire()`; a null received for it is refused).
+NEVER_NULL = AfterValidator(_never_null)
+Omittable = Annotated[T | None, NEVER_NULL]
 
 
 class WireModel(BaseModel):

@@ -1,6 +1,6 @@
 """`speaker.invite` / `speaker.revoke`: a host lets an attendee publish until revoked (Zoom's "promote to panelist").
 
-The speakers are a room-state set (`speakers`), so every process agrees; `media.publish` reads it. A
+The speakers are a store of their own (`live.speakers.store`), so every process agrees; `media.publish` reads it. A
 revoked speaker's published tracks are closed at once (subscribers renegotiate on `media.available`).
 """
 
@@ -16,7 +16,8 @@ from live.rooms.dispatch import Ctx, EventRegistry
 from live.rooms.events import TargetIn
 from live.rooms.model import STAFF, RateKind, RoomRole
 from live.speakers.events import SpeakerInvitedOut, SpeakerRevokedOut
-from live.speakers.model import SPEAKERS, check_can_invite
+from live.speakers.model import check_can_invite
+from live.speakers.store import SPEAKER_STORE, speaker_store_ctx
 from live.typedefs import ROOM_STATE_PARTS
 
 
@@ -24,6 +25,7 @@ def register(app: web.Application, registry: EventRegistry) -> None:
     registry.add("speaker.invite", invite, TargetIn, roles=STAFF, rate=RateKind.STAFF_ONLY)
     registry.add("speaker.revoke", revoke, TargetIn, roles=STAFF, rate=RateKind.STAFF_ONLY)
     app.setdefault(ROOM_STATE_PARTS, {})["speakers"] = speakers_part
+    app.cleanup_ctx.append(speaker_store_ctx)
 
 
 async def _role_of(ctx: Ctx, participant_id: str) -> RoomRole:
@@ -36,7 +38,7 @@ async def _role_of(ctx: Ctx, participant_id: str) -> RoomRole:
 async def invite(ctx: Ctx, body: TargetIn) -> dict[str, Any]:
     target = body.participant_id
     check_can_invite(ctx.session["kind"], ctx.me.role, await _role_of(ctx, target))
-    added, _ = await ctx.state.set_add(ctx.session_id, SPEAKERS, target)
+    added = await ctx.app[SPEAKER_STORE].add(ctx.session_id, target)
     if added:
         await ctx.emit(SpeakerInvitedOut(participant_id=target))
     return {"changed": added}
@@ -45,7 +47,7 @@ async def invite(ctx: Ctx, body: TargetIn) -> dict[str, Any]:
 async def revoke(ctx: Ctx, body: TargetIn) -> dict[str, Any]:
     target = body.participant_id
     check_can_invite(ctx.session["kind"], ctx.me.role, RoomRole.ATTENDEE)
-    removed, _ = await ctx.state.set_remove(ctx.session_id, SPEAKERS, target)
+    removed = await ctx.app[SPEAKER_STORE].remove(ctx.session_id, target)
     router = ctx.app[MEDIA].get(ctx.session_id)
     if router is not None:
         await router.unpublish(target)
@@ -56,4 +58,4 @@ async def revoke(ctx: Ctx, body: TargetIn) -> dict[str, Any]:
 
 async def speakers_part(ctx: Ctx) -> list[str]:
     """`room.state.speakers`: the attendees invited to speak."""
-    return sorted(await ctx.state.set_members(ctx.session_id, SPEAKERS))
+    return sorted(await ctx.app[SPEAKER_STORE].members(ctx.session_id))

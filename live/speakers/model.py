@@ -6,9 +6,6 @@ from live.errors import Forbidden, InvalidInput
 from live.rooms.model import STAFF, RoomRole
 from live.sessions.model import SessionKind
 
-# Room-state set of the session's speakers (participant ids).
-SPEAKERS = "speakers"
-
 
 def check_can_invite(kind: str, role: RoomRole, target_role: RoomRole) -> None:
     if role not in STAFF:

@@ -174,3 +174,5 @@ def test_the_test_clients_refuse_what_breaks_the_protocol() -> None:
     assert "ChatMessageOut" in (schema_problem("chat.message", {k: v for k, v in good.items() if k != "at"}) or "")
     assert "ChatMessageOut" in (schema_problem("chat.message", good | {"at": "yesterday"}) or "")
     assert "RoomStateOut" in (schema_problem("room.state", WIRE_SAMPLES[0][1] | {"you": {"role": "admin"}}) or "")
+    # An optional field is absent when it does not apply, never null.
+    assert "never null" in (schema_problem("rtc.signal", {"from": "c_1", "description": None, "candidate": {}}) or "")

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+from live.auth.model import Role
 from live.errors import LiveError
 from live.settings import Settings
 
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     user_commands = user.add_subparsers(dest="user_command", required=True)
     create = user_commands.add_parser("create", help="create a staff user")
     create.add_argument("--email", required=True)
-    create.add_argument("--role", required=True, choices=["admin", "host", "csm"])
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--password", help="asked for when not given")
     create.add_argument("--name", default="")
     create.add_argument("--timezone", help="IANA zone of their working hours, e.g. Europe/Berlin (default UTC)")

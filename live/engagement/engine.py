@@ -38,6 +38,7 @@ from live.accounts.model import (
 )
 from live.engagement.config import EngagementConfig
 from live.engagement.model import ScoredSession, ScoreHistory, age_days, session_ids
+from live.isotime import iso
 from live.sessions.model import SessionKind
 
 JsonValue = float | int | str | bool | None
@@ -141,15 +142,15 @@ class EngineState:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "tier_changed_at": _format_time(self.tier_changed_at),
-            "phase_changed_at": _format_time(self.phase_changed_at),
+            "tier_changed_at": iso(self.tier_changed_at),
+            "phase_changed_at": iso(self.phase_changed_at),
             "tier_escalated": self.tier_escalated,
             "at_risk": self.at_risk,
             "at_risk_reason": self.at_risk_reason,
             "recover_streak": self.recover_streak,
-            "last_evaluated_at": _format_time(self.last_evaluated_at),
-            "below_regress_since": _format_time(self.below_regress_since),
-            "above_self_driving_since": _format_time(self.above_self_driving_since),
+            "last_evaluated_at": iso(self.last_evaluated_at),
+            "below_regress_since": iso(self.below_regress_since),
+            "above_self_driving_since": iso(self.above_self_driving_since),
         }
 
 
@@ -162,10 +163,6 @@ def _parse_time(value: Any) -> datetime | None:
         return datetime.fromisoformat(value)
     except ValueError:
         return None
-
-
-def _format_time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 @dataclass(frozen=True)

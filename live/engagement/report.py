@@ -34,6 +34,7 @@ from live.engagement.model import (
     within,
 )
 from live.events.model import LogEvent
+from live.isotime import iso
 
 
 @dataclass(frozen=True)
@@ -100,9 +101,9 @@ class AttendanceRow:
             "email": self.email,
             "role": self.role,
             "invited": self.invited,
-            "joined_at": _iso(self.joined_at),
-            "left_at": _iso(self.left_at),
-            "intervals": [{"joined_at": _iso(a), "left_at": _iso(b)} for a, b in self.intervals],
+            "joined_at": iso(self.joined_at),
+            "left_at": iso(self.left_at),
+            "intervals": [{"joined_at": iso(a), "left_at": iso(b)} for a, b in self.intervals],
             "present_seconds": round(self.present_seconds, 3),
             "focused_seconds": round(self.focused_seconds, 3),
             "camera_seconds": round(self.camera_seconds, 3),
@@ -139,10 +140,6 @@ class AttendanceReport:
             for row in self.rows
             if row.contact_id is not None and row.score is not None
         ]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 TOO_SHORT = "too short to score"
@@ -484,7 +481,7 @@ def explain(
         "tier": {
             "value": account.tier.value,
             "source": account.tier_source.value,
-            "override_expires_at": _iso(account.tier_override_expires_at),
+            "override_expires_at": iso(account.tier_override_expires_at),
             "ltv": {
                 "mrr": account.mrr,
                 "gross_margin": config.gross_margin,
@@ -525,7 +522,7 @@ def explain(
         "phase": {
             "value": account.phase.value,
             "source": account.phase_source.value,
-            "override_expires_at": _iso(account.phase_override_expires_at),
+            "override_expires_at": iso(account.phase_override_expires_at),
             "next": _next_phase(account.phase),
             "rule": _phase_rule(account.phase, config),
             "inputs": {
@@ -544,13 +541,13 @@ def explain(
                 "regress_days": config.regress_days,
             },
             "clocks": {
-                "phase_changed_at": _iso(state.phase_changed_at),
-                "tier_changed_at": _iso(state.tier_changed_at),
-                "below_regress_since": _iso(state.below_regress_since),
+                "phase_changed_at": iso(state.phase_changed_at),
+                "tier_changed_at": iso(state.tier_changed_at),
+                "below_regress_since": iso(state.below_regress_since),
                 "days_below_regress": _days(state.below_regress_since, now),
-                "above_self_driving_since": _iso(state.above_self_driving_since),
+                "above_self_driving_since": iso(state.above_self_driving_since),
                 "days_above_self_driving": _days(state.above_self_driving_since, now),
-                "last_evaluated_at": _iso(state.last_evaluated_at),
+                "last_evaluated_at": iso(state.last_evaluated_at),
                 "min_dwell_days": config.min_dwell_days,
             },
         },

@@ -29,7 +29,6 @@ from live.rooms.dispatch import (
     Ctx,
     EventRegistry,
     StatePart,
-    iso,
     monotonic,
     now,
     person_room,
@@ -38,6 +37,7 @@ from live.rooms.dispatch import (
     spawn,
     staff_room,
 )
+from live.rooms.events import PresenceJoinedOut, PresenceLeftOut, RoomStateOut
 from live.rooms.fanout import REFUSE_UNHEARD
 from live.rooms.model import (
     STAFF,
@@ -51,6 +51,7 @@ from live.rooms.model import (
 )
 from live.rooms.presence import MemoryPresence, Presence, RedisPresence, Swept
 from live.rooms.retention import retention_ctx
+from live.rooms.server_events import send
 from live.rooms.wire import UNDECODABLE
 from live.sessions.model import SessionKind
 from live.settings import Settings
@@ -165,22 +166,23 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if me.role in STAFF:
             await self.enter_room(sid, staff_room(me.session_id))
         if first:
-            await self.emit("presence.joined", me.public(), to=presence_room(me, info), skip_sid=sid)
+            await send(self.server, PresenceJoinedOut.of(me), to=presence_room(me, info), namespace=NAMESPACE, skip_sid=sid)
         for hook in self.registry.on_enter:
             try:
                 await hook(self.app, me, info)
             except Exception:
                 log.exception("%s %s: enter hook %r failed", me.session_id, me.participant_id, hook)
         try:
-            payload = await self.room_state(self.ctx(sid, me, info))
+            state = await self.room_state(self.ctx(sid, me, info))
         except Exception:
             log.exception("%s %s: could not build room.state", me.session_id, me.participant_id)
             return
         # The socket is in this process (checked above): sent here, not published through Redis to
         # every process for all but this one to drop (a join storm's N room.states times P processes).
-        await self.emit("room.state", payload, to=sid, ignore_queue=True)
+        await send(self.server, state, to=sid, namespace=NAMESPACE, ignore_queue=True)
 
-    async def room_state(self, ctx: Ctx) -> dict[str, Any]:
+    async def room_state(self, ctx: Ctx) -> RoomStateOut:
+        """The room as `ctx.me` may see it; the parts other capabilities add are checked by the model too."""
         session_id = ctx.session_id
         settings = ctx.settings
         hands = await self.state.hands(session_id)
@@ -216,7 +218,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         parts: dict[str, StatePart] = self.app[ROOM_STATE_PARTS]
         for name, part in parts.items():
             payload[name] = await part(ctx)
-        return payload
+        return RoomStateOut.model_validate(payload)
 
     async def on_disconnect(self, sid: str, reason: Any) -> None:
         entry = self.sockets.pop(sid, None)
@@ -233,7 +235,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         last = await self.state.remove_connection(me.session_id, me.participant_id, sid)
         log.info("%s %s: disconnected (%s, %s)", me.session_id, me.participant_id, sid, reason)
         if last:
-            await self.emit("presence.left", me.public(), to=presence_room(me, info))
+            await send(self.server, PresenceLeftOut.of(me), to=presence_room(me, info), namespace=NAMESPACE)
         for hook in self.registry.on_leave:
             try:
                 await hook(self.app, me, sid, last)
@@ -402,7 +404,9 @@ async def _announce_swept(app: web.Application, swept: list[Swept]) -> None:
                 LogEvent(conn.session_id, EventType.LEFT, now(), conn.participant_id, {"sid": conn.sid, "reason": "process gone"})
             )
         if item.left and item.participant is not None:
-            await sio.emit("presence.left", item.participant.public(), to=session_room(conn.session_id), namespace=NAMESPACE)
+            await send(
+                sio, PresenceLeftOut.of(item.participant), to=session_room(conn.session_id), namespace=NAMESPACE
+            )
 
 
 async def _disconnect_everyone(app: web.Application) -> None:
@@ -427,4 +431,4 @@ async def _disconnect_everyone(app: web.Application) -> None:
     log.info("shutdown: /live connections closed, %d background tasks left", len(tasks))
 
 
-__all__ = ["NAMESPACE", "LiveNamespace", "iso", "setup"]
+__all__ = ["NAMESPACE", "LiveNamespace", "setup"]

@@ -38,7 +38,6 @@ from live.accounts.model import (
 )
 from live.engagement.config import EngagementConfig
 from live.engagement.model import ScoredSession, ScoreHistory, age_days, session_ids
-from live.sessions.model import SessionKind
 
 JsonValue = float | int | str | bool | None
 EARLY_PHASES = (Phase.ONBOARDING, Phase.ESTABLISHMENT)

@@ -37,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
+import live
 from live.accounts.model import Phase, Source, lifetime_value, tier_for_ltv
 from live.db.engine import create_engine, session_factory, upgrade
 from live.db.tables import Account, Contact, Event, Invitation, LiveSession, User
@@ -229,7 +230,8 @@ async def measure(args: argparse.Namespace) -> list[Row]:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         await upgrade(url)
         await load(url, world)
-        print(f"generated and loaded in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        print(f"generated and loaded in {time.perf_counter() - t0:.1f} s; live from {Path(live.__file__).parent}",
+              file=sys.stderr)
         load_before = os.getloadavg()[0]
         cpu = time.process_time()
         baseline_seconds, evaluations = in_memory(world, config)

@@ -75,7 +75,7 @@ class PersonScore:
 
     def components_dict(self) -> dict[str, dict[str, float | None]]:
         """The JSON shape stored beside the score: name -> {value, weight, points}."""
-        return {name: component.as_dict() for name, component in self.components.items()}
+        return {name: {"value": c.value, "weight": c.weight, "points": c.points} for name, c in self.components.items()}
 
 
 @dataclass(frozen=True)

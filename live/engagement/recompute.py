@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sys
 import time as clock
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -51,12 +52,7 @@ def daily_ticks(after: datetime, until: datetime) -> list[datetime]:
     first = datetime.combine(after.astimezone(UTC).date(), TICK_TIME)
     if first <= after:
         first += DAY
-    ticks = []
-    at = first
-    while at <= until:
-        ticks.append(at)
-        at += DAY
-    return ticks
+    return [first + DAY * n for n in range((until - first) // DAY + 1)] if first <= until else []
 
 
 def catch_up_times(account: AccountSnapshot, created_at: datetime, until: datetime) -> list[datetime]:
@@ -68,9 +64,16 @@ def catch_up_times(account: AccountSnapshot, created_at: datetime, until: dateti
 def account_timeline(created_at: datetime, session_ends: Sequence[datetime], until: datetime) -> list[datetime]:
     """Every evaluation of an account from its creation to `until`, in the order the incremental path makes
     them: at one instant a tick comes before a session end, and each session end evaluates once."""
-    events = [(at, 0) for at in daily_ticks(created_at, until)]
-    events += [(at, 1) for at in session_ends if at <= until]
-    return [at for at, _ in sorted(events)]
+    ticks = daily_ticks(created_at, until)
+    timeline: list[datetime] = []
+    i = 0
+    for end in sorted(at for at in session_ends if at <= until):  # merged into the ticks, already in order
+        while i < len(ticks) and ticks[i] <= end:
+            timeline.append(ticks[i])
+            i += 1
+        timeline.append(end)
+    timeline += ticks[i:]
+    return timeline
 
 
 def carry(account: AccountSnapshot, result: Evaluation) -> AccountSnapshot:
@@ -284,8 +287,9 @@ async def recompute(
             Contact.account_id == account_id
         )
         session_query = session_query.where(LiveSession.id.in_(theirs))
+    scored: list[dict[str, Any]] = []
     if account_id is None:
-        await _score_everything(db, config, now, stats, progress)
+        scored = await _score_everything(db, config, now, stats, progress)
     else:
         sessions = (await db.execute(session_query)).scalars().all()
         sessions = sorted(sessions, key=lambda s: (s.ended_at or s.starts_at, s.id))
@@ -316,7 +320,11 @@ async def recompute(
         history_query = history_query.where(AccountHistory.account_id == account_id)
     await db.execute(history_query)
     ids = [row.id for row in accounts]
-    all_scores = await store.scores_of(db, ids) if account_id else await all_account_scores(db)
+    if account_id is None:
+        # Every score was just computed and written: take them from memory rather than read them back.
+        all_scores = await store.with_replays(db, _scored(scored), ids)
+    else:
+        all_scores = await store.scores_of(db, ids)
     history: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for row in accounts:
@@ -341,8 +349,9 @@ async def recompute(
 async def _score_everything(
     db: AsyncSession, config: EngagementConfig, now: datetime, stats: RecomputeStats,
     progress: Callable[[str, int], Progress] | None,
-) -> None:
-    """Every ended session rescored from the log: read in a few queries, written in bulk."""
+) -> list[dict[str, Any]]:
+    """Every ended session rescored from the log: read in a few queries, written in bulk. Returns the rows
+    written, in the order written."""
     from live.engagement.whatif import load_world, score_world
 
     world = await load_world(db)
@@ -365,6 +374,18 @@ async def _score_everything(
     for start in range(0, len(rows), 5000):
         await db.execute(insert(_SCORES), rows[start : start + 5000])
     stats.scores += len(rows)
+    return rows
+
+
+def _scored(rows: Sequence[dict[str, Any]]) -> dict[str, list[ScoredSession]]:
+    """The written score rows as `store.scores_of` reads them back: per account, by end (the sort is stable,
+    so rows ending together keep the order they were written in, which is their id order)."""
+    out: dict[str, list[ScoredSession]] = defaultdict(list)
+    for r in sorted(rows, key=lambda r: r["ended_at"]):
+        out[r["account_id"]].append(
+            ScoredSession(r["session_id"], r["contact_id"], r["kind"], r["ended_at"], r["score"], r["attended"])
+        )
+    return out
 
 
 def _per_session(scores: Sequence[ScoredSession]) -> list[ScoredSession]:

@@ -158,6 +158,13 @@ async def scores_of(db: AsyncSession, account_ids: Iterable[str]) -> dict[str, l
     )
     for account_id, session_id, contact_id, kind, ended_at, score, attended in rows.tuples():
         out[account_id].append(ScoredSession(session_id, contact_id, kind, ended_at, score, attended))
+    return await with_replays(db, out, ids)
+
+
+async def with_replays(
+    db: AsyncSession, out: dict[str, list[ScoredSession]], ids: Sequence[str]
+) -> dict[str, list[ScoredSession]]:
+    """`out` (stored scores per account, by end) with the accounts' replay views added, still by end."""
     # Replays watched by people who did not come count too, as kind `on_demand` (weighted by the config).
     for account_id, replays in (await on_demand_scores(db, ids)).items():
         out[account_id].extend(replays)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from live.engagement.frozen import quick_init
 from live.events.model import EventType, LogEvent
 
 Interval = tuple[datetime, datetime]
@@ -29,6 +30,7 @@ class SessionWindow(NamedTuple):
     length_seconds: float
 
 
+@quick_init
 @dataclass(frozen=True)
 class PersonAttendance:
     participant_id: str

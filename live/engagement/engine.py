@@ -37,6 +37,7 @@ from live.accounts.model import (
     tier_for_ltv,
 )
 from live.engagement.config import EngagementConfig
+from live.engagement.frozen import quick_init
 from live.engagement.model import ScoredSession, ScoreHistory, age_days, session_ids
 
 JsonValue = float | int | str | bool | None
@@ -78,6 +79,7 @@ class Change:
     config_version: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class Evaluation:
     tier: Tier
@@ -167,6 +169,7 @@ def _format_time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+@quick_init
 @dataclass(frozen=True)
 class Facts:
     """Everything the rules read, computed once per evaluation from scores up to `now`."""

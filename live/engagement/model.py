@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from live.engagement.config import EngagementConfig
+from live.engagement.frozen import quick_init
 from live.sessions.model import SessionKind
 
 SECONDS_PER_DAY = 86_400.0
@@ -53,6 +54,7 @@ class SessionMeasures:
     hand_raises: int = 0
 
 
+@quick_init
 @dataclass(frozen=True)
 class Component:
     """One line of a score's explanation: the measure (0..1, None when it did not apply), its
@@ -78,6 +80,7 @@ class PersonScore:
         return {name: {"value": c.value, "weight": c.weight, "points": c.points} for name, c in self.components.items()}
 
 
+@quick_init
 @dataclass(frozen=True)
 class ScoredSession:
     """One invited contact's score for one session: the input of the account roll-up."""

@@ -22,6 +22,7 @@ from live.engagement.engine import (
     evaluate,
     gather_facts,
 )
+from live.engagement.frozen import quick_init
 from live.engagement.model import (
     PersonScore,
     ScoredSession,
@@ -57,6 +58,7 @@ class Person:
     account_id: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True)
 class AttendanceRow:
     participant_id: str | None

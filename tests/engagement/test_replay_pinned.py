@@ -4,13 +4,15 @@ A fixed simulated history (the generator of bench/recompute.py, 40 accounts over
 sessions with real event logs) is scored and replayed, in memory and through `recompute` against a real
 database, and each session's scores and each account's outcome (every change with its reason, numbers and
 evidence, the final tier, phase, health, engagement and engine state) is reduced to a digest. The digests
-in `replay_pinned.json` were made by the code before the speed work (commit 9ea5181), with
+in `replay_pinned.json` were made by the code before the speed work (commit 9ea5181), from an export
+of that commit with this file copied in (run there, so that its `live` is imported):
 
-    PYTHONPATH=<export of 9ea5181> .venv/bin/python -m tests.engagement.test_replay_pinned > \
-        tests/engagement/replay_pinned.json
+    git archive 9ea5181 | tar -x -C /tmp/old && cp tests/engagement/test_replay_pinned.py /tmp/old/tests/engagement/
+    (cd /tmp/old && $OLDPWD/.venv/bin/python -m tests.engagement.test_replay_pinned) > tests/engagement/replay_pinned.json
 
 so a failure names the sessions and accounts whose outcome changed. Floats are compared by `repr`:
-a different rounding in the last bit fails too.
+a different rounding in the last bit fails too. The configuration's version is recorded as "current"
+(it is a digest of every setting, so a new setting would change it without changing the replay).
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ CONFIG = EngagementConfig()
 
 def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+
+
+def _version(version: str, config: EngagementConfig) -> str:
+    """"current" for the running configuration's version: a setting added later (with a default that
+    changes no score) changes the digest of the configuration, not the replay."""
+    return "current" if version == config.version else version
 
 
 def _time(value: datetime | None) -> str | None:
@@ -87,7 +95,7 @@ def in_memory(world: World, config: EngagementConfig) -> dict[str, str]:
         final, results = replay(snapshot, mine, times, config)
         changes = [
             [_time(at), c.field, c.old, c.new, c.rule, c.reason, {k: repr(v) for k, v in c.numbers.items()},
-             c.evidence, c.config_version]
+             c.evidence, _version(c.config_version, config)]
             for at, result in results
             for c in result.changes
         ]
@@ -115,13 +123,13 @@ async def through_the_database(world: World, url: str, config: EngagementConfig)
             for h in (await db.execute(select(AccountHistory).order_by(AccountHistory.id))).scalars():
                 history[h.account_id].append(
                     [_time(h.at), h.field, h.old, h.new, h.source, h.rule, h.reason,
-                     {k: repr(v) for k, v in h.numbers.items()}, h.evidence, h.config_version, h.actor]
+                     {k: repr(v) for k, v in h.numbers.items()}, h.evidence, _version(h.config_version, config), h.actor]
                 )
             scores: dict[str, list[Any]] = defaultdict(list)
             for s in (await db.execute(select(SessionScore))).scalars():
                 scores[s.account_id].append(
                     [s.session_id, s.contact_id, s.kind, _time(s.ended_at), repr(s.score), s.attended,
-                     json.dumps(s.components, sort_keys=True), s.config_version]
+                     json.dumps(s.components, sort_keys=True), _version(s.config_version, config)]
                 )
     finally:
         await engine.dispose()

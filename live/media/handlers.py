@@ -28,8 +28,8 @@ from live.media.router import MediaRouter, TracksChanged, ice_configuration
 from live.rooms.dispatch import Ctx, EventRegistry, session_room
 from live.rooms.model import STAFF, Participant, RateKind
 from live.rooms.namespace import NAMESPACE
-from live.speakers.model import SPEAKERS
-from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO
+from live.speakers.store import SPEAKER_STORE
+from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO, SocketEmitter
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 class SessionMedia:
     """This process's `MediaRouter` per live session, and which sockets own whose peer connections."""
 
-    def __init__(self, sio: Any, ice_servers: list[dict[str, Any]]) -> None:
+    def __init__(self, sio: SocketEmitter, ice_servers: list[dict[str, Any]]) -> None:
         ice_configuration(ice_servers)  # a bad LIVE_ICE_SERVERS fails at start-up, not at the first offer
         self._sio = sio
         self._ice_servers = ice_servers
@@ -161,7 +161,7 @@ async def media_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def publish(ctx: Ctx, body: MediaPublishIn) -> dict[str, Any]:
     # Role and kind are checked here, not by the registry, so a one-on-one hears why first.
-    speaker = ctx.me.role not in STAFF and ctx.me.participant_id in await ctx.state.set_members(ctx.session_id, SPEAKERS)
+    speaker = ctx.me.role not in STAFF and await ctx.app[SPEAKER_STORE].is_speaker(ctx.session_id, ctx.me.participant_id)
     check_can_publish(ctx.session["kind"], ctx.me.role, speaker)
     return {"description": await ctx.app[MEDIA].publish(ctx, body.description.model_dump(), body.screen_mid)}
 

@@ -48,9 +48,10 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
-from aiortc.sdp import SessionDescription
+from aiortc.sdp import MediaDescription, SessionDescription
 
 from live.errors import InvalidInput
+from live.media import aiortc_private
 from live.media.direct import DirectSender
 from live.media.forwarder import ForwardedTrack, TrackForwarder
 
@@ -237,9 +238,11 @@ class MediaRouter:
         async with self._locks[participant_id]:
             label = f"{self._session_id}/{participant_id}"
             pc = RTCPeerConnection(self._configuration)
-            available = {
-                kind: [] if withhold else [f for _, f in self._all_forwarders() if f.kind == kind] for kind in MEDIA_KINDS
-            }
+            # Everyone else's tracks: a publisher who also watches (a host seeing a speaker, a speaker
+            # seeing the host) is not sent their own picture back, which would take the m-line meant
+            # for someone else's.
+            others = [f for publisher, f in self._all_forwarders() if publisher != participant_id]
+            available = {kind: [] if withhold else [f for f in others if f.kind == kind] for kind in MEDIA_KINDS}
             subscriber = _Subscriber(pc)
             # Transceivers created here, in m-line order per kind, are the ones setRemoteDescription
             # matches to the offer's m-lines of that kind; any further m-lines get aiortc's own
@@ -254,7 +257,9 @@ class MediaRouter:
                 sender = transceiver.sender
                 # The msid stream id names the publisher, so the browser knows whose track it is; a
                 # shared screen is a stream of its own, `<publisher>:screen`, shown large by pages.
-                sender._stream_id = forwarder.publisher_id + (SCREEN_STREAM_SUFFIX if forwarder.screen else "")
+                aiortc_private.set_stream_id(
+                    sender, forwarder.publisher_id + (SCREEN_STREAM_SUFFIX if forwarder.screen else "")
+                )
                 # Frames arrive already packed into RTP payloads, shared by every subscriber, and
                 # the forwarder sends them itself; a PLI/FIR goes to the shared source.
                 DirectSender.install(sender, track)
@@ -316,7 +321,7 @@ class MediaRouter:
         self,
         participant_id: str,
         label: str,
-        media: list[Any],
+        media: list[MediaDescription],
         transceivers: list[RTCRtpTransceiver],
         screen_mid: str | None = None,
     ) -> list[TrackForwarder]:

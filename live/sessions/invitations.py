@@ -85,4 +85,5 @@ def ics_invite(
     attendee.params["role"] = vText("REQ-PARTICIPANT")
     event.add("attendee", attendee, encode=False)
     cal.add_component(event)
-    return cal.to_ical()
+    ical: bytes = cal.to_ical()  # icalendar leaves it unannotated
+    return ical

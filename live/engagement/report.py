@@ -22,7 +22,9 @@ from live.engagement.engine import (
     evaluate,
     gather_facts,
 )
+from live.engagement.frozen import quick_init
 from live.engagement.model import (
+    PersonScore,
     ScoredSession,
     ScoreHistory,
     SessionMeasures,
@@ -57,6 +59,7 @@ class Person:
     account_id: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True)
 class AttendanceRow:
     participant_id: str | None
@@ -234,9 +237,12 @@ def report_from_attendance(
         if person.contact_id is not None:
             seen.add(person.contact_id)
         rows.append(_present_row(session, person, window, invited, known, config, verdict))
+    # Every no-show of a session scores the same: scored once, not once per invitee.
+    counts = verdict.scored and verdict.on_schedule
+    no_show = score_person(SessionMeasures(), session.kind, window.length_seconds, config) if counts else None
     for contact_id, who in invited.items():
         if contact_id not in seen:
-            rows.append(_no_show_row(session, contact_id, who, window, config, verdict))
+            rows.append(_no_show_row(session, contact_id, who, no_show, verdict))
     rows.sort(key=lambda r: (r.contact_id is not None, r.name.casefold(), r.participant_id or "", r.contact_id or ""))
     end = session.ended_at or (window.end if ended else now)
     return AttendanceReport(session, window, end, tuple(rows), config.version, verdict)
@@ -303,15 +309,12 @@ def _no_show_row(
     session: SessionInfo,
     contact_id: str,
     who: Person,
-    window: SessionWindow,
-    config: EngagementConfig,
+    result: PersonScore | None,
     verdict: Verdict,
 ) -> AttendanceRow:
-    """An invitee who never came: a no-show scoring 0 if the session ran at its time and long enough;
-    otherwise listed, unscored, with the reason."""
-    counts = verdict.scored and verdict.on_schedule
-    result = score_person(SessionMeasures(), session.kind, window.length_seconds, config) if counts else None
-    note = None if counts else (TOO_SHORT if not verdict.scored else OFF_SCHEDULE)
+    """An invitee who never came: a no-show scoring 0 (`result`, the same for every no-show) if the session
+    ran at its time and long enough; otherwise listed, unscored, with the reason."""
+    note = None if result is not None else (TOO_SHORT if not verdict.scored else OFF_SCHEDULE)
     return AttendanceRow(
         participant_id=f"c_{contact_id}",
         contact_id=contact_id,

@@ -1,6 +1,6 @@
 """Does the mail outbox keep up with a bare SMTP loop, and how long does inviting 10,000 people take?
 
-    .venv/bin/python bench/mail.py [--invitations 10000] [--database-url URL]
+    .venv/bin/python bench/mail.py [--invitations 10000] [--database-url URL] [--creation-only]
 
 Starts an SMTP sink (aiosmtpd's `Sink` handler, in a process of its own) and the app on a fresh SQLite
 database (or the empty, migrated database at --database-url) with `LIVE_SMTP_URL` pointing at the sink. One
@@ -10,6 +10,12 @@ Measures, in one run:
 - invitation creation: from the POST until N invitation mails are rendered and queued in the outbox;
 - the outbox: from the POST until the last of them is marked sent (claim, send over SMTP, record);
 - the baseline: the very same N stored messages sent by `aiosmtplib` in a bare loop over one connection.
+
+The goal "the outbox within 1.5x of the bare loop" compares the outbox end to end (from the request to
+the last message sent: creating, rendering, queueing, claiming, sending, recording) with the bare loop over
+the same messages; the outbox's sending alone (last queued to last sent) is printed beside it.
+`--creation-only` stops once the request is answered (the invitation rows are created), to compare that
+alone with older code (`PYTHONPATH=<a worktree of main>` runs this script against it).
 """
 
 from __future__ import annotations
@@ -114,8 +120,12 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--invitations", type=int, default=10_000)
     parser.add_argument("--database-url")
+    parser.add_argument("--creation-only", action="store_true", help="stop once the invitation request is answered")
     args = parser.parse_args()
     n = args.invitations
+    import live
+
+    print(f"code: {Path(live.__file__).parent}   load average at start: {_load()}")
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-mail-"))
     url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
@@ -148,6 +158,16 @@ async def main() -> None:
                                      json={"account_ids": [account_id]}, headers=headers) as r:
                     assert r.status == 200, await r.text()
                 responded = time.perf_counter() - started
+            if args.creation_only:
+                from live.mail.triggers import INVITATION_BATCHER
+
+                batcher = runner.app[INVITATION_BATCHER]  # no need to render the mails: stop it
+                batcher.pending.clear()
+                if batcher.task is not None:
+                    batcher.task.cancel()
+                print(f"\n{n:,} invitations: request answered (invitation rows created) in {responded:.2f} s"
+                      f"   (goal: under 10 s; load average at end: {_load()})")
+                return
             # Polling the outbox table is the measurement: it is what a user would see on /mail.
             while await count(url) < n:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
@@ -171,7 +191,15 @@ async def main() -> None:
     print(f"{'... and every mail sent by the outbox (from the request)':<58} {outbox:>8.2f} {n / outbox:>8.0f}")
     print(f"{'outbox sending alone (last queued -> last sent)':<58} {send_only:>8.2f} {n / send_only:>8.0f}")
     print(f"{'baseline: aiosmtplib, same messages, bare loop':<58} {bare:>8.2f} {n / bare:>8.0f}")
-    print(f"\noutbox end to end / bare loop: {outbox / bare:.2f}x   (goal: within 1.5x; creation goal: under 10 s)")
+    print(f"\noutbox end to end (request -> last sent) / bare loop: {outbox / bare:.2f}x   (goal: within 1.5x)")
+    print(f"outbox sending alone (last queued -> last sent) / bare loop: {send_only / bare:.2f}x")
+    print(f"invitation rows created in {responded:.2f} s (goal: under 10 s); load average at end: {_load()}")
+
+
+def _load() -> str:
+    import os
+
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 async def _host_email(url: str) -> str:

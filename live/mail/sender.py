@@ -39,9 +39,27 @@ LEASE = timedelta(minutes=2)
 SMTP_TIMEOUT = 30.0
 
 
+class Permanent(str):
+    """A reason the server gave as final (an SMTP 5xx reply: no such mailbox, message refused): trying the
+    same message again cannot succeed, so it is `failed` at once rather than retried for two hours."""
+
+
+def _permanent(exc: aiosmtplib.SMTPException) -> bool:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(r.code >= 500 for r in exc.recipients)
+    return isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500
+
+
+def _reason(exc: aiosmtplib.SMTPException) -> str:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return "recipient refused: " + "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+    return f"{type(exc).__name__}: {exc}"
+
+
 class Transport(Protocol):
     async def send(self, messages: Sequence[store.Claimed], at: datetime) -> list[str | None]:
-        """Sends each message; returns, in order, None for accepted or the reason it was not."""
+        """Sends each message; returns, in order, None for accepted or the reason it was not (a
+        `Permanent` one when retrying cannot help)."""
         ...
 
 
@@ -71,7 +89,8 @@ class SmtpTransport:
                     results += [f"{type(exc).__name__}: {exc}"] * (len(messages) - index)
                     break
                 except aiosmtplib.SMTPException as exc:
-                    results.append(f"{type(exc).__name__}: {exc}")
+                    reason = _reason(exc)
+                    results.append(Permanent(reason) if _permanent(exc) else reason)
                     if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == 421:
                         # 421: the server is closing the connection; the rest wait for the next sweep.
                         results += [f"SMTP 421: {exc.message}"] * (len(messages) - index - 1)
@@ -148,7 +167,7 @@ async def send_due(app: web.Application, transport: Transport, limit: int = BATC
         for mail, error in failed:
             attempts = mail.attempts + 1
             values: dict[str, object] = {"attempts": attempts, "last_error": error, "claim": None}
-            if attempts >= MAX_ATTEMPTS:
+            if attempts >= MAX_ATTEMPTS or isinstance(error, Permanent):
                 values["status"] = MailStatus.FAILED.value
                 log.warning("mail %s to %s failed for good after %d attempts: %s", mail.id, mail.to_email,
                             attempts, error)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from live.db.tables import Contact, Mail, new_id
 from live.mail.model import INVITATION_KINDS, MailKind, MailStatus
@@ -120,6 +121,8 @@ async def invitation_states(db: AsyncSession, session_id: str) -> dict[str, Mail
     rows = (
         await db.execute(
             select(Mail)
+            # Not the messages themselves: 10,000 of them are 100 MB, and only the states are shown.
+            .options(defer(Mail.message, raiseload=True))
             .where(Mail.session_id == session_id, Mail.kind.in_([k.value for k in INVITATION_KINDS]))
             .order_by(Mail.created_at, Mail.id)
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,12 +31,12 @@ from live.domain_events import (
 )
 from live.engagement.report import AttendanceRow
 from live.mail import sender
-from live.mail.compose import Composer
+from live.mail.compose import Batch, Composer
 from live.mail.model import MailKind, due_reminder, offset_label, reminder_wanted
 from live.mail.store import Draft, existing_keys, queue
 from live.recordings import store as recordings
 from live.sessions import store as sessions
-from live.sessions.invitations import ics_invite, ics_uid, join_url, make_join_token
+from live.sessions.invitations import IcsTemplate, join_url, make_join_token
 from live.sessions.model import SessionKind, SessionStatus
 from live.settings import Settings
 from live.typedefs import DB, ENGAGEMENT, SETTINGS
@@ -72,47 +72,68 @@ def invitee_no_show(row: AttendanceRow) -> bool:
 
 @dataclass
 class Drafting:
-    """What every message of one session needs: settings, templates, the session and its host."""
+    """What every message of one session needs: settings, templates, the session and its host.
+
+    The parts every invitee shares (the rendered templates, per kind) are made once and kept here, so a
+    session's 10,000 invitations cost one render and 10,000 substitutions (`live.mail.compose.Batch`).
+    """
 
     settings: Settings
     composer: Composer
     session: LiveSession
     host: User | None
+    batches: dict[tuple[MailKind, str], Batch] = field(default_factory=dict)
+    calendars: dict[bool, IcsTemplate] = field(default_factory=dict)  # by "is a cancel"
 
-    def context(self, contact: Contact) -> dict[str, Any]:
+    def context(self) -> dict[str, Any]:
         s = self.session
-        token = make_join_token(self.settings.secret_key, s.id, contact.id)
         return {
             "title": s.title,
             "starts_at": s.starts_at,
             "duration_minutes": s.duration_minutes,
             "kind_label": KIND_LABELS.get(s.kind, s.kind),
             "host_name": (self.host.name or self.host.email) if self.host else "Your host",
-            "join_url": join_url(self.settings.public_url, token),
         }
 
-    def ics(self, contact: Contact, cancel: bool = False) -> bytes:
-        s = self.session
-        url = join_url(self.settings.public_url, make_join_token(self.settings.secret_key, s.id, contact.id))
-        host_email = self.host.email if self.host else self.settings.sender
-        return ics_invite(
-            uid=ics_uid(s.id, contact.id), title=s.title, starts_at=s.starts_at,
-            duration_minutes=s.duration_minutes, url=url, organizer_email=host_email,
-            organizer_name=(self.host.name if self.host else "") or host_email, attendee_email=contact.email,
-            attendee_name=contact.name, description=f"{s.title} ({KIND_LABELS.get(s.kind, s.kind)}).",
-            sequence=s.sequence, cancel=cancel, stamp=datetime.now(UTC),
-        )
+    def ics(self, contact: Contact, token: str, cancel: bool = False) -> bytes:
+        template = self.calendars.get(cancel)
+        if template is None:
+            s = self.session
+            host_email = self.host.email if self.host else self.settings.sender
+            template = self.calendars[cancel] = IcsTemplate(
+                session_id=s.id, title=s.title, starts_at=s.starts_at, duration_minutes=s.duration_minutes,
+                public_url=self.settings.public_url, organizer_email=host_email,
+                organizer_name=(self.host.name if self.host else "") or host_email,
+                description=f"{s.title} ({KIND_LABELS.get(s.kind, s.kind)}).", sequence=s.sequence, cancel=cancel,
+                stamp=datetime.now(UTC),
+            )
+        return template.render(contact_id=contact.id, token=token, attendee_email=contact.email,
+                               attendee_name=contact.name)
 
     def draft(self, key: str, kind: MailKind, contact: Contact, extra: dict[str, Any] | None = None,
-              calendar: str | None = None, not_after: datetime | None = None) -> Draft:
+              calendar: str | None = None, not_after: datetime | None = None, shared: bool = True) -> Draft:
+        """`shared`: `extra` is the same for everyone of the session (else the message is rendered in full)."""
         unsubscribe = None
         if kind.unsubscribable:
             unsubscribe = f"{self.settings.public_url}/unsubscribe/{unsubscribe_token(self.settings.secret_key, contact.id)}"
-        composed = self.composer.compose(
-            kind, to_email=contact.email, to_name=contact.name, context={**self.context(contact), **(extra or {})},
-            ics=self.ics(contact, cancel=calendar == "CANCEL") if calendar else None, ics_method=calendar or "REQUEST",
-            unsubscribe_url=unsubscribe,
-        )
+        token = make_join_token(self.settings.secret_key, self.session.id, contact.id)
+        url = join_url(self.settings.public_url, token)
+        ics = self.ics(contact, token, cancel=calendar == "CANCEL") if calendar else None
+        if shared:
+            batch_key = (kind, repr(sorted((extra or {}).items())))
+            batch = self.batches.get(batch_key)
+            if batch is None:
+                batch = self.batches[batch_key] = self.composer.batch(
+                    kind, {**self.context(), **(extra or {})}, unsubscribe=unsubscribe is not None
+                )
+            composed = batch.compose(to_email=contact.email, to_name=contact.name, join_url=url, ics=ics,
+                                     ics_method=calendar or "REQUEST", unsubscribe_url=unsubscribe)
+        else:
+            composed = self.composer.compose(
+                kind, to_email=contact.email, to_name=contact.name,
+                context={**self.context(), "join_url": url, **(extra or {})}, ics=ics,
+                ics_method=calendar or "REQUEST", unsubscribe_url=unsubscribe,
+            )
         return Draft(key=key, kind=kind, to_email=contact.email, to_name=contact.name, subject=composed.subject,
                      message=composed.message, session_id=self.session.id, contact_id=contact.id,
                      not_after=not_after)
@@ -401,7 +422,7 @@ async def queue_follow_ups(app: web.Application, session_id: str) -> int:
                 token = make_join_token(app[SETTINGS].secret_key, next_seminar.id, cid)
                 extra |= {"next_title": next_seminar.title, "next_starts_at": next_seminar.starts_at,
                           "next_join_url": join_url(app[SETTINGS].public_url, token)}
-            drafts.append(draft.draft(keys[cid], kinds[cid], contact, extra))
+            drafts.append(draft.draft(keys[cid], kinds[cid], contact, extra, shared=False))
         return await _queue_and_poke(app, db, drafts)
 
 

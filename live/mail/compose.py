@@ -66,7 +66,13 @@ def _address(value: str) -> str:
 
 
 def _folded(name: str, value: str) -> str:
-    """The header's value as the generator writes it (`Name: ` and the line end cut off)."""
+    """The header's value as the generator writes it (`Name: ` and the line end cut off).
+
+    Without folding (maxheaderlen=0) a printable ASCII value comes out as it went in, which is every header
+    here but a rare one (names are RFC 2047 encoded before this): those skip the `Header` machinery.
+    """
+    if value.isascii() and value.isprintable():
+        return value
     return _FOLD.fold(name, value)[len(name) + 2 : -2]
 
 

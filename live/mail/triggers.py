@@ -111,12 +111,14 @@ class Drafting:
                                attendee_name=contact.name)
 
     def draft(self, key: str, kind: MailKind, contact: Contact, extra: dict[str, Any] | None = None,
-              calendar: str | None = None, not_after: datetime | None = None, shared: bool = True) -> Draft:
-        """`shared`: `extra` is the same for everyone of the session (else the message is rendered in full)."""
+              calendar: str | None = None, not_after: datetime | None = None, shared: bool = True,
+              token: str | None = None) -> Draft:
+        """`shared`: `extra` is the same for everyone of the session (else the message is rendered in full);
+        `token`: the invitation's stored join token, when the caller has it (else it is signed again)."""
         unsubscribe = None
         if kind.unsubscribable:
             unsubscribe = f"{self.settings.public_url}/unsubscribe/{unsubscribe_token(self.settings.secret_key, contact.id)}"
-        token = make_join_token(self.settings.secret_key, self.session.id, contact.id)
+        token = token or make_join_token(self.settings.secret_key, self.session.id, contact.id)
         url = join_url(self.settings.public_url, token)
         ics = self.ics(contact, token, cancel=calendar == "CANCEL") if calendar else None
         if shared:
@@ -226,20 +228,20 @@ async def queue_invitations(app: web.Application, events: Sequence[ContactInvite
                 continue
             draft = await drafting(app, db, session)
             contacts = await _invited_contacts(db, session_id, list(wanted))
-            keys = {c.id: invitation_key(session_id, c.id) for c in contacts}
+            keys = {c.id: invitation_key(session_id, c.id) for c, _ in contacts}
             known = await existing_keys(db, keys.values())
             # In chunks, each committed and handed to the sender at once: the first mails leave while the
             # rest render, no transaction holds SQLite's write lock for long, and the event loop serves
             # requests between chunks (rendering is CPU work).
             for start in range(0, len(contacts), RENDER_CHUNK):
                 drafts = []
-                for contact in contacts[start : start + RENDER_CHUNK]:
+                for contact, token in contacts[start : start + RENDER_CHUNK]:
                     key = keys[contact.id]
                     if key in known:
                         if not wanted[contact.id]:
                             continue
                         key = f"{key}:{new_id()}"  # an explicit resend is a message of its own
-                    drafts.append(draft.draft(key, kind, contact, calendar="REQUEST"))
+                    drafts.append(draft.draft(key, kind, contact, calendar="REQUEST", token=token))
                 total += await _queue_and_poke(app, db, drafts)
                 await asyncio.sleep(0)
         await db.commit()
@@ -248,16 +250,17 @@ async def queue_invitations(app: web.Application, events: Sequence[ContactInvite
     return total
 
 
-async def _invited_contacts(db: AsyncSession, session_id: str, contact_ids: list[str]) -> list[Contact]:
-    found: list[Contact] = []
+async def _invited_contacts(db: AsyncSession, session_id: str, contact_ids: list[str]) -> list[tuple[Contact, str]]:
+    """Each invited contact with their invitation's join token."""
+    found: list[tuple[Contact, str]] = []
     for start in range(0, len(contact_ids), 500):
         found += (
             await db.execute(
-                select(Contact)
+                select(Contact, Invitation.token)
                 .join(Invitation, Invitation.contact_id == Contact.id)
                 .where(Invitation.session_id == session_id, Contact.id.in_(contact_ids[start : start + 500]))
             )
-        ).scalars().all()
+        ).tuples().all()
     return found
 
 
@@ -274,8 +277,9 @@ async def on_session_rescheduled(app: web.Application, event: SessionRescheduled
             return
         draft = await drafting(app, db, session)
         drafts = [
-            draft.draft(f"update:{session.id}:{c.id}:{session.sequence}", MailKind.UPDATE, c, calendar="REQUEST")
-            for _, c in await sessions.invitations_of(db, session.id)
+            draft.draft(f"update:{session.id}:{c.id}:{session.sequence}", MailKind.UPDATE, c, calendar="REQUEST",
+                        token=i.token)
+            for i, c in await sessions.invitations_of(db, session.id)
         ]
         await _queue_and_poke(app, db, drafts)
 
@@ -288,8 +292,9 @@ async def on_session_cancelled(app: web.Application, event: SessionCancelled) ->
             return
         draft = await drafting(app, db, session)
         drafts = [
-            draft.draft(f"cancel:{session.id}:{c.id}:{session.sequence}", MailKind.CANCEL, c, calendar="CANCEL")
-            for _, c in await sessions.invitations_of(db, session.id)
+            draft.draft(f"cancel:{session.id}:{c.id}:{session.sequence}", MailKind.CANCEL, c, calendar="CANCEL",
+                        token=i.token)
+            for i, c in await sessions.invitations_of(db, session.id)
         ]
         await _queue_and_poke(app, db, drafts)
 
@@ -347,12 +352,13 @@ async def queue_due_reminders(app: web.Application, now: datetime | None = None)
             ]
             keys = {c.id: f"reminder:{session.id}:{c.id}:{label}" for _, c in pairs}
             known = await existing_keys(db, keys.values())
-            todo = [c for _, c in pairs if keys[c.id] not in known]
+            todo = [(i, c) for i, c in pairs if keys[c.id] not in known]
             if not todo:
                 continue
             draft = await drafting(app, db, session)
             extra = {"starts_in": starts_in_text(offset)}
-            drafts = [draft.draft(keys[c.id], MailKind.REMINDER, c, extra, not_after=session.starts_at) for c in todo]
+            drafts = [draft.draft(keys[c.id], MailKind.REMINDER, c, extra, not_after=session.starts_at, token=i.token)
+                      for i, c in todo]
             total += await _queue_and_poke(app, db, drafts)
     return total
 

@@ -128,7 +128,7 @@ class IcsTemplate:
             elif _CONTACT in line or _TOKEN in line:
                 self.lines.append(("fill", line))
             else:
-                self.lines.append(("fixed", Contentline(line).to_ical().decode()))
+                self.lines.append(("fixed", fold_ics_line(line)))
 
     def render(self, *, contact_id: str, token: str, attendee_email: str, attendee_name: str) -> bytes:
         if not (_PLAIN.fullmatch(contact_id) and _PLAIN.fullmatch(token)):
@@ -140,11 +140,29 @@ class IcsTemplate:
                 out.append(line)
             elif what == "attendee":
                 attendee = _attendee(attendee_email, attendee_name)
-                out.append(Contentline.from_parts("ATTENDEE", attendee.params, attendee, sorted=True).to_ical().decode())
+                out.append(fold_ics_line(Contentline.from_parts("ATTENDEE", attendee.params, attendee, sorted=True)))
             else:
-                out.append(Contentline(line.replace(_CONTACT, contact_id).replace(_TOKEN, token)).to_ical().decode())
+                out.append(fold_ics_line(line.replace(_CONTACT, contact_id).replace(_TOKEN, token)))
         return ("\r\n".join(out) + "\r\n").encode()
 
 
+def fold_ics_line(line: str) -> str:
+    """A content line folded as `icalendar` folds it (lines under 75 octets, a continuation starts with a
+    space, a backslash or caret escape is not split from what it escapes), without its character loop for
+    the usual ASCII line; any other goes through `icalendar` itself."""
+    if not line.isascii():
+        return Contentline(line).to_ical().decode()
+    pieces, start = [], 0
+    while len(line) - start > _FOLD_AT:
+        end = start + _FOLD_AT
+        if line[end - 1] in "\\^":
+            end -= 1
+        pieces.append(line[start:end])
+        start = end
+    pieces.append(line[start:])
+    return "\r\n ".join(pieces)
+
+
+_FOLD_AT = 74  # characters of an ASCII line before a fold (icalendar folds before the 75th octet)
 # A folded line's continuation: CRLF and one space or tab (RFC 5545 3.1).
 _UNFOLD = re.compile(r"\r\n[ \t]")

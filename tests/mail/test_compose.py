@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import quopri
+import random
 import re
 from datetime import UTC, datetime
 from email.header import Header
@@ -15,10 +16,11 @@ from pathlib import Path
 
 import pytest
 from icalendar import Calendar
+from icalendar.parser import Contentline
 
 from live.mail.compose import POLICY, Composed, Composer
 from live.mail.model import MailKind
-from live.sessions.invitations import IcsTemplate, ics_invite
+from live.sessions.invitations import IcsTemplate, fold_ics_line, ics_invite
 
 NAMES = [
     "Ann Example",
@@ -160,3 +162,11 @@ def test_a_sessions_calendar_template_writes_each_person_the_ics_invite_would(ca
                                   url=f"https://live.example.com:8443/base/join/{token}",
                                   attendee_email=email_address, attendee_name=name, **fields)  # type: ignore[arg-type]
             assert made == expected
+
+
+def test_ics_lines_are_folded_as_icalendar_folds_them() -> None:
+    rng = random.Random(15)
+    alphabet = "ab ,;:\\^n\"é"
+    for length in [*range(0, 160), *(rng.randrange(160, 600) for _ in range(200))]:
+        line = "DESCRIPTION:" + "".join(rng.choice(alphabet if length % 3 else alphabet[:-1]) for _ in range(length))
+        assert fold_ics_line(line) == Contentline(line).to_ical().decode(), line

@@ -175,11 +175,11 @@ async def test_two_app_processes_on_one_redis_share_the_limit_of_attempts_per_ad
     second = await make_server(sqlite_url, **options)
     csm = await add_staff(sqlite_url, "csm@example.com", "csm")
     session = await open_webinar(first, csm)
-    tokens = {first: await form_token(first, session["id"]), second: await form_token(second, session["id"])}
+    tokens = {server.url: await form_token(server, session["id"]) for server in (first, second)}
 
     async def attempt(server: LiveServer, n: int) -> Any:
         return await server.request("POST", f"/r/{session['id']}", headers={"X-Forwarded-For": visitor}, data={
-            "csrf_token": tokens[server], "name": f"Visitor {n}", "email": f"v{n}@visitor.test", "q_goal": "x"})
+            "csrf_token": tokens[server.url], "name": f"Visitor {n}", "email": f"v{n}@visitor.test", "q_goal": "x"})
 
     # Three attempts, spread over both processes, are the whole burst; the fourth is refused by either.
     statuses = [(await attempt(server, n)).status for n, server in enumerate((first, second, first))]
@@ -191,5 +191,5 @@ async def test_two_app_processes_on_one_redis_share_the_limit_of_attempts_per_ad
     assert sorted(i["email"] for i in invitations) == ["v0@visitor.test", "v1@visitor.test", "v2@visitor.test"]
     # Another address still gets through: the limit is per visitor, not per page.
     other = await first.request("POST", f"/r/{session['id']}", headers={"X-Forwarded-For": f"{visitor}:1"}, data={
-        "csrf_token": tokens[first], "name": "Other", "email": "other@visitor.test", "q_goal": "x"})
+        "csrf_token": tokens[first.url], "name": "Other", "email": "other@visitor.test", "q_goal": "x"})
     assert other.status == 200

@@ -1,6 +1,6 @@
 """Does the mail outbox keep up with a bare SMTP loop, and how long does inviting 10,000 people take?
 
-    .venv/bin/python bench/mail.py [--invitations 10000] [--database-url URL] [--creation-only]
+    .venv/bin/python bench/mail.py [--invitations 10000] [--database-url URL] [--creation-only | --render-only]
 
 Starts an SMTP sink (aiosmtpd's `Sink` handler, in a process of its own) and the app on a fresh SQLite
 database (or the empty, migrated database at --database-url) with `LIVE_SMTP_URL` pointing at the sink. One
@@ -15,7 +15,9 @@ The goal "the outbox within 1.5x of the bare loop" compares the outbox end to en
 the last message sent: creating, rendering, queueing, claiming, sending, recording) with the bare loop over
 the same messages; the outbox's sending alone (last queued to last sent) is printed beside it.
 `--creation-only` stops once the request is answered (the invitation rows are created), to compare that
-alone with older code (`PYTHONPATH=<a worktree of main>` runs this script against it).
+alone with older code (`PYTHONPATH=<a worktree of main>` runs this script against it). `--render-only`
+drafts N invitation mails (templates, `.ics`, MIME) without app or database and prints the CPU time per
+message: the figure the machine's load disturbs least.
 """
 
 from __future__ import annotations
@@ -118,11 +120,15 @@ async def main() -> None:
     parser.add_argument("--invitations", type=int, default=10_000)
     parser.add_argument("--database-url")
     parser.add_argument("--creation-only", action="store_true", help="stop once the invitation request is answered")
+    parser.add_argument("--render-only", action="store_true", help="only draft N invitation mails, no app")
     args = parser.parse_args()
     n = args.invitations
     import live
 
     print(f"code: {Path(live.__file__).parent}   load average at start: {_load()}")
+    if args.render_only:
+        render_only(n)
+        return
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-mail-"))
     url = args.database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
@@ -196,6 +202,27 @@ async def main() -> None:
     print(f"\noutbox end to end (request -> last sent) / bare loop: {outbox / bare:.2f}x   (goal: within 1.5x)")
     print(f"outbox sending alone (last queued -> last sent) / bare loop: {send_only / bare:.2f}x")
     print(f"invitation rows created in {responded:.2f} s (goal: under 10 s); load average at end: {_load()}")
+
+
+def render_only(n: int) -> None:
+    """Drafts N invitations of one webinar as the outbox queues them, timing the CPU it takes."""
+    from live.db.tables import LiveSession, User
+    from live.mail.compose import Composer
+    from live.mail.model import MailKind
+    from live.mail.triggers import Drafting, invitation_key
+
+    settings = replace(Settings(), secret_key="bench-" + uuid.uuid4().hex, public_url="http://127.0.0.1:8080")
+    session = LiveSession(id=new_id(), kind="webinar", title="Bench webinar", duration_minutes=60, sequence=0,
+                          starts_at=datetime.now(UTC) + timedelta(days=3), host_id="h")
+    host = User(id="h", email="host@bench.test", name="Hanna Host")
+    contacts = [Contact(id=new_id(), account_id="a", name=f"Person {i}", email=f"p{i}@benchcorp.test") for i in range(n)]
+    drafting = Drafting(settings, Composer(settings.sender, settings.public_url), session, host)
+    started = time.process_time()
+    for contact in contacts:
+        drafting.draft(invitation_key(session.id, contact.id), MailKind.INVITATION, contact, calendar="REQUEST")
+    cpu = time.process_time() - started
+    print(f"\n{n:,} invitation mails drafted in {cpu:.2f} s of CPU: {cpu / n * 1000:.2f} ms per message"
+          f"   (load average at end: {_load()})")
 
 
 def _load() -> str:

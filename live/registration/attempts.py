@@ -2,7 +2,7 @@
 
 In memory for one process; in Redis (`LIVE_REDIS_URL`) so that N processes behind one proxy refuse the
 (burst+1)-th attempt from an address, not the (N x burst+1)-th (the same pattern as the login throttle
-in `live.auth.throttle` and the realtime rate limits in `live.rooms.state`).
+in `live.auth.throttle` and the realtime rate limits in `live.rooms.presence`).
 """
 
 from __future__ import annotations
@@ -57,14 +57,16 @@ class MemoryAttempts(Attempts):
 
 
 class RedisAttempts(Attempts):
-    """`live:register:<address>` is the address's bucket (a hash of tokens and time, on Redis's clock), taken
-    from atomically by the realtime limits' Lua script; it expires once it would be full again anyway."""
+    """`live:register:<address>` (a key of no session: `live.redis.NOT_SESSIONS`) is the address's bucket, a
+    hash of tokens and time on Redis's clock, taken from atomically by the realtime limits' Lua script; it
+    expires once it would be full again anyway."""
 
     PREFIX = "live:register:"
 
     def __init__(self, burst: int, rate: float, url: str) -> None:
         super().__init__(burst, rate)
-        from live.rooms.state import TAKE_TOKEN_SCRIPT, redis_client
+        from live.redis import redis_client
+        from live.rooms.presence import TAKE_TOKEN_SCRIPT
 
         self._redis: Any = redis_client(url)
         self._take = self._redis.register_script(TAKE_TOKEN_SCRIPT)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -40,9 +39,18 @@ from live.rooms.dispatch import (
     staff_room,
 )
 from live.rooms.fanout import REFUSE_UNHEARD
-from live.rooms.model import STAFF, Participant, RateKind, RateLimit, check_role, check_status, rate_limited
+from live.rooms.model import (
+    STAFF,
+    MediaState,
+    Participant,
+    RateKind,
+    RateLimit,
+    check_role,
+    check_status,
+    rate_limited,
+)
+from live.rooms.presence import MemoryPresence, Presence, RedisPresence, Swept
 from live.rooms.retention import retention_ctx
-from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState, Swept
 from live.rooms.wire import UNDECODABLE
 from live.sessions.model import SessionKind
 from live.settings import Settings
@@ -67,7 +75,8 @@ WELCOME_WAIT = 5.0
 SHUTDOWN_WAIT = 5.0
 
 
-class Refused(socketio.exceptions.ConnectionRefusedError):
+# python-socketio ships no type information: its classes are `Any` to mypy, hence the two ignores below.
+class Refused(socketio.exceptions.ConnectionRefusedError):  # type: ignore[misc]
     """A refused connect; the client's `connect_error` gets `{message, code, data: {code, message}}`.
 
     Browsers read `err.message` and `err.data` (Socket.IO's convention); Python clients get the
@@ -79,7 +88,7 @@ class Refused(socketio.exceptions.ConnectionRefusedError):
         self.error_args = {"message": error.message, "code": error.code, "data": error.as_dict()}
 
 
-class LiveNamespace(socketio.AsyncNamespace):
+class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     def __init__(self, app: web.Application) -> None:
         super().__init__(NAMESPACE)
         self.app = app
@@ -89,7 +98,7 @@ class LiveNamespace(socketio.AsyncNamespace):
         self.sockets: dict[str, tuple[Participant, dict[str, Any]]] = {}
 
     @property
-    def state(self) -> RoomState:
+    def state(self) -> Presence:
         return self.app[ROOM_STATE]
 
     @property
@@ -179,20 +188,19 @@ class LiveNamespace(socketio.AsyncNamespace):
             # Read the staff and their media state only: reading the whole audience for each of N
             # joiners is O(N²) over Redis in a join storm.
             present = [*await self.state.staff(session_id), ctx.me]
-            raw_media = await self.state.hash_some(session_id, "media", [p.participant_id for p in present])
+            media = await self.state.media(session_id, [p.participant_id for p in present])
         else:
             present = await self.state.participants(session_id)
-            raw_media = await self.state.hash_all(session_id, "media")
-        media = {pid: json.loads(raw) for pid, raw in raw_media.items()}
+            media = await self.state.media(session_id)
         people = sorted(present, key=lambda p: (p.role != "host", p.name))
-        participants = [
-            p.public() | {"hand_raised": p.participant_id in hands} | media.get(p.participant_id, {}) for p in people
+        participants: list[dict[str, Any]] = [
+            {**p.public(), "hand_raised": p.participant_id in hands, **_media_of(media, p.participant_id)} for p in people
         ]
         if ctx.me.role in STAFF:
             # Attention is for the host's eyes: who has the page in view right now.
-            focus = await self.state.hash_all(session_id, "focus")
+            focus = await self.state.focus(session_id)
             for entry in participants:
-                entry["visible"] = focus.get(entry["participant_id"], "1") == "1"
+                entry["visible"] = focus.get(entry["participant_id"], True)
         info = ctx.session
         payload: dict[str, Any] = {
             "session": {"id": info["id"], "kind": info["kind"], "title": info["title"], "status": await ctx.status()},
@@ -298,6 +306,12 @@ def unavailable(exc: BaseException) -> Unavailable | None:
     return None
 
 
+def _media_of(media: dict[str, MediaState], participant_id: str) -> dict[str, bool]:
+    """`camera` and `mic` beside a person in `room.state`, once they have said (nothing before)."""
+    state = media.get(participant_id)
+    return {} if state is None else state.to_dict()
+
+
 def _single_payload(args: tuple[Any, ...]) -> dict[str, Any]:
     """The event's one payload object; no payload at all counts as `{}` (e.g. `hand.raise`)."""
     if len(args) == 0 or (len(args) == 1 and args[0] is None):
@@ -362,12 +376,12 @@ def presence_room(me: Participant, session: dict[str, Any]) -> str:
 
 async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    state: RoomState
+    state: Presence
     if settings.redis_url:
-        state = RedisRoomState(settings.redis_url)
+        state = RedisPresence(settings.redis_url)
         state.on_swept = lambda swept: _announce_swept(app, swept)
     else:
-        state = MemoryRoomState()
+        state = MemoryPresence()
     await state.start()
     app[ROOM_STATE] = state
     app[SESSION_STORES].append(state)

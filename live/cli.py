@@ -8,10 +8,18 @@ import gc
 import getpass
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from live.errors import LiveError
 from live.settings import Settings
+
+if TYPE_CHECKING:
+    # Imported where used: `live --help` should not wait for aiohttp and SQLAlchemy.
+    from aiohttp import web
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -69,8 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
 
 
-def _run(coro_fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> Any:
-    return asyncio.run(coro_fn(*args))
+def _run(coro_fn: Callable[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs) -> T:
+    return asyncio.run(coro_fn(*args, **kwargs))
 
 
 # Garbage-collector thresholds for the server process. With CPython's defaults (700, 10, 10) a chat
@@ -81,7 +89,7 @@ def _run(coro_fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> Any:
 GC_THRESHOLDS = (50_000, 50, 1_000)
 
 
-async def _tune_gc(app: Any) -> None:
+async def _tune_gc(app: web.Application) -> None:
     gc.collect()
     gc.freeze()  # what start-up built lives as long as the process: never scan it again
     gc.set_threshold(*GC_THRESHOLDS)
@@ -121,7 +129,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     _run(seed, settings)
 
 
-async def _with_db(settings: Settings, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+async def _with_db(
+    settings: Settings, fn: Callable[Concatenate[AsyncSession, P], Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+) -> T:
     from live.db.engine import create_engine, session_factory, upgrade
 
     if settings.is_sqlite:
@@ -130,7 +140,7 @@ async def _with_db(settings: Settings, fn: Callable[..., Awaitable[Any]], *args:
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as db:
-            result = await fn(db, *args)
+            result = await fn(db, *args, **kwargs)
             await db.commit()
             return result
     finally:
@@ -156,7 +166,7 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
     if not 1 <= days <= MAX_TOKEN_DAYS:
         raise LiveError(f"--expires-days has value {days}; it must be between 1 and {MAX_TOKEN_DAYS}.")
 
-    async def make(db: Any) -> str:
+    async def make(db: AsyncSession) -> str:
         user = await user_by_email(db, args.email)
         if user is None:
             raise LiveError(f"No staff user with email {args.email!r}.")

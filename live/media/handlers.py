@@ -29,7 +29,7 @@ from live.rooms.dispatch import Ctx, EventRegistry, session_room
 from live.rooms.model import STAFF, Participant, RateKind
 from live.rooms.namespace import NAMESPACE
 from live.speakers.store import SPEAKER_STORE
-from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO
+from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO, SocketEmitter
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 class SessionMedia:
     """This process's `MediaRouter` per live session, and which sockets own whose peer connections."""
 
-    def __init__(self, sio: Any, ice_servers: list[dict[str, Any]]) -> None:
+    def __init__(self, sio: SocketEmitter, ice_servers: list[dict[str, Any]]) -> None:
         ice_configuration(ice_servers)  # a bad LIVE_ICE_SERVERS fails at start-up, not at the first offer
         self._sio = sio
         self._ice_servers = ice_servers

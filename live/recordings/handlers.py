@@ -42,7 +42,7 @@ from live.recordings.recorder import RecordedFiles, Recorder, TrackSource
 from live.rooms.dispatch import Ctx, EventRegistry, iso, now, session_room
 from live.rooms.model import STAFF, RateKind
 from live.rooms.namespace import NAMESPACE
-from live.typedefs import DB, EVENT_WRITER, ROOM_STATE_PARTS, SETTINGS, SIO
+from live.typedefs import DB, EVENT_WRITER, ROOM_STATE_PARTS, SETTINGS, SIO, SocketEmitter
 from live.webhooks import delivery
 from live.webhooks import store as webhooks
 from live.webhooks.model import WebhookEvent
@@ -243,7 +243,7 @@ async def finish(app: web.Application, session_id: str) -> str | None:
         recording.speaker_paths = speakers or None
         await db.commit()
     log.info("%s: recording %s ready (%.1f s, %d bytes)", session_id, recording_id, files.duration_seconds, files.size_bytes)
-    sio: Any = app[SIO]
+    sio: SocketEmitter = app[SIO]
     await sio.emit(
         "recording.stopped", {"id": recording_id, "at": iso(at)}, to=session_room(session_id), namespace=NAMESPACE
     )

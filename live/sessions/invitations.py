@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache, partial
+from typing import Any
 
 from icalendar import Calendar, vCalAddress, vText
 from icalendar import Event as IcsEvent
@@ -91,7 +93,8 @@ def ics_invite(
     event["organizer"] = organizer
     event.add("attendee", _attendee(attendee_email, attendee_name), encode=False)
     cal.add_component(event)
-    return cal.to_ical()
+    ical: bytes = cal.to_ical()  # icalendar leaves it unannotated
+    return ical
 
 
 def _attendee(email: str, name: str) -> vCalAddress:
@@ -157,7 +160,8 @@ def fold_ics_line(line: str) -> str:
     space, a backslash or caret escape is not split from what it escapes), without its character loop for
     the usual ASCII line; any other goes through `icalendar` itself."""
     if not line.isascii():
-        return Contentline(line).to_ical().decode()
+        content_line: Callable[[str], Any] = Contentline  # icalendar leaves it unannotated
+        return str(content_line(line).to_ical().decode())
     pieces, start = [], 0
     while len(line) - start > _FOLD_AT:
         end = start + _FOLD_AT

@@ -25,7 +25,7 @@ from live.media.model import check_can_publish, check_can_subscribe, receives_pu
 from live.rooms.dispatch import Ctx, EventRegistry, session_room
 from live.rooms.model import Participant, RateKind
 from live.rooms.namespace import NAMESPACE
-from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO
+from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO, SocketEmitter
 
 JANUS: web.AppKey[JanusMedia] = web.AppKey("janus_media", JanusMedia)
 
@@ -43,7 +43,7 @@ def register(app: web.Application, registry: EventRegistry) -> None:
 
 
 async def janus_ctx(app: web.Application) -> AsyncIterator[None]:
-    sio: Any = app[SIO]
+    sio: SocketEmitter = app[SIO]
 
     async def emit(event: str, data: dict[str, Any], sid: str) -> None:
         await sio.emit(event, data, to=sid, namespace=NAMESPACE)

@@ -55,6 +55,7 @@ from live.polls import routes as poll_routes
 from live.recordings import handlers as recordings
 from live.recordings import routes as recording_routes
 from live.registration import routes as registration_routes
+from live.registration.attempts import attempts_ctx
 from live.rooms import namespace as rooms
 from live.rooms.fanout import RefusingRedisManager
 from live.rooms.wire import GuardedPacket
@@ -106,12 +107,10 @@ def init_app(settings: Settings) -> web.Application:
 
     app[MAIL_COMPOSER] = Composer(settings.sender, settings.public_url)
     app[INVITATION_BATCHER] = InvitationBatcher(app)
-    from live.registration.routes import ATTEMPTS, Attempts
-
-    app[ATTEMPTS] = Attempts(settings.register_burst, settings.register_rate)
     app.on_shutdown.append(_close_batcher)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(throttle_ctx)
+    app.cleanup_ctx.append(attempts_ctx)
     app.cleanup_ctx.append(outbox_ctx)
     app.cleanup_ctx.append(mail_ctx)
     app.cleanup_ctx.append(sweep_ctx)

@@ -447,6 +447,8 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return tostring(wait)
 """
+# The same bucket, for limits outside a room (registration attempts per address, live.registration.attempts).
+TAKE_TOKEN_SCRIPT = _TAKE_TOKEN
 
 
 class RedisPresence(Presence):

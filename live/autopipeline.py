@@ -14,17 +14,29 @@ script is loaded and retried as before) and pub/sub work as with redis-py's own 
 awaits command A before issuing command B still gets A's answer first: B goes in a later batch.
 Commands of different tasks had no order between them before (each on its own pooled connection); in a
 batch they are run in the order they were issued.
+
+Identical reads in one batch are sent once (`SHAREABLE`): a storm's joins all read the same few keys
+(the staff, the hands, the chat) in the same moment. No command of a batch can have seen another's
+effect (a task issues its next command only once its last one answered), so answering every copy of a
+read with one answer is one valid order of them; each caller gets its own copy of the answer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 from typing import Any
 
 import redis.asyncio as redis
 
 # The most commands one pipeline carries; a longer queue goes in several (each one round trip).
 MAX_BATCH = 512
+
+# Read-only commands whose identical copies in one batch share one answer.
+SHAREABLE = frozenset(
+    {"GET", "MGET", "EXISTS", "HGET", "HMGET", "HGETALL", "HLEN", "HEXISTS", "SMEMBERS", "SISMEMBER", "SCARD",
+     "LRANGE", "LLEN", "ZRANGE", "ZSCORE", "ZCARD"}
+)  # fmt: skip
 
 _Queued = tuple[tuple[Any, ...], dict[str, Any], "asyncio.Future[Any]"]
 
@@ -55,35 +67,34 @@ class AutoPipelineRedis(redis.Redis):
             self._flushing.add(task)
             task.add_done_callback(self._flushing.discard)
 
-    async def _send(self, batch: list[_Queued]) -> None:
+    async def _send(self, queued: list[_Queued]) -> None:
+        batch = _unique(queued)
         self.commands_sent += len(batch)
         self.round_trips += 1
         if len(batch) == 1:
-            args, options, future = batch[0]
+            args, options, futures = batch[0]
             try:
-                result = await super().execute_command(*args, **options)
-            except BaseException as exc:  # handed to the caller, whose command it was
-                _fail(future, exc)
-            else:
-                if not future.done():
-                    future.set_result(result)
+                result: Any = await super().execute_command(*args, **options)
+            except asyncio.CancelledError as exc:  # the loop is closing: so are the callers
+                _answer(futures, exc)
+                raise
+            except Exception as exc:  # handed to the callers, whose command it was
+                result = exc
+            _answer(futures, result)
             return
         pipe = self.pipeline(transaction=False)
         for args, options, _ in batch:
             pipe.pipeline_execute_command(*args, **options)
         try:
             results = await pipe.execute(raise_on_error=False)
-        except BaseException as exc:  # the connection failed: every command of the batch did
-            for _, _, future in batch:
-                _fail(future, exc)
+        except BaseException as exc:  # the connection failed (or the loop is closing): every command did
+            for _, _, futures in batch:
+                _answer(futures, exc)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
             return
-        for (_, _, future), result in zip(batch, results, strict=True):
-            if future.done():  # its caller was cancelled meanwhile
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        for (_, _, futures), result in zip(batch, results, strict=True):
+            _answer(futures, result)
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         """Lets what is queued or in flight finish before the connections close."""
@@ -93,10 +104,39 @@ class AutoPipelineRedis(redis.Redis):
         await super().aclose(close_connection_pool)
 
 
-def _fail(future: asyncio.Future[Any], exc: BaseException) -> None:
-    if future.done():
-        return
-    if isinstance(exc, asyncio.CancelledError):
-        future.cancel()
-    else:
-        future.set_exception(exc)
+_Unique = tuple[tuple[Any, ...], dict[str, Any], "list[asyncio.Future[Any]]"]
+
+
+def _unique(queued: list[_Queued]) -> list[_Unique]:
+    """The commands to send, each shareable read once with every caller that issued it."""
+    batch: list[_Unique] = []
+    seen: dict[tuple[Any, ...], list[asyncio.Future[Any]]] = {}
+    for args, options, future in queued:
+        name = args[0].upper() if args and isinstance(args[0], str) else None
+        if name in SHAREABLE:
+            try:
+                callers = seen.get(args)
+            except TypeError:  # an unhashable argument: sent as it is
+                callers = None
+            else:
+                if callers is not None:
+                    callers.append(future)
+                    continue
+                callers = seen[args] = [future]
+            batch.append((args, options, callers or [future]))
+        else:
+            batch.append((args, options, [future]))
+    return batch
+
+
+def _answer(futures: list[asyncio.Future[Any]], result: Any) -> None:
+    """The answer (an exception: the error) to every caller still waiting; each gets its own copy."""
+    for n, future in enumerate(futures):
+        if future.done():  # its caller was cancelled meanwhile
+            continue
+        if isinstance(result, asyncio.CancelledError):
+            future.cancel()
+        elif isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result if n == 0 else copy.copy(result))

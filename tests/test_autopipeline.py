@@ -44,6 +44,24 @@ async def test_commands_issued_together_take_one_round_trip_and_each_gets_its_an
     await client.delete(f"{prefix}:set", f"{prefix}:hash", f"{prefix}:n")
 
 
+async def test_the_same_read_issued_together_is_sent_once_and_each_caller_gets_its_own_answer(
+    client: AutoPipelineRedis,
+) -> None:
+    key = f"autopipe:{uuid.uuid4().hex}"
+    await client.hset(key, mapping={"x": "1"})
+    sent = client.commands_sent
+    first, second, third = await asyncio.gather(client.hgetall(key), client.hgetall(key), client.hgetall(key))
+    assert first == second == third == {"x": "1"}
+    first["y"] = "changed by its caller"
+    assert second == third == {"x": "1"}  # copies, not one shared dict
+    assert client.commands_sent - sent == 1
+    # A write in the same batch is never merged: both run.
+    sent = client.commands_sent
+    assert await asyncio.gather(client.incr(f"{key}:n"), client.incr(f"{key}:n")) == [1, 2]
+    assert client.commands_sent - sent == 2
+    await client.delete(key, f"{key}:n")
+
+
 async def test_a_failing_command_fails_alone(client: AutoPipelineRedis) -> None:
     key = f"autopipe:{uuid.uuid4().hex}"
     await client.set(key, "text")

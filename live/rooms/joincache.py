@@ -109,11 +109,12 @@ class JoinCache:
     async def facts(
         self, session_id: str, sessions: async_sessionmaker[AsyncSession]
     ) -> SessionFacts | None:
-        """The session's facts, read from the database at most once per process while they stay fresh.
+        """The session's facts, read from the database at most once per process while they stay fresh (None:
+        no such session, or nothing may be cached now: the join then reads its own invitation, as before).
 
         Concurrent joins of one session wait for the first one's read rather than each reading."""
         if not self._state.caching:
-            return await self._read(session_id, sessions)
+            return None
         cached = self._cached_facts(session_id)
         if cached is not None:
             return cached

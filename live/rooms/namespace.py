@@ -447,6 +447,11 @@ async def _disconnect_everyone(app: web.Application) -> None:
     tasks: set[asyncio.Task[Any]] = app[ROOM_TASKS]
     if tasks:
         await asyncio.wait(list(tasks), timeout=SHUTDOWN_WAIT)
+    if isinstance(sio.manager, RefusingRedisManager):
+        try:
+            await sio.manager.release()  # the leaving announced to the staff on other processes now, not never
+        except Exception:
+            log.exception("shutdown: could not publish the last presence announcements")
     try:
         # Engine.IO's disconnect-all waits on an empty task set (ValueError) when nobody is left.
         if sio.eio.sockets:

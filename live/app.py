@@ -139,12 +139,12 @@ def init_app(settings: Settings) -> web.Application:
     app[SIO] = sio
     rooms.setup(app)  # the /live namespace, rooms' and chat's events
     polls.register(app, app[ROOM_EVENTS])  # polls: Socket.IO events, room.state part
-    if settings.media == "janus":  # webinar media on Janus nodes (origin and edges); no recorder there yet
+    if settings.media == "janus":  # webinar media on Janus nodes (origin and edges)
         janus_media.register(app, app[ROOM_EVENTS])
-    else:  # the aiortc forwarder in this process, its recorders and its speakers
+    else:  # the aiortc forwarder in this process and its speakers
         media.register(app, app[ROOM_EVENTS])
-        recordings.register(app, app[ROOM_EVENTS])  # recording.start/stop, the recorders
         speakers.register(app, app[ROOM_EVENTS])  # speaker.invite/revoke
+    recordings.register(app, app[ROOM_EVENTS])  # recording.start/stop, the recorders (after media: they tap it)
     _subscribe(app[BUS], settings)
 
     # The API (each module's declared routes, described at /api/v1/openapi.json), then the pages.
@@ -172,14 +172,12 @@ def init_app(settings: Settings) -> web.Application:
 def _subscribe(bus: Bus, settings: Settings) -> None:
     """Who reacts to what happens, in order. Each subscriber is one function of its own capability."""
     janus = settings.media == "janus"
-    if not janus:
-        # A session goes live: the audience, held back until now, receives the hosts' pictures and sound.
-        bus.subscribe(SessionStarted, media.on_session_started)
+    # A session goes live: the audience, held back until now, receives the hosts' pictures and sound.
+    bus.subscribe(SessionStarted, janus_media.on_session_started if janus else media.on_session_started)
     # A session ends: finish its recording (while the forwarders still run), stop forwarding media,
     # close its open poll, then score it (which re-tiers its accounts, runs the automations and
     # queues the `session.ended` webhook).
-    if not janus:
-        bus.subscribe(SessionEnded, recordings.stop_when_session_ends)
+    bus.subscribe(SessionEnded, recordings.stop_when_session_ends)
     bus.subscribe(SessionEnded, janus_media.on_session_ended if janus else media.on_session_ended)
     bus.subscribe(SessionEnded, polls.close_when_session_ends)
     bus.subscribe(SessionEnded, engagement.on_session_ended)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from live.events.writer import EventWriter
     from live.metrics import Metrics
     from live.rooms.dispatch import EventRegistry, StatePart
-    from live.rooms.state import RoomState
+    from live.rooms.presence import Presence
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -21,9 +21,10 @@ DB = web.AppKey("db", async_sessionmaker[AsyncSession])
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 SIO = web.AppKey("sio", Any)
 EVENT_WRITER: web.AppKey[EventWriter] = web.AppKey("event_writer")
-# Live rooms: shared room state (in memory, or Redis), the Socket.IO event registry, and the parts of
-# `room.state` other capabilities contribute (`app[ROOM_STATE_PARTS]["poll"] = fn`).
-ROOM_STATE: web.AppKey[RoomState] = web.AppKey("room_state")
+# Live rooms: presence (in memory, or Redis; the other capabilities' state is in stores of their own), the
+# Socket.IO event registry, and the parts of `room.state` other capabilities contribute
+# (`app[ROOM_STATE_PARTS]["poll"] = fn`).
+ROOM_STATE: web.AppKey[Presence] = web.AppKey("room_state")
 ROOM_EVENTS: web.AppKey[EventRegistry] = web.AppKey("room_events")
 ROOM_STATE_PARTS: web.AppKey[dict[str, StatePart]] = web.AppKey("room_state_parts")
 
@@ -36,7 +37,8 @@ class SessionStore(Protocol):
     async def drop_session(self, session_id: str) -> Any: ...
 
 
-# The room state and the other capabilities' stores (polls' board) register here; see live.rooms.retention.
+# Presence and the other capabilities' stores (chat's cache, the polls' board...) register here; see
+# live.rooms.retention.
 SESSION_STORES: web.AppKey[list[SessionStore]] = web.AppKey("session_stores")
 
 from live.engagement.config import EngagementConfig  # noqa: E402

@@ -11,7 +11,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from live.autopipeline import AutoPipelineRedis
-from live.rooms.state import redis_client
+from live.redis import redis_client
 from tests.conftest import REDIS_URL
 from tests.faults.support import ThrowawayRedis
 

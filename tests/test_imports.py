@@ -100,3 +100,33 @@ def test_module_level_imports_form_no_cycle() -> None:
     # A package's __init__ importing its own submodules is not a cycle of concepts.
     cycles = [c for c in cycles if not all(m.startswith(c[0].rsplit(".", 1)[0]) for m in c) or len(c) > 3]
     assert cycles == [], "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+# The modules that own Redis keys of a session (each documents its layout); see live/redis.py.
+SESSION_STORES = {
+    "live.rooms.presence",
+    "live.chat.store",
+    "live.polls.board",
+    "live.speakers.store",
+    "live.recordings.current",
+}
+
+
+def test_only_the_stores_name_session_keys_and_only_live_redis_makes_clients() -> None:
+    naming: set[str] = set()
+    clients: set[str] = set()
+    for path in LIVE.rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        name = module_name(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "live.redis":
+                if {a.name for a in node.names} & {"session_key", "kv_key"}:
+                    naming.add(name)
+            elif isinstance(node, ast.Import) and any(a.name in ("redis", "redis.asyncio") for a in node.names):
+                clients.add(name)
+            elif isinstance(node, ast.ImportFrom) and node.module in ("redis", "redis.asyncio"):
+                clients.add(name)
+    # A capability's state in Redis is a store of its own (live.rooms.stores), not another module's keys.
+    assert naming == SESSION_STORES
+    assert clients <= {"live.redis"}, "connect through live.redis.redis_client: " + ", ".join(sorted(clients))

@@ -94,7 +94,7 @@ class RedisThrottle(LoginThrottle):
 
     def __init__(self, settings: Settings, url: str) -> None:
         super().__init__(settings)
-        from live.rooms.state import redis_client
+        from live.redis import redis_client
 
         self._redis: Any = redis_client(url)
 

@@ -368,6 +368,9 @@ class Recording(Base):
     screen_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     chapters_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Every publisher but the presenter (co-hosts, speakers from the audience), one file each:
+    # `[{"participant_id", "path"}]` in the order they first published; NULL when there were none.
+    speaker_paths: Mapped[list[Any] | None] = mapped_column(nullable=True)
 
 
 class ReplayView(Base):

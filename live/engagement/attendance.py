@@ -49,6 +49,9 @@ class PersonAttendance:
     polls_open_while_present: int
     reactions: int
     hand_raises: int
+    # Seconds spoken as a speaker from the audience (webinars): from accepting the host's invitation to
+    # a revoke, leaving or the end, counted only while present.
+    spoke_seconds: float = 0.0
 
 
 def ordered(events: Iterable[LogEvent]) -> list[LogEvent]:
@@ -141,6 +144,8 @@ class _Person:
     voted_polls: set[str] = field(default_factory=set)
     reactions: int = 0
     hand_raises: int = 0
+    speaking: list[Interval] = field(default_factory=list)
+    speaking_since: datetime | None = None
 
 
 class _Replay:
@@ -228,6 +233,12 @@ class _Replay:
         if event.participant_id is not None:
             self.person(event.participant_id).hand_raises += 1
 
+    def speaker(self, event: LogEvent) -> None:
+        if event.participant_id is not None:
+            person = self.person(event.participant_id)
+            on = event.type is EventType.SPEAKER_STARTED
+            person.speaking_since = _toggle(person.speaking, person.speaking_since, on, event.at)
+
     def poll_open(self, event: LogEvent) -> None:
         poll_id = event.data.get("poll_id")
         if poll_id is not None and str(poll_id) not in self.poll_opened:
@@ -245,6 +256,10 @@ class _Replay:
         for poll_id, opened in sorted(self.poll_opened.items()):
             self.poll_spans.setdefault(poll_id, []).append((opened, max(end, opened)))
         self.poll_opened.clear()
+        for person in self.people.values():
+            if person.speaking_since is not None:
+                person.speaking.append((person.speaking_since, max(end, person.speaking_since)))
+                person.speaking_since = None
 
 
 _HANDLERS = {
@@ -259,6 +274,8 @@ _HANDLERS = {
     EventType.HAND_RAISED: _Replay.hand,
     EventType.POLL_OPENED: _Replay.poll_open,
     EventType.POLL_CLOSED: _Replay.poll_close,
+    EventType.SPEAKER_STARTED: _Replay.speaker,
+    EventType.SPEAKER_STOPPED: _Replay.speaker,
 }
 
 
@@ -323,6 +340,18 @@ def clipped_seconds(intervals: Iterable[Interval], start: datetime, end: datetim
     return total.total_seconds()
 
 
+def overlap_seconds(a: Iterable[Interval], b: Iterable[Interval], start: datetime, end: datetime) -> float:
+    """Seconds inside [start, end] covered by both `a` and `b` (speaking while present)."""
+    total = timedelta()
+    others = merge(b)
+    for a_start, a_end in merge(a):
+        for b_start, b_end in others:
+            lo, hi = max(a_start, b_start, start), min(a_end, b_end, end)
+            if hi > lo:
+                total += hi - lo
+    return total.total_seconds()
+
+
 def _overlaps(spans: Sequence[Interval], presence: Sequence[Interval]) -> bool:
     return any(a < d and c < b for a, b in spans for c, d in presence)
 
@@ -375,4 +404,5 @@ def _row(
         polls_open_while_present=len(opened),
         reactions=person.reactions,
         hand_raises=person.hand_raises,
+        spoke_seconds=overlap_seconds(person.speaking, presence, start, end) if person.speaking else 0.0,
     )

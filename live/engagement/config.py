@@ -24,6 +24,9 @@ class EngagementConfig:
     conversation_scale: float = 3.0
     signals_scale: float = 3.0
     question_weight: float = 2.0
+    # A minute spoken as a speaker from the audience counts as this many chat messages in conversation
+    # (so 3 minutes on stage lift conversation as far as 3 messages do; 0 leaves speaking out).
+    speaking_weight: float = 1.0
     # A person attended when present for at least this share of the session as run.
     attended_share: float = 0.5
     # Which sessions count (one odd session must not move an account). A session is scored only if it

@@ -36,6 +36,8 @@ class Measures(Protocol):
     def reactions(self) -> int: ...
     @property
     def hand_raises(self) -> int: ...
+    @property
+    def spoke_seconds(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class SessionMeasures:
     polls_open_while_present: int = 0
     reactions: int = 0
     hand_raises: int = 0
+    spoke_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,10 @@ def component_values(
         opened = measures.polls_open_while_present
         polls = ratio(measures.poll_answers, opened) if opened > 0 else None
         values["polls"] = (polls, config.weight_polls)
-    talk = measures.chat_messages + config.question_weight * measures.questions
+    # Speaking from the stage (a webinar speaker) is conversation too: each minute spoken counts as
+    # `speaking_weight` messages.
+    spoken_minutes = max(0.0, measures.spoke_seconds) / 60.0
+    talk = measures.chat_messages + config.question_weight * measures.questions + config.speaking_weight * spoken_minutes
     values["conversation"] = (saturating(talk, config.conversation_scale), config.weight_conversation)
     signals = measures.reactions + measures.hand_raises
     values["signals"] = (saturating(signals, config.signals_scale), config.weight_signals)

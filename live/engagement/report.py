@@ -88,6 +88,8 @@ class AttendanceRow:
     # presence), and whether that was at least half of a recording; filled in by the report's edge.
     replay_seconds: float = 0.0
     watched_replay: bool = False
+    # Seconds spoken as a speaker from the audience while present (webinars; 0 for everyone else).
+    spoke_seconds: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -117,6 +119,7 @@ class AttendanceRow:
             "note": self.note,
             "replay_seconds": round(self.replay_seconds, 1),
             "watched_replay": self.watched_replay,
+            "spoke_seconds": round(self.spoke_seconds, 3),
         }
 
 
@@ -290,6 +293,7 @@ def _present_row(
         polls_open_while_present=person.polls_open_while_present,
         reactions=person.reactions,
         hand_raises=person.hand_raises,
+        spoke_seconds=person.spoke_seconds,
         score=score,
         components=components,
         attended=attended,
@@ -364,6 +368,7 @@ CSV_COLUMNS = (
     "no_show",
     "replay_seconds",
     "watched_replay",
+    "spoke_seconds",
 )
 # A spreadsheet runs a cell starting with one of these as a formula; names and emails are user input.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

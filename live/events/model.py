@@ -34,6 +34,10 @@ class EventType(StrEnum):
     HAND_LOWERED = "hand.lowered"  # {}
     MUTED = "moderation.muted"  # {target}
     REMOVED = "moderation.removed"  # {target}
+    # A speaker from the audience (webinars): speaking runs from their accepting the host's invitation
+    # to a revoke, their leaving or the session's end; `participant_id` is always the speaker's.
+    SPEAKER_STARTED = "speaker.started"  # {}
+    SPEAKER_STOPPED = "speaker.stopped"  # {reason: "revoked" | "left", by?}
 
 
 @dataclass(frozen=True)

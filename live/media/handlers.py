@@ -28,7 +28,7 @@ from live.media.router import MediaRouter, TracksChanged, ice_configuration
 from live.rooms.dispatch import Ctx, EventRegistry, session_room
 from live.rooms.model import STAFF, Participant, RateKind
 from live.rooms.namespace import NAMESPACE
-from live.speakers.model import SPEAKERS
+from live.speakers.store import SPEAKER_STORE
 from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ async def media_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def publish(ctx: Ctx, body: MediaPublishIn) -> dict[str, Any]:
     # Role and kind are checked here, not by the registry, so a one-on-one hears why first.
-    speaker = ctx.me.role not in STAFF and ctx.me.participant_id in await ctx.state.set_members(ctx.session_id, SPEAKERS)
+    speaker = ctx.me.role not in STAFF and await ctx.app[SPEAKER_STORE].is_speaker(ctx.session_id, ctx.me.participant_id)
     check_can_publish(ctx.session["kind"], ctx.me.role, speaker)
     return {"description": await ctx.app[MEDIA].publish(ctx, body.description.model_dump(), body.screen_mid)}
 

@@ -237,9 +237,11 @@ class MediaRouter:
         async with self._locks[participant_id]:
             label = f"{self._session_id}/{participant_id}"
             pc = RTCPeerConnection(self._configuration)
-            available = {
-                kind: [] if withhold else [f for _, f in self._all_forwarders() if f.kind == kind] for kind in MEDIA_KINDS
-            }
+            # Everyone else's tracks: a publisher who also watches (a host seeing a speaker, a speaker
+            # seeing the host) is not sent their own picture back, which would take the m-line meant
+            # for someone else's.
+            others = [f for publisher, f in self._all_forwarders() if publisher != participant_id]
+            available = {kind: [] if withhold else [f for f in others if f.kind == kind] for kind in MEDIA_KINDS}
             subscriber = _Subscriber(pc)
             # Transceivers created here, in m-line order per kind, are the ones setRemoteDescription
             # matches to the offer's m-lines of that kind; any further m-lines get aiortc's own

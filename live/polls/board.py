@@ -5,11 +5,15 @@ atomic across processes is one Lua script: opening (one open poll per session), 
 (no vote lands after the final counts are read). A vote needs nothing else: its step checks the
 poll is open and the session has not ended, refuses a second anonymous vote, swaps a re-vote's old
 choices for the new ones with HINCRBY, tries the `poll.results` broadcast claims the caller asks
-for, and on a first vote returns the voter's connections (`live.rooms.state.connections_key`). The
+for, and on a first vote returns the voter's connections. The
 votes a process receives while its previous script call is under way go together in its next one
 (`VOTE_BATCH` at most), so a burst costs a few Redis commands per process, not one per vote.
 
-Redis key layout (beside the room's keys, `live.rooms.state`):
+The vote step reads two keys presence owns, the session's status and the voter's connections: the
+board is handed their names (`SharedKeys`, which `live.rooms.presence.PresenceKeys` is) rather than
+knowing presence's layout.
+
+Redis key layout (under the session's prefix, `live.redis`):
     live:{session}:poll:open            str   the id of the session's open poll
     live:{session}:poll:{id}            hash  spec (definition JSON), status (open | closed)
     live:{session}:poll:{id}:ballots    hash  participant id -> "0,2" (choices), or "" when anonymous
@@ -27,15 +31,27 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from live.errors import Conflict, NotFound
 from live.polls.model import Ballots, PollSpec, PollStatus, Results, check_revote
+from live.redis import redis_client, session_key
 from live.rooms.model import check_status
-from live.rooms.state import STATUS_FIELD, connections_key, redis_client, status_key
 
 # A closed poll's keys stay this long (the database has its truth) so late readers still find it.
 CLOSED_TTL = 24 * 3600
+
+
+class SharedKeys(Protocol):
+    """The keys of presence that a vote reads in its atomic step."""
+
+    def status(self, session_id: str) -> tuple[str, str]:
+        """The hash and field of the session's status."""
+        ...
+
+    def connections(self, session_id: str, participant_id: str) -> str:
+        """The set of one person's socket ids."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -89,11 +105,11 @@ class PollBoard(abc.ABC):
 
     async def session_ids(self) -> set[str]:
         """Sessions this board holds state for that room state would not list (none, in Redis:
-        the polls' keys share the session's prefix, which `RoomState.session_ids` lists)."""
+        the polls' keys share the session's prefix, which `Presence.session_ids` lists)."""
         return set()
 
     async def drop_session(self, session_id: str) -> None:
-        """Forget a session that ended long ago (in Redis its keys go with `RoomState.drop_session`)."""
+        """Forget a session that ended long ago (in Redis its keys go with `Presence.drop_session`)."""
         for key in [k for k in self._specs if k[0] == session_id]:
             del self._specs[key]
 
@@ -319,6 +335,7 @@ VOTE_BATCH = 200
 class _PendingVote:
     keys: list[str]
     args: list[str | int]
+    status_field: str
     done: asyncio.Future[list[str]]
 
 
@@ -356,9 +373,9 @@ def _counts(raw: dict[str, Any], options: int) -> list[int]:
 class RedisPollBoard(PollBoard):
     """Many processes on one Redis; see the module docstring for the key layout."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, shared: SharedKeys) -> None:
         super().__init__()
-
+        self._shared = shared
         self._redis: Any = redis_client(url)
         self._open_script = self._redis.register_script(_OPEN)
         self._votes_script = self._redis.register_script(_VOTES)
@@ -369,7 +386,7 @@ class RedisPollBoard(PollBoard):
 
     @staticmethod
     def _k(session_id: str, *parts: str) -> str:
-        return ":".join(("live", session_id, "poll", *parts))
+        return session_key(session_id, "poll", *parts)
 
     async def open(self, session_id: str, poll_id: str, spec: PollSpec) -> None:
         current = await self._open_script(
@@ -403,14 +420,14 @@ class RedisPollBoard(PollBoard):
         claims: Mapping[str, float] | None = None,
     ) -> Cast:
         audiences = list(claims or {})
-        status_hash, _ = status_key(session_id)
+        status_hash, status_field = self._shared.status(session_id)
         pending = _PendingVote(
             keys=[
                 self._k(session_id, poll_id),
                 self._k(session_id, poll_id, "ballots"),
                 self._k(session_id, poll_id, "counts"),
                 status_hash,
-                connections_key(session_id, voter),
+                self._shared.connections(session_id, voter),
                 *(self._k(session_id, poll_id, "due", a) for a in audiences),
             ],
             args=[
@@ -420,6 +437,7 @@ class RedisPollBoard(PollBoard):
                 len(audiences),
                 *(max(1, int(ttl * 1000)) for ttl in (claims or {}).values()),
             ],
+            status_field=status_field,
             done=asyncio.get_running_loop().create_future(),
         )
         self._pending.append(pending)
@@ -455,7 +473,7 @@ class RedisPollBoard(PollBoard):
                 try:
                     replies = await self._votes_script(
                         keys=[k for vote in batch for k in vote.keys],
-                        args=[STATUS_FIELD, *(x for vote in batch for x in vote.args)],
+                        args=[batch[0].status_field, *(x for vote in batch for x in vote.args)],
                     )
                 except Exception as exc:
                     for vote in batch:

@@ -36,6 +36,7 @@ from live.polls.writer import POLL_WRITER, poll_writer_ctx
 from live.rooms.dispatch import Ctx, EventRegistry, now, session_room, staff_room
 from live.rooms.model import ATTENDEES, STAFF, RateKind
 from live.rooms.namespace import NAMESPACE
+from live.rooms.presence import PresenceKeys
 from live.typedefs import DB, EVENT_WRITER, ROOM_STATE_PARTS, SESSION_STORES, SETTINGS, SIO
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ def register(app: web.Application, registry: EventRegistry) -> None:
 
 async def polls_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    board: PollBoard = RedisPollBoard(settings.redis_url) if settings.redis_url else MemoryPollBoard()
+    board: PollBoard = RedisPollBoard(settings.redis_url, PresenceKeys()) if settings.redis_url else MemoryPollBoard()
     app[POLL_BOARD] = board
     app[SESSION_STORES].append(board)
     app[BROADCASTER] = ResultsBroadcaster(

@@ -1,21 +1,23 @@
 """`recording.start` / `recording.stop`, this process's recorders, and what a recording's end sets off.
 
-A recording runs in the process that forwards the session's media (every connection of a session
-reaches one process, see docs/protocol.md, "Media"). Which recording is under way is also kept in the
-room state (`kv.recording`), so every page, on any process, shows the badge. On stop the files are
-closed, the chapters written beside them, the row committed, and then `RecordingReady` is published:
-`recording.ready` goes out as a webhook from that event (wired in `live.app`).
+A recording runs in the process that drives the session's media (every connection of a session
+reaches one process, see docs/protocol.md, "Media"): with the embedded engine the recorder follows
+the session's `MediaRouter`; on Janus it follows a `RecordingTap`, a subscriber of the origin room
+the engine opens when the recording starts (`RecordedMedia.open_source`). Which recording is under
+way is also kept in a store every process reads (`live.recordings.current`), so every page, on any
+process, shows the badge. On stop the files are closed, the chapters written beside them, the row
+committed, and then `RecordingReady` is published: `recording.ready` goes out as a webhook from that
+event (wired in `live.app`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -23,8 +25,10 @@ from live.background import running
 from live.bus import BUS
 from live.db.tables import Recording
 from live.domain_events import RecordingReady, SessionEnded
-from live.media.handlers import MEDIA
+from live.media.handlers import MEDIA, SessionMedia
+from live.media.janus.handlers import JANUS
 from live.recordings import store
+from live.recordings.current import CURRENT_RECORDINGS, current_recordings_ctx
 from live.recordings.events import RecordingCommandIn, RecordingPart
 from live.recordings.model import (
     AlreadyRecording,
@@ -34,11 +38,11 @@ from live.recordings.model import (
     check_can_record,
     expired,
 )
-from live.recordings.recorder import RecordedFiles, Recorder
+from live.recordings.recorder import RecordedFiles, Recorder, TrackSource
 from live.rooms.dispatch import Ctx, EventRegistry, iso, now, session_room
 from live.rooms.model import STAFF, RateKind
 from live.rooms.namespace import NAMESPACE
-from live.typedefs import DB, EVENT_WRITER, ROOM_STATE, ROOM_STATE_PARTS, SETTINGS, SIO
+from live.typedefs import DB, EVENT_WRITER, ROOM_STATE_PARTS, SETTINGS, SIO
 from live.webhooks import delivery
 from live.webhooks import store as webhooks
 from live.webhooks.model import WebhookEvent
@@ -47,8 +51,37 @@ log = logging.getLogger(__name__)
 
 # Seconds between retention sweeps (the first runs at start-up).
 RETENTION_CHECK_EVERY = 3600.0
-# Room-state field (in the `kv` hash) of the recording under way: `{"id", "since"}` as JSON.
-STATE_FIELD = "recording"
+
+
+class RecordedMedia(Protocol):
+    """What recorders need from the media engine: each session's tracks, and word when they change."""
+
+    listeners: list[Callable[[str], None]]
+
+    def source(self, session_id: str) -> TrackSource | None: ...
+
+    async def open_source(self, session_id: str) -> None:
+        """A recording of the session starts (Janus taps its origin room then)."""
+
+    async def close_source(self, session_id: str) -> None:
+        """It stopped."""
+
+
+class EmbeddedMedia:
+    """The embedded engine as `RecordedMedia`: the recorder follows the session's router itself."""
+
+    def __init__(self, media: SessionMedia) -> None:
+        self._media = media
+        self.listeners = media.listeners
+
+    def source(self, session_id: str) -> TrackSource | None:
+        return self._media.get(session_id)
+
+    async def open_source(self, session_id: str) -> None:
+        return None
+
+    async def close_source(self, session_id: str) -> None:
+        return None
 
 
 class Recordings:
@@ -57,6 +90,7 @@ class Recordings:
     def __init__(self, app: web.Application) -> None:
         self._app = app
         self._active: dict[str, tuple[str, Recorder]] = {}
+        self.media: RecordedMedia | None = None  # the engine's, set once it runs (`recordings_ctx`)
 
     def active(self, session_id: str) -> str | None:
         entry = self._active.get(session_id)
@@ -66,13 +100,13 @@ class Recordings:
         directory = self._app[SETTINGS].recordings_path / session_id
         recorder = Recorder(directory, recording_id, f"{session_id}/recording {recording_id}")
         self._active[session_id] = (recording_id, recorder)
-        recorder.follow(self._app[MEDIA].get(session_id))
+        self.tracks_changed(session_id)
 
     def tracks_changed(self, session_id: str) -> None:
         """A publisher came, went or changed tracks: recorders pick up what they lack."""
         entry = self._active.get(session_id)
-        if entry is not None:
-            entry[1].follow(self._app[MEDIA].get(session_id))
+        if entry is not None and self.media is not None:
+            entry[1].follow(self.media.source(session_id))
 
     def stop(self, session_id: str) -> tuple[str, RecordedFiles] | None:
         entry = self._active.pop(session_id, None)
@@ -93,11 +127,14 @@ def register(app: web.Application, registry: EventRegistry) -> None:
     registry.add("recording.stop", stop_recording, RecordingCommandIn, roles=STAFF, rate=RateKind.STAFF_ONLY)
     app.setdefault(ROOM_STATE_PARTS, {})["recording"] = recording_part
     app[RECORDINGS] = Recordings(app)
-    app.cleanup_ctx.append(recordings_ctx)  # after media's: it needs the `SessionMedia`
+    app.cleanup_ctx.append(current_recordings_ctx)
+    app.cleanup_ctx.append(recordings_ctx)  # after media's: it needs the engine
 
 
 async def recordings_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[MEDIA].listeners.append(app[RECORDINGS].tracks_changed)
+    media: RecordedMedia = app[JANUS] if app[SETTINGS].media == "janus" else EmbeddedMedia(app[MEDIA])
+    app[RECORDINGS].media = media
+    media.listeners.append(app[RECORDINGS].tracks_changed)
 
     async def sweep() -> None:
         while True:
@@ -135,8 +172,14 @@ async def delete_expired(app: web.Application, at: datetime | None = None) -> li
     return [r.id for r in old]
 
 
+def speaker_files(recording: Recording) -> list[tuple[str, str]]:
+    """(participant id, file name) of each publisher recorded besides the presenter."""
+    return [(str(s["participant_id"]), str(s["path"])) for s in recording.speaker_paths or []]
+
+
 def remove_files(directory: Path, recording: Recording) -> None:
-    for name in (recording.path, recording.screen_path, recording.chapters_path):
+    names = [recording.path, recording.screen_path, recording.chapters_path, *(p for _, p in speaker_files(recording))]
+    for name in names:
         if name:
             (directory / name).unlink(missing_ok=True)
 
@@ -144,15 +187,17 @@ def remove_files(directory: Path, recording: Recording) -> None:
 async def start_recording(ctx: Ctx, body: RecordingCommandIn) -> dict[str, Any]:
     check_can_record(ctx.session["kind"], ctx.me.role)
     recordings = ctx.app[RECORDINGS]
-    if recordings.active(ctx.session_id) is not None or await ctx.state.hash_get(ctx.session_id, "kv", STATE_FIELD):
+    if recordings.active(ctx.session_id) is not None or await ctx.app[CURRENT_RECORDINGS].get(ctx.session_id):
         raise AlreadyRecording("This session is already being recorded; stop that recording first.")
     at = now()
     async with ctx.app[DB]() as db:
         recording = await store.create(db, ctx.session_id, ctx.me.participant_id, at)
         await db.commit()
     recordings.start(ctx.session_id, recording.id)
+    if recordings.media is not None:
+        await recordings.media.open_source(ctx.session_id)
     part = RecordingPart(id=recording.id, since=iso(at)).model_dump()
-    await ctx.state.hash_set(ctx.session_id, "kv", STATE_FIELD, json.dumps(part))
+    await ctx.app[CURRENT_RECORDINGS].set(ctx.session_id, RecordingPart.model_validate(part))
     log.info("%s/%s: recording %s started", ctx.session_id, ctx.me.participant_id, recording.id)
     await ctx.emit("recording.started", {"id": recording.id, "at": part["since"]})
     return {"id": recording.id}
@@ -172,8 +217,11 @@ async def finish(app: web.Application, session_id: str) -> str | None:
     if stopped is None:
         return None
     recording_id, files = stopped
+    media = app[RECORDINGS].media
+    if media is not None:
+        await media.close_source(session_id)
     at = now()
-    await app[ROOM_STATE].hash_delete(session_id, "kv", STATE_FIELD)
+    await app[CURRENT_RECORDINGS].clear(session_id)
     await app[EVENT_WRITER].flush()  # the chapters come from the event log
     directory = app[SETTINGS].recordings_path
     async with app[DB]() as db:
@@ -191,6 +239,8 @@ async def finish(app: web.Application, session_id: str) -> str | None:
         recording.path = _relative(files.main, directory)
         recording.screen_path = _relative(files.screen, directory)
         recording.chapters_path = _relative(chapters_file, directory)
+        speakers = [{"participant_id": p, "path": _relative(path, directory)} for p, path in files.speakers.items()]
+        recording.speaker_paths = speakers or None
         await db.commit()
     log.info("%s: recording %s ready (%.1f s, %d bytes)", session_id, recording_id, files.duration_seconds, files.size_bytes)
     sio: Any = app[SIO]
@@ -207,8 +257,8 @@ def _relative(path: Path | None, directory: Path) -> str | None:
 
 async def recording_part(ctx: Ctx) -> dict[str, Any] | None:
     """`room.state.recording`: `{id, since}` while the session is being recorded, else null."""
-    raw = await ctx.state.hash_get(ctx.session_id, "kv", STATE_FIELD)
-    return json.loads(raw) if raw else None
+    part = await ctx.app[CURRENT_RECORDINGS].get(ctx.session_id)
+    return part.model_dump() if part else None
 
 
 async def stop_when_session_ends(app: web.Application, event: SessionEnded) -> None:
@@ -228,6 +278,14 @@ def recording_json(recording: Recording, public_url: str) -> dict[str, Any]:
         "media_type": store.MEDIA_TYPE,
         "download_url": f"{public_url}/api/v1/recordings/{recording.id}/file",
         "screen_url": f"{public_url}/api/v1/recordings/{recording.id}/file?part=screen" if recording.screen_path else None,
+        # Each other publisher's camera and microphone (a co-host, a speaker from the audience), on the same clock.
+        "speakers": [
+            {
+                "participant_id": participant_id,
+                "url": f"{public_url}/api/v1/recordings/{recording.id}/file?part=speaker&participant={participant_id}",
+            }
+            for participant_id, _ in speaker_files(recording)
+        ],
     }
 
 

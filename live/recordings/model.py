@@ -16,6 +16,11 @@ from live.sessions.model import SessionKind
 # forwarder continues the old timeline one frame on) or a 32-bit RTP timestamp that wraps shows up
 # as a jump of seconds. Re-anchoring keeps the file as long as the time it covers.
 MAX_CLOCK_DRIFT = 0.5
+# A track ahead of the wall clock (its anchor frame came late) is slowed down, not snapped back; only a
+# source that jumps further than this (seconds) is re-anchored then.
+FAR_DRIFT = 5.0
+# ...and runs at half speed until it is this close (seconds) to the wall clock again.
+SLEW_TARGET = 0.05
 # A progress report moving the position forward by at most this much more than the wall time since
 # the previous one counts as watched; anything more is a seek (skipping ahead is not watching).
 SEEK_SLACK_SECONDS = 5.0
@@ -78,9 +83,16 @@ class Timeline:
 
     A frame's time comes from its RTP timestamp (`source`), anchored to the wall clock (`wall`,
     seconds since the recording started) at the first frame and again whenever the two disagree by
-    more than `MAX_CLOCK_DRIFT` (a restart, a long keyframe wait, a wrap). Every result is strictly
-    greater than the one before: WebM muxers refuse anything else (aiortc's `MediaRecorder`
-    fails with "non-strictly-monotonic PTS" exactly there).
+    more than `MAX_CLOCK_DRIFT` (a restart, a long keyframe wait, a wrap). Every result is at least
+    a millisecond after the one before: WebM muxers refuse anything not strictly increasing (aiortc's
+    `MediaRecorder` fails with "non-strictly-monotonic PTS" exactly there), and WebM keeps
+    milliseconds, so frames closer than that would share a timestamp in the file.
+
+    Never back in time: when the track runs *ahead* of the wall clock (its first frame came late,
+    e.g. after the event loop stalled, and the frames queued behind it arrive in a burst), moving
+    back to the wall clock would squeeze the frames that follow into one millisecond each until
+    their RTP time caught up, which players decode as garbage. It carries on at the track's own
+    pace from its last frame instead.
     """
 
     def __init__(self, clock_rate: int, max_drift: float = MAX_CLOCK_DRIFT) -> None:
@@ -91,6 +103,9 @@ class Timeline:
         self._anchor_source: int | None = None
         self._anchor_ticks = 0
         self._last: int | None = None
+        self._slewing = False
+        # One millisecond, WebM's resolution: the least step between two placed frames.
+        self._min_step = max(1, clock_rate // 1000)
         self.reanchored = 0
 
     def place(self, source: int, wall: float) -> int:
@@ -98,12 +113,28 @@ class Timeline:
         if self._anchor_source is None:
             self._anchor_source, self._anchor_ticks = source, wall_ticks
         ticks = self._anchor_ticks + source - self._anchor_source
-        if abs(ticks - wall_ticks) > self._max_drift * self.clock_rate:
+        last = self._last
+        ahead = ticks - wall_ticks
+        rate = self.clock_rate
+        # Ahead of the wall clock because the anchor frame came late (a burst after a stall: the frames
+        # behind it arrive at once). Snapping back to the wall would squeeze every frame until the wall
+        # catches up into the same millisecond, which players reject ("non monotonically increasing
+        # dts"); instead the track runs at half speed (at least a millisecond a frame) until it is
+        # within `SLEW_TARGET` of the wall clock again. A source that jumps (far, or backwards) does not.
+        late = last is not None and wall_ticks <= last < ticks and 0 < ahead <= FAR_DRIFT * rate
+        if late and (self._slewing or ahead > self._max_drift * rate):
+            assert last is not None
+            self._slewing = ahead > SLEW_TARGET * rate
+            if self._slewing:
+                ticks = last + max(rate // 1000, (ticks - last) // 2)
+                self._anchor_source, self._anchor_ticks = source, ticks
+        elif abs(ahead) > self._max_drift * rate:
+            self._slewing = False
             self.reanchored += 1
-            self._anchor_source, self._anchor_ticks = source, wall_ticks
-            ticks = wall_ticks
-        if self._last is not None and ticks <= self._last:
-            ticks = self._last + 1
+            ticks = wall_ticks if last is None or wall_ticks > last else last + 1
+            self._anchor_source, self._anchor_ticks = source, ticks
+        if self._last is not None and ticks < self._last + self._min_step:
+            ticks = self._last + self._min_step
         self._last = ticks
         return ticks
 

@@ -5,9 +5,11 @@ The recorder is one more subscriber of the media forwarder: for each recorded tr
 direct senders do, so recording costs one copy of each frame's bytes and PyAV's Matroska muxer
 (libavformat), no decoder and no encoder. Its files (see docs/recordings.md):
 
-- `<id>.webm`: the presenter's camera (VP8) and microphone (Opus);
-- `<id>.screen.webm`: the shared screen (VP8), written only if someone shared, its timestamps on
-  the same clock as the camera's (a screen shared ten minutes in starts at 10:00).
+- `<id>.webm`: the presenter's camera (VP8) and microphone (Opus): the first publisher's;
+- `<id>.<participant id>.webm`: each other publisher's camera and microphone (a co-host, a speaker
+  from the audience), from their first keyframe, on the same clock (a speaker who starts ten minutes
+  in starts at 10:00);
+- `<id>.screen.webm`: the shared screen (VP8), written only if someone shared, on the same clock.
 
 Timestamps: each track's frames are placed by a `Timeline` (RTP time, re-anchored to the wall clock
 when the two part), so a keyframe wait, lost packets or a publisher that restarts never make the
@@ -24,15 +26,14 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import av
 from av.container import OutputContainer
 
 from live.media.forwarder import ForwardedTrack, SharedFrame, TrackForwarder
-from live.media.router import MediaRouter
 from live.recordings.model import Timeline, vp8_dimensions
 
 log = logging.getLogger(__name__)
@@ -44,15 +45,28 @@ AUDIO_BEFORE_VIDEO = 250
 PLACEHOLDER_SIZE = (640, 480)
 
 
+class TrackSource(Protocol):
+    """Where a recorder finds a session's published tracks: the embedded engine's `MediaRouter`, or
+    the Janus engine's `RecordingTap` (a subscriber of the origin room in this process)."""
+
+    @property
+    def publishers(self) -> list[str]: ...
+
+    def forwarders(self, participant_id: str) -> list[TrackForwarder]: ...
+
+
 @dataclass(frozen=True)
 class RecordedFiles:
     duration_seconds: float
     main: Path | None
     screen: Path | None
+    # participant id -> the file of a publisher other than the presenter (only those that got a picture).
+    speakers: dict[str, Path] = field(default_factory=dict)
 
     @property
     def size_bytes(self) -> int:
-        return sum(p.stat().st_size for p in (self.main, self.screen) if p is not None and p.exists())
+        paths = (self.main, self.screen, *self.speakers.values())
+        return sum(p.stat().st_size for p in paths if p is not None and p.exists())
 
 
 class _File:
@@ -153,38 +167,62 @@ class _Input:
 
 
 class Recorder:
-    """One recording of one session: follows the router's tracks into the files until `stop()`."""
+    """One recording of one session: follows the router's tracks into the files until `stop()`.
+
+    Every publisher is recorded, each into a file of their own: a Matroska header names its streams
+    before the first packet, so a speaker who comes later cannot join a file already written. The
+    first publisher seen is the presenter, whose file is the recording's main one (`<id>.webm`); a
+    presenter who republishes (a restart) continues their own file.
+    """
 
     def __init__(self, directory: Path, recording_id: str, label: str) -> None:
         self._label = label
+        self._directory = directory
+        self._id = recording_id
         self._started = time.monotonic()
         self._main = _File(directory / f"{recording_id}.webm", ("video", "audio"), label)
         self._screen = _File(directory / f"{recording_id}.screen.webm", ("video",), label)
-        # Slot -> the input currently feeding it: the camera, the microphone, the screen.
+        self._presenter: str | None = None
+        self._speakers: dict[str, _File] = {}
+        # Slot -> the input currently feeding it: `camera:<participant>`, `microphone:<participant>`, `screen`.
         self._inputs: dict[str, _Input] = {}
         self._stopped = False
+
+    def _file_of(self, participant_id: str) -> _File:
+        if self._presenter is None:
+            self._presenter = participant_id
+        if participant_id == self._presenter:
+            return self._main
+        file = self._speakers.get(participant_id)
+        if file is None:
+            path = self._directory / f"{self._id}.{participant_id}.webm"
+            file = self._speakers[participant_id] = _File(path, ("video", "audio"), self._label)
+        return file
 
     def elapsed(self) -> float:
         return time.monotonic() - self._started
 
-    def follow(self, router: MediaRouter | None) -> None:
-        """Take each slot's track from the router's current publishers, where a slot has none."""
+    def follow(self, router: TrackSource | None) -> None:
+        """Take each slot's track from the source's current publishers, where a slot has none."""
         if self._stopped or router is None:
             return
-        wanted: dict[str, tuple[_File, str, Callable[[TrackForwarder], bool]]] = {
-            "camera": (self._main, "video", lambda f: f.kind == "video" and not f.screen),
-            "microphone": (self._main, "audio", lambda f: f.kind == "audio"),
-            "screen": (self._screen, "video", lambda f: f.kind == "video" and f.screen),
-        }
-        forwarders = [f for participant in router.publishers for f in router.forwarders(participant)]
-        for slot, (file, kind, fits) in wanted.items():
+        # Slot -> (file, stream kind, forwarders that fit it), in the order the publishers first published.
+        wanted: dict[str, tuple[Callable[[], _File], str, list[TrackForwarder]]] = {}
+        for participant in router.publishers:
+            forwarders = router.forwarders(participant)
+            file = functools.partial(self._file_of, participant)
+            wanted[f"camera:{participant}"] = (file, "video", [f for f in forwarders if f.kind == "video" and not f.screen])
+            wanted[f"microphone:{participant}"] = (file, "audio", [f for f in forwarders if f.kind == "audio"])
+        screens = [f for participant in router.publishers for f in router.forwarders(participant) if f.screen]
+        wanted["screen"] = (lambda: self._screen, "video", [f for f in screens if f.kind == "video"])
+        for slot, (file_of, kind, fitting) in wanted.items():
             current = self._inputs.get(slot)
             if current is not None and current.track is not None and not current.track.forwarder.closed:
                 continue
-            forwarder = next((f for f in forwarders if fits(f) and not f.closed), None)
+            forwarder = next((f for f in fitting if not f.closed), None)
             if forwarder is None:
                 continue
-            sink = _Input(file, kind, self.elapsed, functools.partial(self._ended, slot))
+            sink = _Input(file_of(), kind, self.elapsed, functools.partial(self._ended, slot))
             sink.track = forwarder.subscribe()
             self._inputs[slot] = sink
             sink.track._attach(sink)
@@ -202,4 +240,6 @@ class Recorder:
             if sink.track is not None:
                 sink.track.stop()
         self._inputs.clear()
-        return RecordedFiles(duration, self._main.close(), self._screen.close())
+        speakers = {participant: file.close() for participant, file in self._speakers.items()}
+        kept = {participant: path for participant, path in speakers.items() if path is not None}
+        return RecordedFiles(duration, self._main.close(), self._screen.close(), kept)

@@ -18,7 +18,7 @@ from live.engagement import service as engagement
 from live.errors import Conflict, NotFound
 from live.pages.base import render
 from live.recordings import store
-from live.recordings.handlers import recording_json, remove_files
+from live.recordings.handlers import recording_json, remove_files, speaker_files
 from live.recordings.model import RecordingStatus, check_can_delete
 from live.rooms.dispatch import spawn
 from live.sessions import store as sessions
@@ -28,9 +28,15 @@ from live.typedefs import DB, SETTINGS
 routes = web.RouteTableDef()  # the replay pages
 api = ApiRoutes("recordings")
 
-# Parts of a recording that can be downloaded: `?part=` value -> the row's column.
-PARTS = {"main": "path", "screen": "screen_path", "chapters": "chapters_path"}
-CONTENT_TYPES = {"main": store.MEDIA_TYPE, "screen": store.MEDIA_TYPE, "chapters": "text/vtt; charset=utf-8"}
+# Parts of a recording that can be downloaded: `?part=` value -> the row's column (`speaker` takes
+# `&participant=<id>` too: one file per publisher besides the presenter).
+PARTS = {"main": "path", "screen": "screen_path", "chapters": "chapters_path", "speaker": "speaker_paths"}
+CONTENT_TYPES = {
+    "main": store.MEDIA_TYPE,
+    "screen": store.MEDIA_TYPE,
+    "chapters": "text/vtt; charset=utf-8",
+    "speaker": store.MEDIA_TYPE,
+}
 
 
 class ProgressIn(Body):
@@ -39,19 +45,24 @@ class ProgressIn(Body):
     playing: bool
 
 
-def _file(request: web.Request, recording: Recording, part: str) -> Path:
+def _file(request: web.Request, recording: Recording, part: str, participant: str | None = None) -> Path:
     if part not in PARTS:
         raise NotFound(f"A recording has no part {part!r}; ask for one of {', '.join(PARTS)}.")
-    name = getattr(recording, PARTS[part])
+    if part == "speaker":
+        name = dict(speaker_files(recording)).get(participant or "")
+        if name is None:
+            raise NotFound(f"Recording {recording.id!r} has no file of participant {participant!r}.")
+    else:
+        name = getattr(recording, PARTS[part])
     path = request.app[SETTINGS].recordings_path / name if name else None
     if path is None or not path.is_file():
         raise NotFound(f"Recording {recording.id!r} has no {part} file (nothing of that kind was recorded).")
     return path
 
 
-def _send(request: web.Request, recording: Recording, part: str) -> web.FileResponse:
+def _send(request: web.Request, recording: Recording, part: str, participant: str | None = None) -> web.FileResponse:
     # aiohttp's FileResponse answers `Range` (206, 416) and `If-Range`, and streams without reading all.
-    response = web.FileResponse(_file(request, recording, part))
+    response = web.FileResponse(_file(request, recording, part, participant))
     response.content_type = CONTENT_TYPES[part]
     return response
 
@@ -71,7 +82,7 @@ async def download(request: web.Request) -> web.FileResponse:
     await require_staff(request, Action.READ_SESSIONS)
     async with request.app[DB]() as db:
         recording = await store.get(db, request.match_info["id"])
-    return _send(request, recording, request.query.get("part", "main"))
+    return _send(request, recording, request.query.get("part", "main"), request.query.get("participant"))
 
 
 @api.delete("/api/v1/recordings/{id}", response=Out, errors=(409,), summary="Delete a recording (admin, or the session's host)")
@@ -119,6 +130,7 @@ async def replay_page(request: web.Request) -> web.Response:
         "duration": recording.duration_seconds,
         "resume": view.position if view is not None else 0,
         "has_screen": bool(recording.screen_path),
+        "speakers": len(speaker_files(recording)),
     }
     return render(request, "replay.html", None, session=session, contact=contact, recording=recording, config=config)
 
@@ -127,6 +139,17 @@ async def replay_page(request: web.Request) -> web.Response:
 async def replay_file(request: web.Request) -> web.FileResponse:
     _, _, recording, _ = await _replay_of(request)
     return _send(request, recording, request.match_info["part"])
+
+
+@routes.get(r"/replay/{token}/speakers/{n:\d{1,3}}")
+async def replay_speaker(request: web.Request) -> web.FileResponse:
+    """The n-th other publisher's file (0-based), by position: a replay link never names participants."""
+    _, _, recording, _ = await _replay_of(request)
+    speakers = speaker_files(recording)
+    n = int(request.match_info["n"])
+    if n >= len(speakers):
+        raise NotFound(f"This recording has {len(speakers)} other speakers.")
+    return _send(request, recording, "speaker", speakers[n][0])
 
 
 @api.post("/replay/{token}/progress", body=ProgressIn, response=Out, auth="join_token", summary="Replay progress of the invited contact")

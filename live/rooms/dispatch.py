@@ -34,7 +34,7 @@ from live.sessions.model import SessionKind
 from live.typedefs import EVENT_WRITER, ROOM_STATE, SETTINGS
 
 if TYPE_CHECKING:
-    from live.rooms.state import RoomState
+    from live.rooms.presence import Presence
     from live.settings import Settings
 
 M = TypeVar("M", bound=BaseModel)
@@ -94,7 +94,8 @@ class Ctx:
         return self.me.session_id
 
     @property
-    def state(self) -> RoomState:
+    def state(self) -> Presence:
+        """Presence: who is here and what they show (each capability's own state is in its store)."""
         return self.app[ROOM_STATE]
 
     @property
@@ -153,8 +154,8 @@ class Ctx:
 async def session_status(app: web.Application, session_id: str) -> str:
     """The status every process agrees on (the namespace seeds it from the database at first join).
 
-    Cached per process and dropped on every change (`RoomState.status`); a change made on another
-    process is heard within milliseconds, at most `live.rooms.state.STATUS_TTL` if its message was lost.
+    Cached per process and dropped on every change (`Presence.status`); a change made on another
+    process is heard within milliseconds, at most `live.rooms.presence.STATUS_TTL` if its message was lost.
     Where that window matters the check is repeated atomically with the change (a vote: `poll.vote`'s
     board script refuses once the session has ended).
     """

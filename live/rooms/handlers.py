@@ -4,7 +4,6 @@ moderation and peer-to-peer signaling. Chat and Q&A are in `live.chat.handlers`,
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -26,7 +25,7 @@ from live.rooms.events import (
     SessionStartIn,
     TargetIn,
 )
-from live.rooms.model import STAFF, RateKind, RoomRole
+from live.rooms.model import STAFF, MediaState, RateKind, RoomRole
 from live.sessions.model import SessionStatus, check_start_time
 from live.typedefs import DB, ENGINE, EVENT_WRITER, ROOM_STATE
 
@@ -93,14 +92,14 @@ async def focus(ctx: Ctx, body: FocusIn) -> None:
     # Recorded for attention scoring, and shown to the host and co-hosts only: attendees need not know
     # who switched tabs.
     ctx.log(EventType.FOCUS, {"sid": ctx.sid, "visible": body.visible})
-    await ctx.state.hash_set(ctx.session_id, "focus", ctx.me.participant_id, "1" if body.visible else "0")
+    await ctx.state.set_focus(ctx.session_id, ctx.me.participant_id, body.visible)
     await ctx.emit_to_staff("participant.focus", {"participant_id": ctx.me.participant_id, "visible": body.visible})
 
 
 async def media_state(ctx: Ctx, body: MediaStateIn) -> None:
     ctx.log(EventType.MEDIA_STATE, {"sid": ctx.sid, "camera": body.camera, "mic": body.mic})
     state = {"camera": body.camera, "mic": body.mic}
-    await ctx.state.hash_set(ctx.session_id, "media", ctx.me.participant_id, json.dumps(state))
+    await ctx.state.set_media(ctx.session_id, ctx.me.participant_id, MediaState(camera=body.camera, mic=body.mic))
     await ctx.emit_about(ctx.me.participant_id, "media.state", {"participant_id": ctx.me.participant_id} | state)
 
 
@@ -115,8 +114,8 @@ async def _present(ctx: Ctx, participant_id: str) -> RoomRole:
 async def mute(ctx: Ctx, body: TargetIn) -> None:
     await _present(ctx, body.participant_id)
     # Only a microphone that is on can be muted; a webinar attendee, who only watches, sends nothing.
-    raw = await ctx.state.hash_get(ctx.session_id, "media", body.participant_id)
-    if raw is None or not json.loads(raw).get("mic"):
+    media = (await ctx.state.media(ctx.session_id, [body.participant_id])).get(body.participant_id)
+    if media is None or not media.mic:
         raise Conflict(
             f"Participant {body.participant_id!r} is not sending audio: there is nothing to mute.", code="not_sending"
         )
@@ -157,21 +156,18 @@ async def _attendee_of_session(ctx: Ctx, participant_id: str) -> bool:
         return invited.first() is not None
 
 
-_REMOVALS_LOADED = "removals_loaded"
-
-
 async def ensure_removals_loaded(app: web.Application, session_id: str) -> None:
     """Join hook: removals are in the event log for good; a room state that lost them (a restart without Redis)
     gets them back before anyone is admitted."""
     state = app[ROOM_STATE]
-    if await state.hash_get(session_id, "kv", _REMOVALS_LOADED) == "1":
+    if await state.removals_loaded(session_id):
         return
     await app[EVENT_WRITER].flush()  # a removal this process has queued counts too
     for event in await session_events(app[ENGINE], session_id, (EventType.REMOVED,)):
         target = event.data.get("target")
         if isinstance(target, str):
             await state.mark_removed(session_id, target)
-    await state.hash_set(session_id, "kv", _REMOVALS_LOADED, "1")
+    await state.mark_removals_loaded(session_id)
 
 
 # --- one-on-one signaling -------------------------------------------------------------------

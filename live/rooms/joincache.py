@@ -9,7 +9,7 @@ session instead of once per connection.
 Staleness is bounded twice:
 - every change a process hears about a session drops what it holds for it: a status change
   (`session.start/end`, published on the room state's status channel), a cancellation, a
-  reschedule or a withdrawn invitation (`RoomState.announce_change`, which the bus subscribers in
+  reschedule or a withdrawn invitation (`Presence.announce_change`, which the bus subscribers in
   `live.app` call on `SessionCancelled`, `SessionRescheduled` and `ContactUninvited`); losing the
   status channel (Redis restarted) drops everything, and nothing is cached until it is back;
 - whatever else changes (a row edited by hand) is seen after at most `JOIN_CACHE_TTL` seconds.
@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from live.chat.model import without_bidi_controls
 from live.db.tables import Contact, Invitation, LiveSession
 from live.domain_events import ContactUninvited, SessionCancelled, SessionRescheduled
-from live.rooms.state import RoomState
+from live.rooms.presence import Presence
 from live.typedefs import ROOM_STATE
 
 # Seconds a process trusts what it read about a session when it heard of no change.
@@ -87,7 +87,7 @@ async def load_facts(db: AsyncSession, session_id: str) -> SessionFacts | None:
 class JoinCache:
     """Per-process `SessionFacts` and "join hooks ran" marks, dropped on every change heard (see the module docstring)."""
 
-    def __init__(self, state: RoomState, ttl: float = JOIN_CACHE_TTL) -> None:
+    def __init__(self, state: Presence, ttl: float = JOIN_CACHE_TTL) -> None:
         self._state = state
         self.ttl = ttl
         self._facts: dict[str, tuple[float, SessionFacts]] = {}

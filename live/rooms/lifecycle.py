@@ -8,7 +8,7 @@ react to `SessionEnded`; their order is read in `live.app`).
 A one-on-one needs no button: it goes live once a staff member and a contact are both in, and ends
 `one_on_one_grace_seconds` after the last person left, so a reload or a dropped connection does not
 end it. The grace timer lives in the process where the room emptied; whoever enters again clears the
-room's `kv.empty` mark, so a timer whose mark is gone (someone came back, perhaps on another process)
+room's empty mark (`Presence.set_empty_mark`), so a timer whose mark is gone (someone came back, perhaps on another process)
 does nothing.
 """
 
@@ -36,10 +36,6 @@ from live.sessions.model import SessionKind, SessionStatus
 from live.typedefs import DB, EVENT_WRITER, ROOM_STATE, SETTINGS, SIO
 
 log = logging.getLogger(__name__)
-
-# The room-state field that marks a one-on-one as empty (its value names the timer that set it).
-EMPTY_FIELD = "empty"
-
 
 async def transition(app: web.Application, session_id: str, to: SessionStatus, by: str | None) -> datetime:
     """Moves the sessions row with a conditional UPDATE; `by` is the participant who asked (None: automatic)."""
@@ -145,7 +141,7 @@ async def one_on_one_entered(app: web.Application, me: Participant, session: dic
     runs.sessions.add(me.session_id)
     runs.cancel(me.session_id)
     state = app[ROOM_STATE]
-    await state.hash_delete(me.session_id, "kv", EMPTY_FIELD)
+    await state.set_empty_mark(me.session_id, None)
     if await session_status(app, me.session_id) != SessionStatus.SCHEDULED:
         return
     if one_on_one_can_start(await state.participants(me.session_id)):
@@ -167,14 +163,14 @@ async def one_on_one_left(app: web.Application, me: Participant, sid: str, last:
     if await state.participants(session_id) or await session_status(app, session_id) != SessionStatus.LIVE:
         return
     mark = uuid.uuid4().hex
-    await state.hash_set(session_id, "kv", EMPTY_FIELD, mark)
+    await state.set_empty_mark(session_id, mark)
     runs.arm(session_id, _end_after_grace(app, session_id, mark))
 
 
 async def _end_after_grace(app: web.Application, session_id: str, mark: str) -> None:
     await asyncio.sleep(app[SETTINGS].one_on_one_grace_seconds)
     state = app[ROOM_STATE]
-    if await state.hash_get(session_id, "kv", EMPTY_FIELD) != mark or await state.participants(session_id):
+    if await state.empty_mark(session_id) != mark or await state.participants(session_id):
         return  # someone came back (here or on another process) since this timer was set
     try:
         await end(app, session_id, by=None)

@@ -159,3 +159,18 @@ def check_rate_kind(event: str, roles: Iterable[RoomRole], kind: RateKind) -> No
     """Refuses at start-up an event attendees may send without a limit of their own."""
     if kind is RateKind.STAFF_ONLY and any(not role.is_staff for role in roles):
         raise ValueError(f"Socket.IO event {event!r} is open to attendees: give it a rate kind other than staff_only.")
+
+
+@dataclass(frozen=True)
+class MediaState:
+    """What a person says they publish (`media.state`); shown beside them in `room.state`."""
+
+    camera: bool
+    mic: bool
+
+    def to_dict(self) -> dict[str, bool]:
+        return {"camera": self.camera, "mic": self.mic}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MediaState:
+        return cls(camera=bool(data.get("camera")), mic=bool(data.get("mic")))

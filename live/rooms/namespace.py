@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -41,9 +40,18 @@ from live.rooms.dispatch import (
 )
 from live.rooms.fanout import REFUSE_UNHEARD, RefusingRedisManager
 from live.rooms.joincache import JOIN_CACHE, JoinCache
-from live.rooms.model import STAFF, Participant, RateKind, RateLimit, check_role, check_status, rate_limited
+from live.rooms.model import (
+    STAFF,
+    MediaState,
+    Participant,
+    RateKind,
+    RateLimit,
+    check_role,
+    check_status,
+    rate_limited,
+)
+from live.rooms.presence import MemoryPresence, Presence, RedisPresence, Swept
 from live.rooms.retention import retention_ctx
-from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState, Swept
 from live.rooms.wire import UNDECODABLE
 from live.sessions.model import SessionKind
 from live.settings import Settings
@@ -68,7 +76,8 @@ WELCOME_WAIT = 5.0
 SHUTDOWN_WAIT = 5.0
 
 
-class Refused(socketio.exceptions.ConnectionRefusedError):
+# python-socketio ships no type information: its classes are `Any` to mypy, hence the two ignores below.
+class Refused(socketio.exceptions.ConnectionRefusedError):  # type: ignore[misc]
     """A refused connect; the client's `connect_error` gets `{message, code, data: {code, message}}`.
 
     Browsers read `err.message` and `err.data` (Socket.IO's convention); Python clients get the
@@ -80,7 +89,7 @@ class Refused(socketio.exceptions.ConnectionRefusedError):
         self.error_args = {"message": error.message, "code": error.code, "data": error.as_dict()}
 
 
-class LiveNamespace(socketio.AsyncNamespace):
+class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     def __init__(self, app: web.Application) -> None:
         super().__init__(NAMESPACE)
         self.app = app
@@ -90,7 +99,7 @@ class LiveNamespace(socketio.AsyncNamespace):
         self.sockets: dict[str, tuple[Participant, dict[str, Any]]] = {}
 
     @property
-    def state(self) -> RoomState:
+    def state(self) -> Presence:
         return self.app[ROOM_STATE]
 
     @property
@@ -109,7 +118,7 @@ class LiveNamespace(socketio.AsyncNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         """Admits or refuses a connection. A webinar's start is a storm of these, so the common case (an
         invited attendee) costs no database read (`join.from_cache`), the join hooks run once per session
-        and process (`JoinCache.run_hooks`), and the room-state work is one Redis step (`RoomState.admit`)."""
+        and process (`JoinCache.run_hooks`), and the room-state work is one Redis step (`Presence.admit`)."""
         settings = self.app[SETTINGS]
         cache = self.app[JOIN_CACHE]
         try:
@@ -221,31 +230,30 @@ class LiveNamespace(socketio.AsyncNamespace):
         """`room.state`'s participants (with hands, camera/mic state and, for staff, attention) and hands."""
         session_id = ctx.session_id
         staff = ctx.me.role in STAFF
-        hands, (present, raw_media), focus = await asyncio.gather(
+        hands, (present, media), focus = await asyncio.gather(
             self.state.hands(session_id),
             self._present(ctx),
-            self.state.hash_all(session_id, "focus") if staff else _nothing(),
+            self.state.focus(session_id) if staff else _nothing(),
         )
-        media = {pid: json.loads(raw) for pid, raw in raw_media.items()}
         people = sorted(present, key=lambda p: (p.role != "host", p.name))
-        participants = [
-            p.public() | {"hand_raised": p.participant_id in hands} | media.get(p.participant_id, {}) for p in people
+        participants: list[dict[str, Any]] = [
+            {**p.public(), "hand_raised": p.participant_id in hands, **_media_of(media, p.participant_id)} for p in people
         ]
         if staff:
             # Attention is for the host's eyes: who has the page in view right now.
             for entry in participants:
-                entry["visible"] = focus.get(entry["participant_id"], "1") == "1"
+                entry["visible"] = focus.get(entry["participant_id"], True)
         return participants, hands
 
-    async def _present(self, ctx: Ctx) -> tuple[list[Participant], dict[str, str]]:
-        """Who `ctx.me` is shown, and their raw media state."""
+    async def _present(self, ctx: Ctx) -> tuple[list[Participant], dict[str, MediaState]]:
+        """Who `ctx.me` is shown, and their media state."""
         session_id = ctx.session_id
         if audience_only_sees_staff(ctx.me, ctx.session):
             # Read the staff and their media state only: reading the whole audience for each of N
             # joiners is O(N²) over Redis in a join storm.
             present = [*await self.state.staff(session_id), ctx.me]
-            return present, await self.state.hash_some(session_id, "media", [p.participant_id for p in present])
-        everyone, media = await asyncio.gather(self.state.participants(session_id), self.state.hash_all(session_id, "media"))
+            return present, await self.state.media(session_id, [p.participant_id for p in present])
+        everyone, media = await asyncio.gather(self.state.participants(session_id), self.state.media(session_id))
         return everyone, media
 
     async def on_disconnect(self, sid: str, reason: Any) -> None:
@@ -336,6 +344,12 @@ def unavailable(exc: BaseException) -> Unavailable | None:
     return None
 
 
+def _media_of(media: dict[str, MediaState], participant_id: str) -> dict[str, bool]:
+    """`camera` and `mic` beside a person in `room.state`, once they have said (nothing before)."""
+    state = media.get(participant_id)
+    return {} if state is None else state.to_dict()
+
+
 def _single_payload(args: tuple[Any, ...]) -> dict[str, Any]:
     """The event's one payload object; no payload at all counts as `{}` (e.g. `hand.raise`)."""
     if len(args) == 0 or (len(args) == 1 and args[0] is None):
@@ -376,7 +390,7 @@ def setup(app: web.Application) -> None:
 _NAMESPACE: web.AppKey[LiveNamespace] = web.AppKey("live_namespace")
 
 
-async def _nothing() -> dict[str, str]:
+async def _nothing() -> dict[str, bool]:
     return {}
 
 
@@ -404,12 +418,12 @@ def presence_room(me: Participant, session: dict[str, Any]) -> str:
 
 async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    state: RoomState
+    state: Presence
     if settings.redis_url:
-        state = RedisRoomState(settings.redis_url)
+        state = RedisPresence(settings.redis_url)
         state.on_swept = lambda swept: _announce_swept(app, swept)
     else:
-        state = MemoryRoomState()
+        state = MemoryPresence()
     await state.start()
     app[ROOM_STATE] = state
     app[JOIN_CACHE] = JoinCache(state)

@@ -20,7 +20,7 @@ from socketio import packet
 UNDECODABLE = "\x00undecodable"
 
 
-class GuardedPacket(packet.Packet):
+class GuardedPacket(packet.Packet):  # type: ignore[misc]  # python-socketio ships no type information
     def decode(self, encoded_packet: Any) -> int:
         try:
             attachments = int(super().decode(encoded_packet))

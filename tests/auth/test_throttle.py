@@ -16,7 +16,7 @@ from live.auth.model import lockout_seconds
 from live.auth.passwords import dummy_hash
 from live.db.engine import create_engine, session_factory
 from live.db.tables import User
-from live.rooms.state import redis_client
+from live.redis import redis_client
 from tests.auth.test_routes import csrf_from
 from tests.conftest import REDIS_URL, LiveServer, ServerFactory, add_staff
 

@@ -157,6 +157,29 @@ def test_camera_starts_off_and_counts_while_on() -> None:
     assert person(events).camera_seconds == 20 * 60
 
 
+def test_speaking_counts_from_accepting_to_the_revoke_only_while_present_and_the_end_closes_it() -> None:
+    spoke = ev(EventType.SPEAKER_STARTED, 10, "c_ann")
+    stopped = ev(EventType.SPEAKER_STOPPED, 20, "c_ann", reason="revoked", by="u_host")
+    # Accepted at 10, revoked at 20, accepted again at 40 and still speaking when the session ends at 60;
+    # away from 15 to 18 (a reload): those three minutes are not spoken.
+    events = [
+        started(),
+        join(0, sid="a"),
+        spoke,
+        leave(15, sid="a"),
+        join(18, sid="b"),
+        stopped,
+        ev(EventType.SPEAKER_STARTED, 40, "c_ann"),
+        leave(70, sid="b"),
+        ended(60),
+    ]
+    row = person(events)
+    assert row.spoke_seconds == (10 - 3 + 20) * 60
+    # Never accepted (or a log without a start): nothing spoken; an unmatched stop changes nothing.
+    assert person([started(), join(0), stopped, leave(30), ended()]).spoke_seconds == 0
+    assert person([started(), join(0), leave(30), ended()]).spoke_seconds == 0
+
+
 def test_chat_questions_reactions_and_hands_are_counted_and_deleted_chat_still_counts() -> None:
     events = [
         started(),

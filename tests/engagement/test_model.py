@@ -56,6 +56,20 @@ def scored(
     )
 
 
+def test_minutes_spoken_lift_conversation_like_chat_messages_and_a_weight_of_0_leaves_them_out() -> None:
+    silent = score_person(measures(), SessionKind.WEBINAR, HOUR, CONFIG)
+    speaker = score_person(measures(spoke_seconds=3 * 60), SessionKind.WEBINAR, HOUR, CONFIG)
+    chatty = score_person(measures(chat_messages=3), SessionKind.WEBINAR, HOUR, CONFIG)
+    # By default a minute on stage is a chat message: three minutes spoken lift the score as three messages do.
+    assert speaker.score > silent.score
+    assert speaker.components["conversation"].value == pytest.approx(1 - math.exp(-1))
+    assert speaker.score == pytest.approx(chatty.score)
+    unweighted = CONFIG.with_overrides({"speaking_weight": 0})
+    assert score_person(measures(spoke_seconds=HOUR), SessionKind.WEBINAR, HOUR, unweighted).score == pytest.approx(
+        score_person(measures(), SessionKind.WEBINAR, HOUR, unweighted).score
+    )
+
+
 def test_full_presence_attention_and_polls_with_no_talk_scores_75() -> None:
     result = score_person(measures(), SessionKind.WEBINAR, HOUR, CONFIG)
     assert result.score == pytest.approx(75)

@@ -10,7 +10,7 @@ import pytest
 
 from live.rooms.dispatch import EventRegistry
 from live.rooms.model import RateKind
-from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState
+from live.rooms.presence import MemoryPresence, Presence, RedisPresence
 from live.typedefs import ROOM_EVENTS
 from tests.conftest import REDIS_URL, LiveServer, ServerFactory, StaffMember, add_staff
 from tests.rooms.conftest import Connector
@@ -18,14 +18,14 @@ from tests.rooms.support import Client, Room, connect, make_room
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def state(request: pytest.FixtureRequest) -> AsyncIterator[RoomState]:
-    made: RoomState = MemoryRoomState() if request.param == "memory" else RedisRoomState(REDIS_URL)
+async def state(request: pytest.FixtureRequest) -> AsyncIterator[Presence]:
+    made: Presence = MemoryPresence() if request.param == "memory" else RedisPresence(REDIS_URL)
     await made.start()
     yield made
     await made.close()
 
 
-async def test_a_bucket_gives_its_burst_then_says_how_long_to_wait(state: RoomState) -> None:
+async def test_a_bucket_gives_its_burst_then_says_how_long_to_wait(state: Presence) -> None:
     session = "t" + uuid.uuid4().hex
     waits = [await state.take_token(session, "c_1", "chat", 3, 0.5) for _ in range(4)]
     assert waits[:3] == [0.0, 0.0, 0.0]
@@ -37,7 +37,7 @@ async def test_a_bucket_gives_its_burst_then_says_how_long_to_wait(state: RoomSt
 
 async def test_two_processes_share_one_bucket_per_person_through_redis() -> None:
     session = "t" + uuid.uuid4().hex
-    a, b = RedisRoomState(REDIS_URL), RedisRoomState(REDIS_URL)
+    a, b = RedisPresence(REDIS_URL), RedisPresence(REDIS_URL)
     await a.start()
     await b.start()
     try:

@@ -7,7 +7,8 @@ import contextlib
 import secrets
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,9 @@ class JanusNode:
     config: NodeConfig
     role: str
     directory: Path
-    process: asyncio.subprocess.Process | None = None
+    # A plain `Popen`, not an asyncio process: a node may outlive the event loop that started it
+    # (nodes shared by a test module, `module_nodes`).
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -39,8 +42,9 @@ class JanusNode:
     async def start(self) -> None:
         main = self.config.write(self.directory / "conf")
         with (self.directory / "janus.log").open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                JANUS, "-C", str(main), "-F", str(main.parent), "-o", stdout=log, stderr=subprocess.STDOUT
+            # Popen, not asyncio's: the process must outlive this loop (see `process`); spawning is instant.
+            self.process = subprocess.Popen(  # noqa: ASYNC220
+                [JANUS, "-C", str(main), "-F", str(main.parent), "-o"], stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + START_TIMEOUT
         async with aiohttp.ClientSession() as http:
@@ -51,15 +55,22 @@ class JanusNode:
                             return
                 except aiohttp.ClientError:
                     pass
-                if self.process.returncode is not None or time.monotonic() > deadline:
+                if self.process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(f"janus {self.config.name} did not start; see {self.directory / 'janus.log'}")
                 await asyncio.sleep(0.1)
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     async def kill(self) -> None:
         """Like a crash: SIGKILL, no goodbye to anyone."""
-        if self.process is not None and self.process.returncode is None:
+        self.kill_now()
+
+    def kill_now(self) -> None:
+        if self.process is not None and self.process.poll() is None:
             self.process.kill()
-            await self.process.wait()
+            self.process.wait()
 
     async def rooms(self) -> list[dict[str, object]]:
         """The VideoRoom rooms on this node, asked over its own API (as an operator would)."""
@@ -100,3 +111,31 @@ async def running_nodes(directory: Path, roles: tuple[str, ...] = ("origin", "ed
     finally:
         for node in nodes:
             await node.kill()
+
+
+@contextlib.contextmanager
+def module_nodes(directory: Path, roles: tuple[str, ...] = ("origin", "edge")) -> Iterator[list[JanusNode]]:
+    """Like `running_nodes`, for a module-scoped fixture: started once (on a thread with its own loop,
+    as pytest may ask for it from inside a test's loop) and shared by the module's tests, which must
+    leave the nodes running and their rooms destroyed (every test's server does so when it stops)."""
+    nodes = [make_node(directory, role) for role in roles]
+
+    async def start() -> None:
+        for node in nodes:
+            await node.start()
+
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, start()).result()
+        yield nodes
+    finally:
+        for node in nodes:
+            node.kill_now()
+
+
+async def ensure_running(nodes: list[JanusNode]) -> list[JanusNode]:
+    """Restarts any shared node a test killed (or that died), so one test's crash is not the next one's."""
+    for node in nodes:
+        if not node.running:
+            await node.start()
+    return nodes

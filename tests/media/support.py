@@ -76,6 +76,8 @@ class Sink:
         self.bar_positions: list[int] = []
         self.brightness: list[int] = []
         self.audio_frames = 0
+        # Picture sizes per received track, by the receiving transceiver's mid (which m-line carried it).
+        self.sizes_by_mid: dict[str, set[tuple[int, int]]] = {}
         self.ended: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -99,12 +101,16 @@ class Sink:
                 return
             if isinstance(frame, VideoFrame):
                 self.sizes.append((frame.width, frame.height))
+                self.sizes_by_mid.setdefault(self._mid_of(track), set()).add((frame.width, frame.height))
                 row = middle_row(frame)
                 brightest = max(row)
                 self.bar_positions.append(row.index(brightest))
                 self.brightness.append(brightest)
             else:
                 self.audio_frames += 1
+
+    def _mid_of(self, track: MediaStreamTrack) -> str:
+        return next((str(t.mid) for t in self.pc.getTransceivers() if t.receiver.track is track), "?")
 
     async def close(self) -> None:
         await self.pc.close()

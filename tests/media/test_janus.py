@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +16,24 @@ from live.media.janus.client import VIDEOROOM
 from live.media.janus.handlers import JANUS
 from live.media.janus.model import NodeSpec
 from tests.conftest import LiveServer, ServerFactory, StaffMember, add_staff
-from tests.media.janus_support import JanusNode, running_nodes
+from tests.media.janus_support import JanusNode, ensure_running, module_nodes, running_nodes
 from tests.media.support import HEIGHT, TIMEOUT, WIDTH, MovingPicture, Sink, answer_of, offer_of, wait_for
 from tests.rooms.support import Client, Room, connect, make_room
 
 
-@pytest.fixture
-async def janus_nodes(tmp_path: Path) -> AsyncIterator[list[JanusNode]]:
-    """An origin and two edges, each a real `janus` process on its own ports."""
-    async with running_nodes(tmp_path) as nodes:
+@pytest.fixture(scope="module")
+def shared_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[JanusNode]]:
+    """An origin and two edges, each a real `janus` process on its own ports, for the whole module."""
+    with module_nodes(tmp_path_factory.mktemp("janus"), ("origin", "edge", "edge")) as nodes:
         yield nodes
+
+
+@pytest.fixture
+async def janus_nodes(shared_nodes: list[JanusNode]) -> list[JanusNode]:
+    """The module's nodes, each running: a node a test killed is started again (empty, on its ports).
+
+    Every test's server destroys its rooms when it stops, so each test starts with empty nodes."""
+    return await ensure_running(shared_nodes)
 
 
 @pytest.fixture
@@ -91,6 +99,7 @@ async def test_a_publisher_on_the_origin_is_seen_by_viewers_placed_on_two_edges(
     host, room = await webinar(server, guests=2)
     host_client = await connect(server.url, host.token, room.session_id)
     clients.append(host_client)
+    assert (await host_client.call("session.start", {}))["ok"] is True  # the audience is held back before
     assert host_client.state["media"] == "janus"
     await publish(host_client, sinks)
     await host_client.next_where("media.available", wait=TIMEOUT, participant_id=host_client.participant_id)
@@ -131,6 +140,7 @@ async def test_viewers_of_an_edge_that_dies_resubscribe_to_the_other_edge_and_th
     host, room = await webinar(server, guests=2)
     host_client = await connect(server.url, host.token, room.session_id)
     clients.append(host_client)
+    assert (await host_client.call("session.start", {}))["ok"] is True  # the audience is held back before
     await publish(host_client, sinks)
     viewer = await connect(server.url, room.guests[0].token, room.session_id)
     clients.append(viewer)
@@ -243,6 +253,7 @@ async def test_the_origin_dying_tells_everyone_and_video_is_back_when_the_host_p
     host, room = await webinar(server, guests=1)
     host_client = await connect(server.url, host.token, room.session_id)
     clients.append(host_client)
+    assert (await host_client.call("session.start", {}))["ok"] is True  # the audience is held back before
     await publish(host_client, sinks)
     viewer = await connect(server.url, room.guests[0].token, room.session_id)
     clients.append(viewer)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from live.errors import InvalidInput
-from live.media.janus.engine import offer_streams, rename_streams
+from live.media.janus.engine import check_screen_mid, offer_mids, offer_streams, rename_streams, stream_names
 from live.media.janus.model import parse_nodes
 
 
@@ -62,3 +62,26 @@ def test_janus_stream_ids_become_the_publishing_participants_id() -> None:
 
 def test_a_publishers_streams_are_its_m_lines_in_order() -> None:
     assert offer_streams(OFFER) == [("audio", "opus"), ("video", "vp8"), ("data", None)]
+
+
+def test_a_publishers_mids_are_read_in_order_and_its_screen_must_be_one_of_its_video_m_lines() -> None:
+    assert offer_mids(OFFER) == ["a", "v", "d"]
+    assert offer_mids("v=0\r\nm=audio 9 RTP 111\r\nm=video 9 RTP 96\r\na=mid:cam\r\n") == ["0", "cam"]
+    check_screen_mid("p_host", OFFER, "v")
+    check_screen_mid("p_host", OFFER, None)
+    for wrong in ("a", "d", "7"):
+        with pytest.raises(InvalidInput, match=f"screen_mid '{wrong}' from p_host names no video m-line"):
+            check_screen_mid("p_host", OFFER, wrong)
+
+
+def test_a_subscription_names_each_stream_after_its_publisher_and_the_screen_after_the_publishers_screen() -> None:
+    streams = [
+        {"type": "video", "mid": "0", "feed_id": 7, "feed_mid": "0"},
+        {"type": "audio", "mid": "1", "feed_id": 7, "feed_mid": "1"},
+        {"type": "video", "mid": "2", "feed_id": 7, "feed_mid": "2"},
+        {"type": "video", "mid": "3", "feed_id": 9, "feed_mid": "2"},
+        {"type": "video", "mid": "4", "feed_id": 11, "feed_mid": "0"},  # a feed that left meanwhile
+        {"type": "data", "mid": "5"},
+    ]
+    names = stream_names(streams, {7: ("p_host", "2"), 9: ("u_cohost", None)})
+    assert names == {"0": "p_host", "1": "p_host", "2": "p_host:screen", "3": "u_cohost"}

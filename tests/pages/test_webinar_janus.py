@@ -12,12 +12,15 @@ from live.media.janus.model import NodeSpec
 from tests.browser_support import launch_chromium, screenshot
 from tests.conftest import ServerFactory, add_staff
 from tests.media.janus_support import running_nodes
-from tests.pages.support import assert_remote_video_plays, enter_room, guest, schedule, signed_in
+from tests.media.support import wait_for as until
+from tests.pages.support import assert_remote_video_plays, enter_room, guest, schedule, signed_in, wait_for
+
+NO_PICTURE = "[...document.querySelectorAll('[data-testid=remote-video]')].every((v) => v.videoWidth === 0)"
 
 pytestmark = pytest.mark.browser
 
 
-async def test_an_attendee_sees_the_hosts_camera_through_a_janus_origin_and_edge(
+async def test_an_attendee_waiting_before_go_live_gets_no_picture_then_the_hosts_camera_through_a_janus_edge(
     make_server: ServerFactory, sqlite_url: str, tmp_path: Path
 ) -> None:
     async with running_nodes(tmp_path, ("origin", "edge")) as nodes:
@@ -31,10 +34,22 @@ async def test_an_attendee_sees_the_hosts_camera_through_a_janus_origin_and_edge
                 _, host = await signed_in(browser, server, host_member)
                 await host.goto(f"{server.url}/sessions/{room.session_id}/live")
                 await enter_room(host)
-                await host.get_by_test_id("go-live").click()
                 _, attendee = await guest(browser, room.invited[0].join_url)
                 await enter_room(attendee)
-                await assert_remote_video_plays(attendee)
+                # Before "Go live": the attendee heard of the host's tracks and subscribed through the
+                # edge, and Janus relays nothing to it (held back), so no picture ever arrives.
+                await wait_for(host, "window.liveRoom.broadcast.publisher?.connectionState === 'connected'")
+                await wait_for(attendee,
+                    "window.liveRoom.publishers.size > 0 && window.liveRoom.broadcast.subscriber && !window.liveRoom.broadcast.subscribing"
+                )
+                await until(lambda: server.app[JANUS].held(room.session_id) != [], "the attendee's held subscription")
+                await attendee.wait_for_timeout(1500)
+                assert await attendee.evaluate(NO_PICTURE), "the attendee got a picture before the session was live"
+                await attendee.get_by_text("Waiting for the host to start…").wait_for()
+
+                await host.get_by_test_id("go-live").click()
+                await assert_remote_video_plays(attendee)  # on the same connection, once Janus relays
+                assert server.app[JANUS].held(room.session_id) == []
                 placement = server.app[JANUS].placement(room.session_id)
                 assert list(placement.values()) == [f"edge@127.0.0.1:{nodes[1].config.api_port}"]
                 await screenshot(attendee, "join-webinar-janus")

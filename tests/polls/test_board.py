@@ -14,7 +14,7 @@ from live.polls import board as board_module
 from live.polls.board import MemoryPollBoard, PollBoard, RedisPollBoard
 from live.polls.model import PollSpec
 from live.rooms.model import Participant, RoomRole
-from live.rooms.state import RedisRoomState
+from live.rooms.presence import PresenceKeys, RedisPresence
 from tests.conftest import REDIS_URL
 
 SPEC = PollSpec("Which day?", ("Mon", "Tue", "Wed"), multiple=False, anonymous=False)
@@ -23,7 +23,7 @@ CLAIMS = {"staff": 5.0, "voters": 5.0}
 
 @pytest.fixture(params=["memory", "redis"])
 async def board(request: pytest.FixtureRequest) -> AsyncIterator[PollBoard]:
-    made: PollBoard = MemoryPollBoard() if request.param == "memory" else RedisPollBoard(REDIS_URL)
+    made: PollBoard = MemoryPollBoard() if request.param == "memory" else RedisPollBoard(REDIS_URL, PresenceKeys())
     yield made
     await made.close_backend()
 
@@ -53,7 +53,7 @@ async def test_the_first_vote_claims_each_audiences_broadcast_and_later_votes_do
 
 @pytest.mark.redis
 async def test_a_first_vote_reads_the_voters_tabs_and_a_re_vote_does_not(session_id: str) -> None:
-    state, board = RedisRoomState(REDIS_URL), RedisPollBoard(REDIS_URL)
+    state, board = RedisPresence(REDIS_URL), RedisPollBoard(REDIS_URL, PresenceKeys())
     try:
         ann = Participant(session_id, "c_1", RoomRole.ATTENDEE, "Ann", contact_id="1")
         await state.add_connection(ann, "sid-a")
@@ -72,7 +72,7 @@ async def test_a_first_vote_reads_the_voters_tabs_and_a_re_vote_does_not(session
 @pytest.mark.redis
 async def test_a_vote_in_a_session_that_has_ended_is_refused_in_the_same_step_as_counting(session_id: str) -> None:
     """The namespace checks a cached status; another process may end the session just before the vote lands."""
-    state, board = RedisRoomState(REDIS_URL), RedisPollBoard(REDIS_URL)
+    state, board = RedisPresence(REDIS_URL), RedisPollBoard(REDIS_URL, PresenceKeys())
     try:
         await state.set_status(session_id, "live")
         await board.open(session_id, "p1", SPEC)
@@ -95,7 +95,7 @@ async def test_a_burst_of_votes_larger_than_a_batch_tallies_exactly_with_one_cla
     session_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(board_module, "VOTE_BATCH", 7)  # many batches, one of them partly full
-    board = RedisPollBoard(REDIS_URL)
+    board = RedisPollBoard(REDIS_URL, PresenceKeys())
     try:
         await board.open(session_id, "p1", SPEC)
         await board.open(session_id + "x", "p2", SPEC)

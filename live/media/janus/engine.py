@@ -18,6 +18,13 @@ Shape of one webinar (`_Webinar`):
 - Each viewer is placed on the edge with the fewest viewers (of this process) when it subscribes;
   with no edge configured (or none up), on the origin.
 
+Like the embedded engine: a publisher's `screen_mid` marks its screen, which viewers get as the stream
+`<publisher>:screen` (`stream_names`; the cascade keeps the publisher's mids, so `feed_mid` means the
+same on every node); an attendee subscribing before the session is live is held back (Janus is told
+to relay nothing, `configure {send: false}`, until `started`); and a recording follows the room's
+tracks, through a `RecordingTap` (an aiortc subscriber of the origin room in this process, made
+again whenever the publishers change; see `live.media.janus.tap` for why not Janus's recorder).
+
 Signaling differs from the embedded engine in one way: a VideoRoom subscriber never offers, Janus
 does. So a viewer sends `media.subscribe` without a description and gets Janus's *offer* in the ack,
 then sends its answer with `media.answer` (see docs/protocol.md). Stream ids (`a=msid`) in that offer
@@ -37,8 +44,8 @@ Faults:
   process cannot carry the audience, and an embedded router would reach only the viewers of the
   process the host happens to be on.
 
-Teardown: a session's rooms are destroyed on every node when it ends, when its last participant
-with media leaves, and on shutdown. A crashed app leaves rooms behind, but its Janus sessions expire
+Teardown: a session's rooms (and its recording tap) are destroyed on every node when it ends, when
+its last participant with media leaves, and on shutdown. A crashed app leaves rooms behind, but its Janus sessions expire
 (the node's `session_timeout`), which hangs up their peers; every running engine sweeps, at start and
 every `SWEEP_INTERVAL`, the `live:` rooms whose owner session no longer exists on the origin.
 """
@@ -50,6 +57,7 @@ import contextlib
 import logging
 import re
 import secrets
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +67,8 @@ import aiohttp
 from live.errors import InvalidInput, LiveError
 from live.media.janus.client import Handle, JanusRequestError, JanusSession, JanusUnavailable
 from live.media.janus.model import NodeSpec
+from live.media.janus.tap import RecordingTap
+from live.media.router import SCREEN_STREAM_SUFFIX
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +121,11 @@ class _Publisher:
     handle: Handle
     # (type, codec) per m-line of the publisher's offer, in order: Janus's stream `mindex`.
     streams: list[tuple[str, str | None]]
+    # The `a=mid` of each m-line, in order: the cascade gives the edges' remote publishers the same
+    # mids, so a subscriber's `feed_mid` names the same stream on every node.
+    mids: list[str] = field(default_factory=list)
+    # The mid of the video m-line carrying a shared screen (`media.publish {screen_mid}`), if any.
+    screen_mid: str | None = None
     sids: set[str] = field(default_factory=set)
     # Edge node name -> the remote publisher made there.
     remotes: set[str] = field(default_factory=set)
@@ -122,6 +137,8 @@ class _Viewer:
     handle: Handle
     node: str
     sids: set[str] = field(default_factory=set)
+    # An attendee subscribed before the session went live: Janus relays nothing to it until then.
+    held: bool = False
 
 
 @dataclass
@@ -132,6 +149,9 @@ class _Webinar:
     publishers: dict[str, _Publisher] = field(default_factory=dict)
     viewers: dict[str, _Viewer] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Set by `started`: from then on nobody subscribing is held back (closes the race with a
+    # subscription whose status was read just before the session went live).
+    live: bool = False
 
 
 def offer_streams(sdp: str) -> list[tuple[str, str | None]]:
@@ -142,6 +162,44 @@ def offer_streams(sdp: str) -> list[tuple[str, str | None]]:
             kind = line[2:].split(" ", 1)[0]
             streams.append((_STREAM_TYPES.get(kind, "data"), _CODECS.get(kind)))
     return streams
+
+
+def offer_mids(sdp: str) -> list[str]:
+    """The `a=mid` of each m-line of an offer, in order (its index where an m-line has none)."""
+    mids: list[str | None] = []
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            mids.append(None)
+        elif line.startswith("a=mid:") and mids and mids[-1] is None:
+            mids[-1] = line[len("a=mid:") :].strip()
+    return [mid if mid is not None else str(index) for index, mid in enumerate(mids)]
+
+
+def check_screen_mid(participant_id: str, sdp: str, screen_mid: str | None) -> None:
+    """`screen_mid` must name a video m-line of the publisher's offer."""
+    if screen_mid is None:
+        return
+    videos = [mid for mid, (kind, _) in zip(offer_mids(sdp), offer_streams(sdp), strict=True) if kind == "video"]
+    if screen_mid not in videos:
+        raise InvalidInput(f"screen_mid {screen_mid!r} from {participant_id} names no video m-line of the offer")
+
+
+def stream_names(streams: list[dict[str, Any]], feeds: dict[int, tuple[str, str | None]]) -> dict[str, str]:
+    """Subscriber mid -> the msid stream id a page sees: the publisher's participant id, and
+    `<participant id>:screen` for its shared screen (as the embedded engine names them).
+
+    `streams` is the VideoRoom's description of a subscription (`mid`, `feed_id`, `feed_mid` per
+    stream); `feeds` maps each publisher's feed id to (participant id, screen mid or None).
+    """
+    names: dict[str, str] = {}
+    for stream in streams:
+        feed = int(stream.get("feed_id", 0) or 0)
+        if "mid" not in stream or feed not in feeds:
+            continue
+        participant_id, screen_mid = feeds[feed]
+        screen = screen_mid is not None and str(stream.get("feed_mid")) == screen_mid and stream.get("type") == "video"
+        names[str(stream["mid"])] = participant_id + (SCREEN_STREAM_SUFFIX if screen else "")
+    return names
 
 
 def rename_streams(sdp: str, names: dict[str, str]) -> str:
@@ -183,6 +241,11 @@ class JanusMedia:
         self._http: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        # Recording (see `open_source`): the sessions being recorded and their taps on the origin.
+        self.listeners: list[Callable[[str], None]] = []
+        self._recorded: set[str] = set()
+        self._taps: dict[str, RecordingTap] = {}
+        self._tap_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     # --- lifetime ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -197,6 +260,8 @@ class JanusMedia:
         self._closed = True
         for session_id in list(self._webinars):
             await self.end(session_id)
+        for session_id in list(self._taps):
+            await self._untap(session_id)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -223,13 +288,27 @@ class JanusMedia:
         webinar = self._webinars.get(session_id)
         return sorted(webinar.rooms_on) if webinar is not None else []
 
+    def screen(self, session_id: str) -> str | None:
+        """Who shares a screen (the first such publisher), if anyone."""
+        webinar = self._webinars.get(session_id)
+        publishers = webinar.publishers.values() if webinar is not None else []
+        return next((p.participant_id for p in publishers if p.screen_mid is not None), None)
+
+    def held(self, session_id: str) -> list[str]:
+        """Viewers to whom Janus relays nothing yet (attendees before the session went live)."""
+        webinar = self._webinars.get(session_id)
+        return [v.participant_id for v in webinar.viewers.values() if v.held] if webinar is not None else []
+
     def placement(self, session_id: str) -> dict[str, str]:
         """Viewer participant id -> the node it watches from (for operators and tests)."""
         webinar = self._webinars.get(session_id)
         return {v.participant_id: v.node for v in webinar.viewers.values()} if webinar is not None else {}
 
-    async def publish(self, session_id: str, participant_id: str, sid: str, offer: dict[str, Any]) -> dict[str, str]:
+    async def publish(
+        self, session_id: str, participant_id: str, sid: str, offer: dict[str, Any], screen_mid: str | None = None
+    ) -> dict[str, str]:
         sdp = _offer_sdp(participant_id, offer)
+        check_screen_mid(participant_id, sdp, screen_mid)
         origin = self._require_origin()
         webinar = self._webinars.setdefault(session_id, _Webinar(session_id, secrets.randbelow(_MAX_ID - 1) + 1))
         try:
@@ -239,6 +318,7 @@ class JanusMedia:
                 if old is not None:  # a republish replaces the previous connection
                     await self._unpublish(webinar, old)
                 publisher, answer = await self._join_publisher(webinar, origin, participant_id, sdp)
+                publisher.screen_mid = screen_mid
                 publisher.sids.add(sid)
                 webinar.publishers[participant_id] = publisher
                 for node in self._edges():
@@ -253,8 +333,13 @@ class JanusMedia:
                 f"The media server ({origin.spec.url}) does not answer; try going live again shortly."
             ) from exc
 
-    async def subscribe(self, session_id: str, participant_id: str, sid: str) -> dict[str, str]:
-        """Places the viewer on the least-loaded node and returns Janus's offer for it."""
+    async def subscribe(self, session_id: str, participant_id: str, sid: str, *, hold: bool = False) -> dict[str, str]:
+        """Places the viewer on the least-loaded node and returns Janus's offer for it.
+
+        `hold` (an attendee before the session is live): the subscription is made, but Janus is
+        told to relay none of its streams (`configure {send: false}`) until `started`. The page
+        connects and gets nothing, which it cannot undo: the holding back is Janus's, not the page's.
+        """
         webinar = self._webinars.get(session_id)
         if webinar is None or not webinar.publishers:
             raise NoMedia(f"Nobody publishes in session {session_id} yet; subscribe after 'media.available'.")
@@ -267,7 +352,7 @@ class JanusMedia:
                 raise MediaUnavailable("No media server node answers; the host will be told when video is back.")
             try:
                 await self._ensure_room(webinar, node)
-                feeds = {p.feed: p.participant_id for p in webinar.publishers.values()}
+                feeds = {p.feed: (p.participant_id, p.screen_mid) for p in webinar.publishers.values()}
                 handle = await node.session.attach() if node.session is not None else None
                 if handle is None:
                     raise JanusUnavailable(node.spec.name)
@@ -275,17 +360,22 @@ class JanusMedia:
                     {"request": "join", "ptype": "subscriber", "room": webinar.room,
                      "streams": [{"feed": feed} for feed in feeds], "use_msid": True}
                 )
+                if not jsep or jsep.get("type") != "offer":
+                    await handle.detach()
+                    raise MediaUnavailable(f"Janus node {node.spec.name} sent no offer for {participant_id}.")
+                held = hold and not webinar.live
+                if held:
+                    try:
+                        await handle.request({"request": "configure", "send": False})
+                    except BaseException:
+                        await handle.detach()  # never a subscription that was meant to be held, running
+                        raise
             except JanusUnavailable as exc:
                 raise MediaUnavailable(f"The media server node {node.spec.name} does not answer; subscribe again.") from exc
-            if not jsep or jsep.get("type") != "offer":
-                await handle.detach()
-                raise MediaUnavailable(f"Janus node {node.spec.name} sent no offer for {participant_id}.")
-            names = {
-                str(s["mid"]): feeds[int(s["feed_id"])]
-                for s in data.get("streams", [])
-                if "mid" in s and int(s.get("feed_id", 0) or 0) in feeds
-            }
-            webinar.viewers[participant_id] = _Viewer(participant_id, handle, node.spec.name, {sid})
+            except JanusRequestError as exc:
+                raise MediaUnavailable(f"Janus node {node.spec.name} refused the subscription: {exc.reason}") from exc
+            names = stream_names(data.get("streams", []), feeds)
+            webinar.viewers[participant_id] = _Viewer(participant_id, handle, node.spec.name, {sid}, held)
             logger.info("%s/%s: watching from %s", session_id, participant_id, node.spec.name)
             return {"type": "offer", "sdp": rename_streams(str(jsep["sdp"]), names)}
 
@@ -313,6 +403,7 @@ class JanusMedia:
                 del webinar.publishers[participant_id]
                 await self._unpublish(webinar, publisher)
                 self._spawn(self._emit_to_session("media.available", {"participant_id": participant_id}, session_id))
+                self._publishers_changed(session_id)
             viewer = webinar.viewers.get(participant_id)
             if viewer is not None and (last or sid in viewer.sids):
                 del webinar.viewers[participant_id]
@@ -320,8 +411,77 @@ class JanusMedia:
         if not webinar.publishers and not webinar.viewers:
             await self.end(session_id)
 
+    async def started(self, session_id: str) -> None:
+        """The session went live: Janus starts relaying to the viewers held back until now.
+
+        No renegotiation: their connections are up, `configure {send: true}` turns the streams on
+        (and makes Janus ask the publishers for a keyframe, so pictures start at once).
+        """
+        webinar = self._webinars.get(session_id)
+        if webinar is None:
+            return
+        async with webinar.lock:
+            webinar.live = True
+            for viewer in webinar.viewers.values():
+                if not viewer.held:
+                    continue
+                try:
+                    await viewer.handle.request({"request": "configure", "send": True})
+                except (JanusUnavailable, JanusRequestError) as exc:
+                    # Its node is gone: the edge-loss path already asks it to subscribe again.
+                    logger.warning("%s/%s: not released: %s", session_id, viewer.participant_id, exc)
+                    continue
+                viewer.held = False
+
+    # --- recording --------------------------------------------------------------------------
+    def source(self, session_id: str) -> RecordingTap | None:
+        """The tracks a recorder follows: the session's recording tap, if it has one now."""
+        return self._taps.get(session_id)
+
+    async def open_source(self, session_id: str) -> None:
+        """A recording starts: tap the origin room now and again whenever its publishers change.
+
+        The tap is one more subscriber of the origin room, an aiortc peer in this process whose
+        encoded frames go to the same recorder the embedded engine uses (see `live.media.janus.tap`).
+        """
+        self._recorded.add(session_id)
+        await self._retap(session_id)
+
+    async def close_source(self, session_id: str) -> None:
+        self._recorded.discard(session_id)
+        await self._untap(session_id)
+        self._tap_locks.pop(session_id, None)
+
+    async def _retap(self, session_id: str) -> None:
+        """(Re)subscribes the session's tap to the current publishers, then tells the recorders."""
+        async with self._tap_locks[session_id]:
+            old = self._taps.pop(session_id, None)
+            if old is not None:
+                await old.close()
+            webinar = self._webinars.get(session_id)
+            origin = self._origin.session
+            if session_id in self._recorded and webinar is not None and webinar.publishers and origin is not None:
+                feeds = {p.feed: (p.participant_id, p.screen_mid) for p in webinar.publishers.values()}
+                try:
+                    self._taps[session_id] = await RecordingTap.open(origin, webinar.room, feeds, f"{session_id}/recording")
+                except (JanusUnavailable, JanusRequestError) as exc:
+                    logger.warning("%s: the recording cannot tap the origin: %s", session_id, exc)
+        for listener in self.listeners:
+            listener(session_id)
+
+    async def _untap(self, session_id: str) -> None:
+        async with self._tap_locks[session_id]:
+            tap = self._taps.pop(session_id, None)
+            if tap is not None:
+                await tap.close()
+
+    def _publishers_changed(self, session_id: str) -> None:
+        if session_id in self._recorded:
+            self._spawn(self._retap(session_id))
+
     async def end(self, session_id: str) -> None:
         """Destroys the session's rooms on every node: Janus hangs up everyone in them."""
+        await self._untap(session_id)
         webinar = self._webinars.pop(session_id, None)
         if webinar is None:
             return
@@ -391,6 +551,7 @@ class JanusMedia:
             if event.get("janus") == "webrtcup":
                 logger.info("%s/%s: publishing through Janus", session_id, participant_id)
                 self._spawn(self._emit_to_session("media.available", {"participant_id": participant_id}, session_id))
+                self._publishers_changed(session_id)
 
         handle = await origin.session.attach(listener=on_event)
         try:
@@ -406,7 +567,7 @@ class JanusMedia:
             await handle.detach()
             raise JanusRequestError(0, f"no answer to the offer of {participant_id}")
         answer = {"type": "answer", "sdp": str(jsep["sdp"])}
-        return _Publisher(participant_id, feed, handle, offer_streams(sdp)), answer
+        return _Publisher(participant_id, feed, handle, offer_streams(sdp), offer_mids(sdp)), answer
 
     async def _cascade(self, webinar: _Webinar, publisher: _Publisher, node: _Node) -> None:
         """Makes `publisher` a remote publisher on edge `node`, fed by the origin."""
@@ -414,9 +575,10 @@ class JanusMedia:
             return
         try:
             await self._ensure_room(webinar, node)
+            mids = publisher.mids or [str(index) for index in range(len(publisher.streams))]
             streams = [
-                {"type": kind, "mindex": index, "mid": str(index), **({"codec": codec} if codec else {})}
-                for index, (kind, codec) in enumerate(publisher.streams)
+                {"type": kind, "mindex": index, "mid": mid, **({"codec": codec} if codec else {})}
+                for index, ((kind, codec), mid) in enumerate(zip(publisher.streams, mids, strict=True))
             ]
             remote = await node.control.request(
                 node.admin({"request": "add_remote_publisher", "room": webinar.room, "id": publisher.feed,
@@ -482,6 +644,8 @@ class JanusMedia:
         logger.warning("Janus %s lost", node.spec.name)
         node.control = None
         if node.spec.role == "origin":
+            for session_id in list(self._taps):
+                await self._untap(session_id)  # a recording keeps what it has; a republish taps again
             for session_id, webinar in list(self._webinars.items()):
                 self._webinars.pop(session_id, None)
                 await self._emit_to_session(

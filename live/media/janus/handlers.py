@@ -3,7 +3,9 @@
 `media.publish {description: offer}` is answered as with the embedded engine (by Janus's origin).
 `media.subscribe` sent *without* a description asks for Janus's offer, which comes back in the ack;
 the viewer answers it with `media.answer {description: answer}` (a VideoRoom subscriber never offers).
-`media.subscribe` with an offer is refused with a message saying so. `room.state.media` tells pages
+`media.subscribe` with an offer is refused with a message saying so. As with the embedded engine,
+`media.publish` may name a shared screen's m-line (`screen_mid`), and an attendee who subscribes
+before the session is live gets a connection on which nothing is relayed until it goes live. `room.state.media` tells pages
 which way to subscribe: `"janus"` here, absent with the embedded engine.
 """
 
@@ -14,12 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
-from live.domain_events import SessionEnded
+from live.domain_events import SessionEnded, SessionStarted
 from live.errors import InvalidInput
-from live.media.events import MediaOfferIn
+from live.media.events import MediaPublishIn
 from live.media.janus.engine import JanusMedia
 from live.media.janus.events import MediaAnswerIn, SubscribeIn
-from live.media.model import check_can_publish, check_can_subscribe
+from live.media.model import check_can_publish, check_can_subscribe, receives_published_tracks
 from live.rooms.dispatch import Ctx, EventRegistry, session_room
 from live.rooms.model import Participant, RateKind
 from live.rooms.namespace import NAMESPACE
@@ -29,12 +31,13 @@ JANUS: web.AppKey[JanusMedia] = web.AppKey("janus_media", JanusMedia)
 
 
 def register(app: web.Application, registry: EventRegistry) -> None:
-    registry.add("media.publish", publish, MediaOfferIn, rate=RateKind.RTC)
+    registry.add("media.publish", publish, MediaPublishIn, rate=RateKind.RTC)
     registry.add("media.subscribe", subscribe, SubscribeIn, rate=RateKind.RTC)
     registry.add("media.answer", answer, MediaAnswerIn, rate=RateKind.RTC)
     registry.on_leave.append(_left)
     parts = app.setdefault(ROOM_STATE_PARTS, {})
     parts["publishers"] = publishers
+    parts["screen"] = screen
     parts["media"] = engine_name
     app.cleanup_ctx.append(janus_ctx)
 
@@ -55,10 +58,11 @@ async def janus_ctx(app: web.Application) -> AsyncIterator[None]:
     await media.close()
 
 
-async def publish(ctx: Ctx, body: MediaOfferIn) -> dict[str, Any]:
+async def publish(ctx: Ctx, body: MediaPublishIn) -> dict[str, Any]:
     check_can_publish(ctx.session["kind"], ctx.me.role)
     offer = body.description.model_dump()
-    return {"description": await ctx.app[JANUS].publish(ctx.session_id, ctx.me.participant_id, ctx.sid, offer)}
+    answer = await ctx.app[JANUS].publish(ctx.session_id, ctx.me.participant_id, ctx.sid, offer, body.screen_mid)
+    return {"description": answer}
 
 
 async def subscribe(ctx: Ctx, body: SubscribeIn) -> dict[str, Any]:
@@ -68,7 +72,8 @@ async def subscribe(ctx: Ctx, body: SubscribeIn) -> dict[str, Any]:
             "This server's webinar media runs on Janus, which makes the offer: send 'media.subscribe' with {} "
             "and answer the offer in the ack with 'media.answer'."
         )
-    return {"description": await ctx.app[JANUS].subscribe(ctx.session_id, ctx.me.participant_id, ctx.sid)}
+    hold = not receives_published_tracks(ctx.me.role, await ctx.status())
+    return {"description": await ctx.app[JANUS].subscribe(ctx.session_id, ctx.me.participant_id, ctx.sid, hold=hold)}
 
 
 async def answer(ctx: Ctx, body: MediaAnswerIn) -> dict[str, Any]:
@@ -81,12 +86,22 @@ async def publishers(ctx: Ctx) -> list[str]:
     return ctx.app[JANUS].publishers(ctx.session_id)
 
 
+async def screen(ctx: Ctx) -> str | None:
+    """`room.state.screen`: who shares a screen in the session's webinar, or null."""
+    return ctx.app[JANUS].screen(ctx.session_id)
+
+
 async def engine_name(ctx: Ctx) -> str:
     return "janus"
 
 
 async def _left(app: web.Application, me: Participant, sid: str, last: bool) -> None:
     await app[JANUS].leave(me.session_id, me.participant_id, sid, last)
+
+
+async def on_session_started(app: web.Application, event: SessionStarted) -> None:
+    """The audience, held back until now, gets the hosts' pictures and sound."""
+    await app[JANUS].started(event.session_id)
 
 
 async def on_session_ended(app: web.Application, event: SessionEnded) -> None:

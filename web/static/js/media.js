@@ -2,18 +2,21 @@
 import { el } from "./dom.js";
 
 export class LocalMedia {
-  constructor({ video, cameraSelect, micSelect, meter, note }) {
-    this.video = video;
-    this.cameraSelect = cameraSelect;
-    this.micSelect = micSelect;
-    this.meter = meter;
-    this.note = note;
+  constructor(elements) {
     this.stream = null;
     this.camera = true;
     this.mic = true;
     this.listeners = new Set(); // called with (kind, newTrack) when a device is switched
-    cameraSelect?.addEventListener("change", () => this.switchDevice("video", cameraSelect.value));
-    micSelect?.addEventListener("change", () => this.switchDevice("audio", micSelect.value));
+    this.attach(elements);
+  }
+
+  // The preview, pickers, meter and note this media shows in: the prejoin's, or (a webinar attendee made
+  // a speaker) the speaker dialog's device check.
+  attach({ video, cameraSelect, micSelect, meter, note }) {
+    Object.assign(this, { video, cameraSelect, micSelect, meter, note });
+    if (video) video.muted = true;
+    cameraSelect?.addEventListener("change", () => this.cameraSelect === cameraSelect && this.switchDevice("video", cameraSelect.value));
+    micSelect?.addEventListener("change", () => this.micSelect === micSelect && this.switchDevice("audio", micSelect.value));
   }
 
   onTrackReplaced(listener) {

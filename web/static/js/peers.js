@@ -29,6 +29,13 @@ function preferCodec(transceiver, kind, mimeType) {
   }
 }
 
+// The mid of the first video m-line: the one camera pictures travel on, whichever side offered first (a side
+// without a camera answers it with nothing). Any later video m-line is a shared screen.
+function firstVideoMid(sdp) {
+  const section = (sdp ?? "").split(/\r?\nm=/).find((part) => part.startsWith("video"));
+  return section?.match(/\r?\na=mid:(\S+)/)?.[1] ?? null;
+}
+
 // --- one-on-ones ------------------------------------------------------------------------------
 class PeerLink {
   constructor(mesh, peerId) {
@@ -47,6 +54,9 @@ class PeerLink {
     for (const kind of ["audio", "video"]) {
       if (!stream?.getTracks().some((t) => t.kind === kind)) this.pc.addTransceiver(kind, { direction: "recvonly" });
     }
+    // A screen shared before this link existed (the other side joined or came back while we shared).
+    this.screenSender = null;
+    if (mesh.screen) this.setScreen(mesh.screen);
     this.pc.onnegotiationneeded = async () => {
       try {
         this.makingOffer = true;
@@ -61,8 +71,12 @@ class PeerLink {
     this.pc.onicecandidate = ({ candidate }) => {
       if (candidate) this.signal({ candidate: candidate.toJSON() });
     };
-    this.pc.ontrack = ({ track, streams }) => {
+    this.pc.ontrack = ({ track, streams, transceiver }) => {
       const remote = streams[0] ?? new MediaStream([track]);
+      if (track.kind === "video" && transceiver.mid !== firstVideoMid(this.pc.remoteDescription?.sdp)) {
+        mesh.onScreen?.(peerId, remote, track);
+        return;
+      }
       mesh.stage.showRemote(peerId, remote, mesh.nameOf(peerId));
     };
     this.pc.onconnectionstatechange = () => {
@@ -100,8 +114,27 @@ class PeerLink {
   }
 
   replaceTrack(kind, track) {
-    const sender = this.pc.getSenders().find((s) => s.track?.kind === kind);
+    const sender = this.pc.getSenders().find((s) => s.track !== this.screenSender?.track && s.track?.kind === kind);
     sender?.replaceTrack(track);
+  }
+
+  // Screen sharing: a second video track on its own m-line (renegotiated through \`rtc.signal\` by
+  // \`onnegotiationneeded\`); stopping it stops its transceiver, which ends the track on the other side.
+  setScreen(stream) {
+    const track = stream?.getVideoTracks()[0] ?? null;
+    const current = this.pc.getTransceivers().find((t) => this.screenSender && t.sender === this.screenSender);
+    if (track) {
+      if (current) {
+        current.sender.replaceTrack(track);
+        return;
+      }
+      this.screenSender = this.pc.addTrack(track, stream);
+      const transceiver = this.pc.getTransceivers().find((t) => t.sender === this.screenSender);
+      if (transceiver) preferCodec(transceiver, "video", "video/VP8");
+      return;
+    }
+    this.screenSender = null;
+    if (current) current.stop();
   }
 
   close() {
@@ -110,9 +143,10 @@ class PeerLink {
 }
 
 export class Mesh {
-  constructor({ me, local, stage, send, iceServers, nameOf }) {
-    Object.assign(this, { me, local, stage, send, iceServers, nameOf });
+  constructor({ me, local, stage, send, iceServers, nameOf, onScreen, onScreenGone }) {
+    Object.assign(this, { me, local, stage, send, iceServers, nameOf, onScreen, onScreenGone });
     this.links = new Map();
+    this.screen = null; // the stream of a screen this page shares (screen.js), sent to everyone in the call
     local.onTrackReplaced((kind, track) => {
       for (const link of this.links.values()) link.replaceTrack(kind, track);
     });
@@ -142,6 +176,13 @@ export class Mesh {
     this.links.get(peerId)?.close();
     this.links.delete(peerId);
     this.stage.removeRemote(peerId);
+    this.onScreenGone?.(peerId);
+  }
+
+  // Starts (a stream) or stops (null) sending a shared screen to everyone in the call.
+  setScreen(stream) {
+    this.screen = stream;
+    for (const link of this.links.values()) link.setScreen(stream);
   }
 
   close() {
@@ -194,6 +235,12 @@ export class Broadcast {
     }
     await pc.setRemoteDescription(ack.description);
     return ack;
+  }
+
+  // Stop sending (a speaker back in the audience): the server has already closed its side.
+  unpublish() {
+    this.publisher?.close();
+    this.publisher = null;
   }
 
   publishing() {
@@ -255,6 +302,9 @@ export class Broadcast {
       if (pc.connectionState === "failed" && this.subscriber === pc) setTimeout(() => this.subscribe(this.wanted), 2000);
     };
     previous?.close();
+    // A publisher gone since the last subscription (a revoked speaker) has no track in this one: its
+    // picture goes now, whether or not the browser ended the old track.
+    for (const id of [...this.stage.remote.keys()]) if (!seen.has(id)) this.stage.removeRemote(id);
   }
 
   async offerToServer(pc) {

@@ -6,7 +6,8 @@ const REPORT_EVERY_MS = 5000;
 
 const config = JSON.parse($("#replay-config").textContent);
 const video = $('[data-testid="replay-video"]');
-const screen = $('[data-testid="replay-screen"]');
+// The players that follow the main one: the shared screen, and every other speaker's own file.
+const followers = [...document.querySelectorAll('[data-testid="replay-screen"], [data-testid="replay-speaker"]')];
 const status = $("#replay-status");
 
 function clock(seconds) {
@@ -32,11 +33,13 @@ async function report() {
   }
 }
 
-// The screen (when one was shared) follows the camera's player: same position, same play state.
+// The screen and the other speakers follow the main player: same position, same play state. A speaker's
+// file starts where they started speaking (the same clock), so before that it shows nothing.
 function follow() {
-  if (!screen) return;
-  if (Math.abs(screen.currentTime - video.currentTime) > 0.3) screen.currentTime = video.currentTime;
-  if (video.paused !== screen.paused) (video.paused ? screen.pause() : screen.play().catch(() => {}));
+  for (const other of followers) {
+    if (Math.abs(other.currentTime - video.currentTime) > 0.3) other.currentTime = video.currentTime;
+    if (video.paused !== other.paused) (video.paused ? other.pause() : other.play().catch(() => {}));
+  }
 }
 
 function showChapters(track) {

@@ -9,6 +9,7 @@ import { AttendeePoll, HostPolls } from "./polls.js";
 import { Mesh, Broadcast } from "./peers.js";
 import { Recording } from "./recording.js";
 import { ScreenShare, ScreenView } from "./screen.js";
+import { Speakers } from "./speakers.js";
 
 const config = JSON.parse(document.getElementById("room-config").textContent);
 const ACK_TIMEOUT_MS = 15000;
@@ -109,12 +110,13 @@ class Room {
       this.polls = this.isStaff ? new HostPolls(this) : new AttendeePoll(this);
     }
     const media = { local: this.local, stage: this.stage, send: (e, p) => this.send(e, p), iceServers: config.ice_servers, nameOf: (id) => this.nameOf(id) };
+    this.screenView = new ScreenView(document.getElementById("stage"));
     if (this.broadcasts) {
-      this.screenView = new ScreenView(document.getElementById("stage"));
       this.broadcast = new Broadcast({ ...media, onError: (text) => this.say(text), onScreen: (stream, track) => this.screenView.show(stream, track) });
-      this.screenShare = new ScreenShare(this);
     }
+    this.screenShare = new ScreenShare(this);
     this.recording = new Recording(this);
+    if (this.broadcasts) this.speakers = new Speakers(this);
 
     const socket = this.socket;
     socket.on("connect", () => this.setConnection("Connected", "ok"));
@@ -227,6 +229,7 @@ class Room {
     this.questions?.load(state.questions);
     this.polls?.load(state.poll);
     this.recording?.load(state.recording);
+    this.speakers?.load(state);
     this.renderParticipants();
     this.reportFocus();
     this.reportMedia();
@@ -258,7 +261,17 @@ class Room {
       this.subscribe();
     } else {
       if (!this.mesh) {
-        this.mesh = new Mesh({ me: this.me, local: this.local, stage: this.stage, send: (e, p) => this.send(e, p), iceServers: this.config.ice_servers, nameOf: (id) => this.nameOf(id) });
+        this.mesh = new Mesh({
+          me: this.me,
+          local: this.local,
+          stage: this.stage,
+          send: (e, p) => this.send(e, p),
+          iceServers: this.config.ice_servers,
+          nameOf: (id) => this.nameOf(id),
+          onScreen: (id, stream, track) => this.screenView.show(stream, track, id),
+          onScreenGone: (id) => this.screenView.hideFor(id),
+        });
+        this.mesh.setScreen(this.screenShare.stream);
       }
       this.mesh.sync([...this.participants.keys()]);
     }
@@ -275,7 +288,7 @@ class Room {
   }
 
   nameOf(id) {
-    return this.participants.get(id)?.name ?? "";
+    return this.participants.get(id)?.name ?? this.speakers?.names.get(id) ?? "";
   }
 
   joined(person) {
@@ -347,6 +360,7 @@ class Room {
     this.socket?.disconnect();
     this.mesh?.close();
     this.broadcast?.close();
+    this.screenShare?.stream?.getTracks().forEach((track) => track.stop());
     this.local.stop();
     this.setConnection("Disconnected", "off");
     const over = document.getElementById("over");
@@ -384,8 +398,19 @@ class Room {
     }
     if (this.isStaff && this.attention.has(id)) icons.push(this.attention.get(id) ? "watching" : "away");
     if (icons.length) item.append(el("span", { className: "muted small", text: icons.join(" · ") }));
+    const speaking = this.speakers?.speaking.has(id);
+    const invited = this.speakers?.invited.has(id);
+    if (speaking) item.append(el("span", { className: "tag speaking", text: "speaking" }));
+    else if (invited) item.append(el("span", { className: "tag", text: "invited to speak" }));
     if (this.isStaff && id !== this.me && p.role === "attendee") {
       const actions = el("span", { className: "person-actions" });
+      // Speakers from the audience (webinars): invite, or withdraw the invitation / end the turn.
+      if (this.speakers?.enabled && invited) {
+        const text = speaking ? "Stop speaker" : "Withdraw";
+        actions.append(this.action(text, `${speaking ? "Stop" : "Withdraw the invitation of"} ${p.name} speaking`, () => this.send("speaker.revoke", { participant_id: id }), "speaker-revoke"));
+      } else if (this.speakers?.enabled) {
+        actions.append(this.action("Invite to speak", `Invite ${p.name} to speak`, () => this.send("speaker.invite", { participant_id: id }), "speaker-invite"));
+      }
       if (hand) actions.append(this.action("Lower hand", `Lower ${p.name}'s hand`, () => this.send("hand.lower", { participant_id: id })));
       // Only a microphone that is on can be muted (the server refuses the rest).
       if (p.mic === true) actions.append(this.action("Mute", `Mute ${p.name}`, () => this.send("moderation.mute", { participant_id: id })));
@@ -398,8 +423,8 @@ class Room {
     return item;
   }
 
-  action(text, label, run) {
-    return el("button", { className: "small", text, attrs: { type: "button", "aria-label": label }, on: { click: async () => this.complain(await run()) } });
+  action(text, label, run, testId = null) {
+    return el("button", { className: "small", text, attrs: { type: "button", "aria-label": label, "data-testid": testId }, on: { click: async () => this.complain(await run()) } });
   }
 
   // --- controls --------------------------------------------------------------------------
@@ -421,21 +446,46 @@ class Room {
     }
   }
 
-  // The hook for speakers: an attendee of a webinar who is made a speaker starts sending camera
-  // and microphone (asked for only now) and publishes them. Call it on `speaker.invited` for me.
+  // The hook for speakers: an attendee of a webinar who is made a speaker accepts (`speaker.accept`),
+  // starts sending camera and microphone (asked for only now, unless the speaker dialog's device check
+  // already has them) and publishes them. speakers.js calls it once the person said yes.
   async becomeSpeaker() {
     if (this.sendsMedia) return;
-    this.sendsMedia = true;
     if (!this.local.video) {
       this.local.video = el("video", { attrs: { autoplay: true, playsinline: true, "data-testid": "local-video" } });
       this.local.video.muted = true;
     }
-    await this.local.start();
+    if (!this.local.stream) await this.local.start();
     if (!this.local.stream) return;
+    const ack = this.complain(await this.send("speaker.accept", {}));
+    if (!ack.ok) {
+      this.local.stop();
+      return;
+    }
+    this.sendsMedia = true;
+    this.local.camera = this.local.mic = true;
+    this.local.stopMeter();
     this.stage.setLocal(this.local.video, "You");
     this.setupMediaControls();
     this.reportMedia();
+    this.speakers?.showSpeaking(true);
+    if (this.screenShare?.button) this.screenShare.button.hidden = false;
     await this.broadcast?.publish();
+  }
+
+  // Back to watching (revoked, declined, or the speaker left the stage): nothing is sent any more.
+  stopSpeaking() {
+    this.speakers?.showSpeaking(false);
+    if (this.screenShare?.button) this.screenShare.button.hidden = true;
+    this.screenShare?.drop();
+    if (!this.sendsMedia || this.isStaff) return;
+    this.sendsMedia = false;
+    this.broadcast?.unpublish();
+    this.local.stop();
+    this.local.camera = this.local.mic = false;
+    this.stage.removeLocal();
+    this.setupMediaControls();
+    this.reportMedia();
   }
 
   // Phones: Video / Chat / Q&A / Polls tabs under the video (the CSS shows one panel at a time).

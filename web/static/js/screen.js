@@ -1,5 +1,6 @@
-// Screen sharing in webinars: the host's Share screen button, and the shared screen shown large to everyone
-// else with the cameras small in a corner. The server forwards the screen as the stream `<publisher>:screen`.
+// Screen sharing: the Share screen button, and the shared screen shown large to everyone else with the cameras
+// small in a corner. In webinars the server forwards the screen as the stream `<publisher>:screen`; in
+// one-on-ones either side sends it peer to peer as a second video track (peers.js, `Mesh.setScreen`).
 import { el, byTestId } from "./dom.js";
 
 // A screen is mostly still: 15 frames a second is plenty and halves what it costs to send.
@@ -13,19 +14,29 @@ export class ScreenView {
     stageRoot.prepend(this.view);
   }
 
-  show(stream, track) {
+  // `owner`: who shares it (one-on-ones), so their leaving takes it away.
+  show(stream, track, owner = null) {
+    this.owner = owner;
     this.video.srcObject = stream;
     this.video.muted = true;
     this.video.play().catch(() => {});
     this.view.hidden = false;
     this.stage.classList.add("with-screen");
-    // A replaced subscription or a stopped share ends the track: only the stream still shown goes.
-    track.addEventListener("ended", () => {
+    // A replaced subscription or a stopped share ends the track (or takes it out of its stream, as a
+    // peer's renegotiation does): only the stream still shown goes.
+    const gone = () => {
       if (this.video.srcObject === stream) this.hide();
-    });
+    };
+    track.addEventListener("ended", gone);
+    stream.addEventListener("removetrack", ({ track: removed }) => removed === track && gone());
+  }
+
+  hideFor(owner) {
+    if (this.owner === owner) this.hide();
   }
 
   hide() {
+    this.owner = null;
     this.video.srcObject = null;
     this.view.hidden = true;
     this.stage.classList.remove("with-screen");
@@ -68,7 +79,21 @@ export class ScreenShare {
     await this.republish();
   }
 
+  // Stops sharing without republishing (a speaker sent back to the audience publishes nothing at all).
+  drop() {
+    if (!this.stream) return;
+    const stream = this.stream;
+    this.stream = null;
+    stream.getTracks().forEach((track) => track.stop());
+    if (this.room.broadcast) this.room.broadcast.screen = null;
+    this.render();
+  }
+
   async republish() {
+    if (this.room.mesh) {
+      this.room.mesh.setScreen(this.stream); // a one-on-one: each peer link renegotiates by itself
+      return;
+    }
     const broadcast = this.room.broadcast;
     if (!broadcast) return;
     broadcast.screen = this.stream;

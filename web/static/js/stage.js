@@ -70,7 +70,10 @@ export class Stage {
   update() {
     const count = this.remote.size + (this.localTile ? 1 : 0);
     this.tiles.dataset.count = String(Math.min(count, 6));
-    if (this.empty) this.empty.hidden = this.remote.size > 0;
+    // The waiting room's notice stays over the tiles until the session is live: on Janus an
+    // attendee's subscription is up before go-live, with nothing relayed on it yet (a dark tile).
+    const waiting = document.getElementById("waiting");
+    if (this.empty) this.empty.hidden = this.remote.size > 0 && (!waiting || waiting.hidden);
   }
 
   float(kind, name) {

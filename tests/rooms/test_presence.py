@@ -1,4 +1,4 @@
-"""Room state, in memory and in Redis: the same behaviour from both, atomic under concurrency."""
+"""Presence, in memory and in Redis: the same behaviour from both, atomic under concurrency."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from live.rooms import state as state_module
-from live.rooms.model import Participant, RoomRole
-from live.rooms.state import MemoryRoomState, RedisRoomState, RoomState
+from live.rooms import presence as state_module
+from live.rooms.model import MediaState, Participant, RoomRole
+from live.rooms.presence import MemoryPresence, Presence, RedisPresence
 from tests.conftest import REDIS_URL
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def state(request: pytest.FixtureRequest) -> AsyncIterator[RoomState]:
-    made: RoomState = MemoryRoomState() if request.param == "memory" else RedisRoomState(REDIS_URL)
+async def state(request: pytest.FixtureRequest) -> AsyncIterator[Presence]:
+    made: Presence = MemoryPresence() if request.param == "memory" else RedisPresence(REDIS_URL)
     await made.start()
     yield made
     await made.close()
@@ -32,7 +32,7 @@ def session_id() -> str:
 
 
 async def test_a_person_joins_with_their_first_connection_and_leaves_with_their_last(
-    state: RoomState, session_id: str
+    state: Presence, session_id: str
 ) -> None:
     ann = person(session_id, 1)
     assert await state.add_connection(ann, "sid1") is True
@@ -47,7 +47,7 @@ async def test_a_person_joins_with_their_first_connection_and_leaves_with_their_
     assert await state.hands(session_id) == []  # leaving lowers the hand
 
 
-async def test_concurrent_joins_of_one_person_announce_exactly_one_arrival(state: RoomState, session_id: str) -> None:
+async def test_concurrent_joins_of_one_person_announce_exactly_one_arrival(state: Presence, session_id: str) -> None:
     ann = person(session_id, 1)
     firsts = await asyncio.gather(*(state.add_connection(ann, f"sid{n}") for n in range(20)))
     assert firsts.count(True) == 1
@@ -55,7 +55,7 @@ async def test_concurrent_joins_of_one_person_announce_exactly_one_arrival(state
     assert lasts.count(True) == 1
 
 
-async def test_hands_and_removals(state: RoomState, session_id: str) -> None:
+async def test_hands_and_removals(state: Presence, session_id: str) -> None:
     assert await state.raise_hand(session_id, "c_1") is True
     assert await state.raise_hand(session_id, "c_1") is False
     assert await state.hands(session_id) == ["c_1"]
@@ -66,28 +66,40 @@ async def test_hands_and_removals(state: RoomState, session_id: str) -> None:
     assert await state.is_removed(session_id, "c_2") is True
 
 
-async def test_the_generic_api_hashes_counters_sets_and_capped_lists(state: RoomState, session_id: str) -> None:
-    assert await state.hash_set(session_id, "kv", "poll", "p1", only_new=True) is True
-    assert await state.hash_set(session_id, "kv", "poll", "p2", only_new=True) is False
-    assert await state.hash_get(session_id, "kv", "poll") == "p1"
-    assert await state.hash_all(session_id, "kv") == {"poll": "p1"}
-    assert await state.hash_delete(session_id, "kv", "poll") is True
-    assert await state.hash_get(session_id, "kv", "poll") is None
-    counts = await asyncio.gather(*(state.incr(session_id, "tally", "0") for _ in range(50)))
-    assert sorted(counts) == list(range(1, 51))
-    await state.incr(session_id, "tally", "1", 3)
-    assert await state.counters(session_id, "tally") == {"0": 50, "1": 3}
-    await state.clear_counters(session_id, "tally")
-    assert await state.counters(session_id, "tally") == {}
-    assert await state.set_add(session_id, "votes", "c_1") == (True, 1)
-    assert await state.set_add(session_id, "votes", "c_1") == (False, 1)
-    assert await state.set_remove(session_id, "votes", "c_1") == (True, 0)
-    for n in range(5):
-        await state.list_push(session_id, "chat", str(n), limit=3)
-    assert await state.list_all(session_id, "chat") == ["2", "3", "4"]
+async def test_what_people_show_and_the_rooms_marks(state: Presence, session_id: str) -> None:
+    assert await state.media(session_id) == {}
+    await state.set_media(session_id, "c_1", MediaState(camera=True, mic=False))
+    await state.set_media(session_id, "c_1", MediaState(camera=True, mic=True))  # the latest wins
+    await state.set_media(session_id, "c_2", MediaState(camera=False, mic=False))
+    assert await state.media(session_id) == {"c_1": MediaState(True, True), "c_2": MediaState(False, False)}
+    assert await state.focus(session_id) == {}
+    await state.set_focus(session_id, "c_1", False)
+    await state.set_focus(session_id, "c_2", True)
+    assert await state.focus(session_id) == {"c_1": False, "c_2": True}
+    assert await state.removals_loaded(session_id) is False
+    await state.mark_removals_loaded(session_id)
+    assert await state.removals_loaded(session_id) is True
+    assert await state.empty_mark(session_id) is None
+    await state.set_empty_mark(session_id, "timer-1")
+    assert await state.empty_mark(session_id) == "timer-1"
+    await state.set_empty_mark(session_id, None)
+    assert await state.empty_mark(session_id) is None
+    await state.set_empty_mark(session_id, None)  # clearing twice is harmless
+    assert await state.status(session_id) is None  # the marks are not the status
 
 
-async def test_local_connections_name_this_process_only(state: RoomState, session_id: str) -> None:
+async def test_a_sessions_state_is_listed_and_dropped_whole(state: Presence, session_id: str) -> None:
+    await state.add_connection(person(session_id, 1), "sid1")
+    await state.set_media(session_id, "c_1", MediaState(camera=True, mic=True))
+    await state.set_status(session_id, "ended")
+    await state.remove_connection(session_id, "c_1", "sid1")
+    assert session_id in await state.session_ids()
+    assert await state.drop_session(session_id) > 0
+    assert session_id not in await state.session_ids()
+    assert await state.media(session_id) == {} and await state.status(session_id) is None
+
+
+async def test_local_connections_name_this_process_only(state: Presence, session_id: str) -> None:
     await state.add_connection(person(session_id, 1), "sidA")
     mine = [c for c in await state.local_connections() if c.session_id == session_id]
     assert [(c.participant_id, c.sid) for c in mine] == [("c_1", "sidA")]
@@ -95,8 +107,8 @@ async def test_local_connections_name_this_process_only(state: RoomState, sessio
 
 
 async def test_a_dead_processs_connections_are_swept_by_a_live_one(session_id: str) -> None:
-    dead = RedisRoomState(REDIS_URL)
-    alive = RedisRoomState(REDIS_URL)
+    dead = RedisPresence(REDIS_URL)
+    alive = RedisPresence(REDIS_URL)
     await dead.start()
     await alive.start()
     await dead.add_connection(person(session_id, 1), "sid1")
@@ -114,7 +126,7 @@ async def test_a_dead_processs_connections_are_swept_by_a_live_one(session_id: s
     await dead._redis.aclose()
 
 
-async def test_the_session_status_is_set_once_when_only_new_and_then_changed(state: RoomState, session_id: str) -> None:
+async def test_the_session_status_is_set_once_when_only_new_and_then_changed(state: Presence, session_id: str) -> None:
     assert await state.status(session_id) is None
     assert await state.set_status(session_id, "scheduled", only_new=True) is True
     assert await state.set_status(session_id, "live", only_new=True) is False
@@ -132,15 +144,15 @@ async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
     raise AssertionError(f"not within 5 s: {what}")
 
 
-async def _subscribed(*states: RedisRoomState) -> bool:
+async def _subscribed(*states: RedisPresence) -> bool:
     return all(s._subscribed for s in states)
 
 
-async def _is(state: RedisRoomState, session_id: str, expected: str) -> bool:
+async def _is(state: RedisPresence, session_id: str, expected: str) -> bool:
     return await state.status(session_id) == expected
 
 
-async def _cached(state: RedisRoomState, session_id: str) -> bool:
+async def _cached(state: RedisPresence, session_id: str) -> bool:
     await state.status(session_id)
     return session_id in state._statuses
 
@@ -150,7 +162,7 @@ async def test_a_status_cached_by_one_process_changes_when_another_process_chang
 ) -> None:
     # Cached for a minute: only the change's message can make the other process read it again.
     monkeypatch.setattr(state_module, "STATUS_TTL", 60.0)
-    a, b = RedisRoomState(REDIS_URL), RedisRoomState(REDIS_URL)
+    a, b = RedisPresence(REDIS_URL), RedisPresence(REDIS_URL)
     await a.start()
     await b.start()
     try:
@@ -167,7 +179,7 @@ async def test_a_status_cached_by_one_process_changes_when_another_process_chang
 
 
 async def test_a_status_read_that_raced_a_change_is_not_cached(session_id: str) -> None:
-    state = RedisRoomState(REDIS_URL)
+    state = RedisPresence(REDIS_URL)
     await state.start()
     try:
         await _until(lambda: _subscribed(state), "it hears status changes")
@@ -186,7 +198,7 @@ async def test_a_status_read_that_raced_a_change_is_not_cached(session_id: str) 
 
 
 async def test_the_staff_are_read_without_the_audience_and_leave_with_their_last_connection(
-    state: RoomState, session_id: str
+    state: Presence, session_id: str
 ) -> None:
     host = person(session_id, 0, RoomRole.HOST)
     co_host = person(session_id, 1, RoomRole.CO_HOST)
@@ -203,11 +215,11 @@ async def test_the_staff_are_read_without_the_audience_and_leave_with_their_last
     assert [p.participant_id for p in await state.staff(session_id)] == ["c_1"]
 
 
-async def test_a_few_fields_of_a_big_hash_are_read_in_one_go(state: RoomState, session_id: str) -> None:
+async def test_a_few_peoples_media_are_read_without_the_rest(state: Presence, session_id: str) -> None:
     for n in range(20):
-        await state.hash_set(session_id, "media", f"c_{n}", f'{{"camera": {str(n % 2 == 0).lower()}}}')
-    assert await state.hash_some(session_id, "media", ["c_0", "c_3", "c_99"]) == {
-        "c_0": '{"camera": true}',
-        "c_3": '{"camera": false}',
+        await state.set_media(session_id, f"c_{n}", MediaState(camera=n % 2 == 0, mic=False))
+    assert await state.media(session_id, ["c_0", "c_3", "c_99"]) == {
+        "c_0": MediaState(camera=True, mic=False),
+        "c_3": MediaState(camera=False, mic=False),
     }
-    assert await state.hash_some(session_id, "media", []) == {}
+    assert await state.media(session_id, []) == {}

@@ -1,34 +1,36 @@
-"""Room state several processes must agree on: presence, hands, removals, and small shared data.
+"""Presence: who is in each session's room and what they show, agreed on by every process.
 
-Two implementations of one interface: `MemoryRoomState` (one process) and `RedisRoomState`
-(many processes on one Redis, every multi-step change atomic in a Lua script or MULTI block).
+Who is present (their connections, the staff among them), raised hands, removals, what each person
+publishes (camera, microphone) and whether their page is in view, each person's rate-limit buckets,
+the one-on-one grace mark and the session's status. Two implementations of one interface:
+`MemoryPresence` (one process) and `RedisPresence` (many processes on one Redis, every multi-step
+change atomic in a Lua script or MULTI block). Other capabilities keep their state in stores of their
+own (`live.rooms.stores`); presence is not a general key-value store.
 
 The session's status (`status/set_status`: scheduled | live | ended) is read by every event the
 namespace dispatches, so each process caches it: `set_status` writes it and publishes the session id on
-STATUS_CHANNEL, and every process drops its cached copy when told (see `RedisRoomState.status`).
+STATUS_CHANNEL, and every process drops its cached copy when told (see `RedisPresence.status`).
 
-Besides presence, a generic per-session API serves the other capabilities (polls keep the open
-poll in a hash and tallies in counters; chat keeps recent messages in a list):
-hashes (`hash_set/hash_get/hash_all/hash_delete`), counters (`incr/counters/clear_counters`),
-sets (`set_add/set_remove/set_members`, each returning the new size) and capped lists
-(`list_push/list_all`). Values are strings: callers JSON-encode what they store.
-
-Redis key layout (one prefix per session, so a session's state is easy to inspect and to drop:
-`drop_session`, which `live.rooms.retention` calls a day after the session ended):
+Redis key layout (`PresenceKeys`; under the session's prefix, `live.redis.session_key`, so a session's
+state is easy to inspect and to drop: `drop_session`, which `live.rooms.retention` calls a day after
+the session ended, deletes every key under the prefix, every store's):
     live:{session}:people          hash  participant_id -> participant JSON (present people only)
     live:{session}:staff           hash  the same, hosts and co-hosts only (a webinar attendee's view)
     live:{session}:conns:{pid}     set   socket ids of that person
     live:{session}:hands           set   participant ids with a raised hand
     live:{session}:removed         set   participant ids removed by a host (refused on reconnect)
-    live:{session}:h:{name}        hash  generic hashes (e.g. `kv`, `media`, `questions`); `kv` status is the session's status
-    live:{session}:n:{name}        hash  generic counters
-    live:{session}:s:{name}        set   generic sets
-    live:{session}:l:{name}        list  generic capped lists
+    live:{session}:h:media         hash  participant_id -> {"camera": bool, "mic": bool} as JSON
+    live:{session}:h:focus         hash  participant_id -> "1" (page in view) | "0"
+    live:{session}:h:kv            hash  fields `status`, `removals_loaded` ("1") and `empty` (the
+                                         one-on-one grace mark); other stores own its other fields
+                                         (the list is in `live.redis`)
     live:{session}:rate:{pid}:{kind} hash  one person's token bucket of one rate kind {tokens, at}
     live:proc:{process}:conns      set   "session\\tparticipant\\tsid" of one process's connections
     live:proc:{process}:alive      str   heartbeat, expires PROCESS_TTL seconds after the last beat
     live:procs                     set   every process that has held connections
     live:status                    pub/sub channel: the id of a session whose status changed
+The polls' board reads two of these keys inside its atomic vote step (the status and a voter's
+connections); it is handed `PresenceKeys` rather than knowing the layout.
 
 A process removes its own connections on shutdown. A process that died without doing so stops
 beating; the next process to sweep (every HEARTBEAT seconds) removes its connections, so stale
@@ -40,6 +42,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import time
@@ -49,7 +52,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from live.rooms.model import STAFF, Participant, TokenBucket
+from live.redis import drop_session_keys, kv_key, redis_client, session_key, sessions_with_keys
+from live.rooms.model import STAFF, MediaState, Participant, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -64,31 +68,65 @@ STATUS_CHANNEL = "live:status"
 STATUS_TTL = 1.0
 
 
-# Second parts of `live:*` keys that are not session ids (see the layout above).
-_PROCESS_SCOPED = frozenset({"proc", "procs", "status"})
+class PresenceKeys:
+    """The Redis keys presence owns (the layout is in the module docstring); pure names, no client."""
+
+    @staticmethod
+    def people(session_id: str) -> str:
+        return session_key(session_id, "people")
+
+    @staticmethod
+    def staff(session_id: str) -> str:
+        return session_key(session_id, "staff")
+
+    @staticmethod
+    def connections(session_id: str, participant_id: str) -> str:
+        """The set of one person's socket ids (the polls' vote step reads it too)."""
+        return session_key(session_id, "conns", participant_id)
+
+    @staticmethod
+    def hands(session_id: str) -> str:
+        return session_key(session_id, "hands")
+
+    @staticmethod
+    def removed(session_id: str) -> str:
+        return session_key(session_id, "removed")
+
+    @staticmethod
+    def media(session_id: str) -> str:
+        return session_key(session_id, "h", "media")
+
+    @staticmethod
+    def focus(session_id: str) -> str:
+        return session_key(session_id, "h", "focus")
+
+    @staticmethod
+    def status(session_id: str) -> tuple[str, str]:
+        """The hash and field holding the session's status (the polls' vote step reads it too)."""
+        return kv_key(session_id), STATUS_FIELD
+
+    @staticmethod
+    def bucket(session_id: str, participant_id: str, kind: str) -> str:
+        return session_key(session_id, "rate", participant_id, kind)
+
+    @staticmethod
+    def process_connections(process_id: str) -> str:
+        return f"live:proc:{process_id}:conns"
+
+    @staticmethod
+    def process_alive(process_id: str) -> str:
+        return f"live:proc:{process_id}:alive"
+
+    PROCESSES = "live:procs"
 
 
-def _glob_escape(text: str) -> str:
-    """`text` matched literally in a Redis SCAN pattern."""
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+K = PresenceKeys
 
 
-def redis_key(session_id: str, *parts: str) -> str:
-    """A Redis key of a session's room state (the layout is in the module docstring)."""
-    return ":".join(("live", session_id, *parts))
-
-
-def connections_key(session_id: str, participant_id: str) -> str:
-    """The Redis set of one person's socket ids (other capabilities' scripts read it too)."""
-    return redis_key(session_id, "conns", participant_id)
-
-
+# Fields of the session's shared `kv` hash that presence owns (see `live.redis`).
 STATUS_FIELD = "status"
-
-
-def status_key(session_id: str) -> tuple[str, str]:
-    """The Redis hash and field holding the session's status (other capabilities' scripts read it too)."""
-    return redis_key(session_id, "h", "kv"), STATUS_FIELD
+REMOVALS_LOADED_FIELD = "removals_loaded"
+EMPTY_FIELD = "empty"
 
 
 @dataclass(frozen=True)
@@ -112,7 +150,7 @@ SweptHandler = Callable[[list[Swept]], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Admission:
-    """What one join's single step in room state found (`RoomState.admit`)."""
+    """What one join's single step in room state found (`Presence.admit`)."""
 
     removed: bool  # a host removed this person: nothing was added
     ended: bool  # an attendee, and the session has ended: nothing was added
@@ -124,7 +162,7 @@ class Admission:
 ChangeListener = Callable[[str | None], None]
 
 
-class RoomState(abc.ABC):
+class Presence(abc.ABC):
     """The interface handlers use; `process_id` names this process's connections."""
 
     def __init__(self) -> None:
@@ -210,58 +248,46 @@ class RoomState(abc.ABC):
     async def set_status(self, session_id: str, status: str, *, only_new: bool = False) -> bool:
         """Sets it (with `only_new`, only when unset) and tells every process; True when it was set."""
 
-    # --- generic shared data --------------------------------------------------------------
+    # --- what each person shows ---------------------------------------------------------
     @abc.abstractmethod
-    async def hash_set(self, session_id: str, name: str, field: str, value: str, *, only_new: bool = False) -> bool:
-        """Sets a field; with `only_new`, only when absent. True when it was set."""
+    async def set_media(self, session_id: str, participant_id: str, media: MediaState) -> None: ...
 
     @abc.abstractmethod
-    async def hash_get(self, session_id: str, name: str, field: str) -> str | None: ...
+    async def media(self, session_id: str, participant_ids: list[str] | None = None) -> dict[str, MediaState]:
+        """Media states by participant: everyone's, or only the given people's (one round trip either way, so
+        a webinar attendee's `room.state` reads the staff's without the audience's)."""
 
     @abc.abstractmethod
-    async def hash_all(self, session_id: str, name: str) -> dict[str, str]: ...
+    async def set_focus(self, session_id: str, participant_id: str, visible: bool) -> None: ...
 
     @abc.abstractmethod
-    async def hash_some(self, session_id: str, name: str, fields: list[str]) -> dict[str, str]:
-        """The given fields that are set (one round trip), for reading a few entries of a big hash."""
+    async def focus(self, session_id: str) -> dict[str, bool]:
+        """Whose page is in view (True) or not, for those who said so."""
+
+    # --- marks of the room's own bookkeeping ----------------------------------------------
+    @abc.abstractmethod
+    async def removals_loaded(self, session_id: str) -> bool:
+        """Whether removals were reloaded from the event log (`mark_removals_loaded`)."""
 
     @abc.abstractmethod
-    async def hash_delete(self, session_id: str, name: str, field: str) -> bool: ...
+    async def mark_removals_loaded(self, session_id: str) -> None: ...
 
     @abc.abstractmethod
-    async def incr(self, session_id: str, name: str, field: str, by: int = 1) -> int: ...
+    async def set_empty_mark(self, session_id: str, mark: str | None) -> None:
+        """Marks a one-on-one as left empty by the grace timer named `mark` (None: someone is back)."""
 
     @abc.abstractmethod
-    async def counters(self, session_id: str, name: str) -> dict[str, int]: ...
-
-    @abc.abstractmethod
-    async def clear_counters(self, session_id: str, name: str) -> None: ...
-
-    @abc.abstractmethod
-    async def set_add(self, session_id: str, name: str, member: str) -> tuple[bool, int]:
-        """Adds a member; returns (whether it was new, the set's size after), atomically."""
-
-    @abc.abstractmethod
-    async def set_remove(self, session_id: str, name: str, member: str) -> tuple[bool, int]: ...
-
-    @abc.abstractmethod
-    async def set_members(self, session_id: str, name: str) -> set[str]: ...
-
-    @abc.abstractmethod
-    async def list_push(self, session_id: str, name: str, value: str, limit: int) -> None:
-        """Appends, keeping only the newest `limit` items."""
-
-    @abc.abstractmethod
-    async def list_all(self, session_id: str, name: str) -> list[str]: ...
+    async def empty_mark(self, session_id: str) -> str | None: ...
 
     # --- retention ------------------------------------------------------------------------
     @abc.abstractmethod
     async def session_ids(self) -> set[str]:
-        """Every session that has room state here (present people, hands, hashes, lists...)."""
+        """Every session that has room state here (in Redis: a key of any store under the session's prefix)."""
 
     @abc.abstractmethod
     async def drop_session(self, session_id: str) -> int:
-        """Forget everything of one session (it ended long ago); the number of keys/entries removed."""
+        """Forget everything of one session (it ended long ago; in Redis every store's keys of it); the number of
+        keys/entries removed."""
 
     # --- lifecycle ------------------------------------------------------------------------
     async def ping(self) -> str:
@@ -275,7 +301,7 @@ class RoomState(abc.ABC):
         """Stops background work and releases connections to the backend."""
 
 
-class MemoryRoomState(RoomState):
+class MemoryPresence(Presence):
     """One process: plain dicts, each operation atomic because it never awaits."""
 
     def __init__(self) -> None:
@@ -284,10 +310,10 @@ class MemoryRoomState(RoomState):
         self._conns: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._hands: dict[str, set[str]] = defaultdict(set)
         self._removed: dict[str, set[str]] = defaultdict(set)
-        self._hashes: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
-        self._counters: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
-        self._sets: dict[tuple[str, str], set[str]] = defaultdict(set)
-        self._lists: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self._media: dict[str, dict[str, MediaState]] = defaultdict(dict)
+        self._focus: dict[str, dict[str, bool]] = defaultdict(dict)
+        # session -> field -> value: the status and the room's marks (the `kv` fields presence owns in Redis).
+        self._marks: dict[str, dict[str, str]] = defaultdict(dict)
         # (session, "participant kind") -> bucket; kept until the session's state is dropped, so a person's
         # limit outlives their reconnects (a handful of buckets per person).
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
@@ -367,72 +393,50 @@ class MemoryRoomState(RoomState):
         return 0.0 if bucket.take(now) else bucket.retry_after()
 
     async def status(self, session_id: str) -> str | None:
-        return await self.hash_get(session_id, "kv", "status")
+        return self._marks.get(session_id, {}).get(STATUS_FIELD)
 
     async def set_status(self, session_id: str, status: str, *, only_new: bool = False) -> bool:
-        changed = await self.hash_set(session_id, "kv", "status", status, only_new=only_new)
-        if changed:
-            self._changed(session_id)
-        return changed
-
-    async def hash_set(self, session_id: str, name: str, field: str, value: str, *, only_new: bool = False) -> bool:
-        table = self._hashes[(session_id, name)]
-        if only_new and field in table:
+        marks = self._marks[session_id]
+        if only_new and STATUS_FIELD in marks:
             return False
-        table[field] = value
+        marks[STATUS_FIELD] = status
+        self._changed(session_id)
         return True
 
-    async def hash_get(self, session_id: str, name: str, field: str) -> str | None:
-        return self._hashes.get((session_id, name), {}).get(field)
+    async def set_media(self, session_id: str, participant_id: str, media: MediaState) -> None:
+        self._media[session_id][participant_id] = media
 
-    async def hash_all(self, session_id: str, name: str) -> dict[str, str]:
-        return dict(self._hashes.get((session_id, name), {}))
+    async def media(self, session_id: str, participant_ids: list[str] | None = None) -> dict[str, MediaState]:
+        known = self._media.get(session_id, {})
+        if participant_ids is None:
+            return dict(known)
+        return {p: known[p] for p in participant_ids if p in known}
 
-    async def hash_some(self, session_id: str, name: str, fields: list[str]) -> dict[str, str]:
-        table = self._hashes.get((session_id, name), {})
-        return {f: table[f] for f in fields if f in table}
+    async def set_focus(self, session_id: str, participant_id: str, visible: bool) -> None:
+        self._focus[session_id][participant_id] = visible
 
-    async def hash_delete(self, session_id: str, name: str, field: str) -> bool:
-        return self._hashes[(session_id, name)].pop(field, None) is not None
+    async def focus(self, session_id: str) -> dict[str, bool]:
+        return dict(self._focus.get(session_id, {}))
 
-    async def incr(self, session_id: str, name: str, field: str, by: int = 1) -> int:
-        table = self._counters[(session_id, name)]
-        table[field] = table.get(field, 0) + by
-        return table[field]
+    async def removals_loaded(self, session_id: str) -> bool:
+        return self._marks.get(session_id, {}).get(REMOVALS_LOADED_FIELD) == "1"
 
-    async def counters(self, session_id: str, name: str) -> dict[str, int]:
-        return dict(self._counters.get((session_id, name), {}))
+    async def mark_removals_loaded(self, session_id: str) -> None:
+        self._marks[session_id][REMOVALS_LOADED_FIELD] = "1"
 
-    async def clear_counters(self, session_id: str, name: str) -> None:
-        self._counters.pop((session_id, name), None)
+    async def set_empty_mark(self, session_id: str, mark: str | None) -> None:
+        if mark is None:
+            self._marks.get(session_id, {}).pop(EMPTY_FIELD, None)
+        else:
+            self._marks[session_id][EMPTY_FIELD] = mark
 
-    async def set_add(self, session_id: str, name: str, member: str) -> tuple[bool, int]:
-        members = self._sets[(session_id, name)]
-        new = member not in members
-        members.add(member)
-        return new, len(members)
-
-    async def set_remove(self, session_id: str, name: str, member: str) -> tuple[bool, int]:
-        members = self._sets[(session_id, name)]
-        had = member in members
-        members.discard(member)
-        return had, len(members)
-
-    async def set_members(self, session_id: str, name: str) -> set[str]:
-        return set(self._sets.get((session_id, name), set()))
-
-    async def list_push(self, session_id: str, name: str, value: str, limit: int) -> None:
-        items = self._lists[(session_id, name)]
-        items.append(value)
-        del items[: max(0, len(items) - limit)]
-
-    async def list_all(self, session_id: str, name: str) -> list[str]:
-        return list(self._lists.get((session_id, name), []))
+    async def empty_mark(self, session_id: str) -> str | None:
+        return self._marks.get(session_id, {}).get(EMPTY_FIELD)
 
     def _session_tables(self) -> list[dict[Any, Any]]:
         return [
             self._people, self._conns, self._hands, self._removed,
-            self._hashes, self._counters, self._sets, self._lists, self._buckets,
+            self._media, self._focus, self._marks, self._buckets,
         ]  # fmt: skip
 
     async def session_ids(self) -> set[str]:
@@ -477,7 +481,7 @@ return left
 """
 
 
-# One join in one step (`RedisRoomState.admit`). KEYS: kv, removed, people, conns, proc-conns, procs, staff.
+# One join in one step (`RedisPresence.admit`). KEYS: kv, removed, people, conns, proc-conns, procs, staff.
 # ARGV: status field, status to seed, participant id, participant JSON, sid, proc entry, process id,
 # "1" for a host or co-host. Returns {connections after adding (-1: removed, -2: an attendee of an ended
 # session; nothing added), the status, 1 when this call seeded it}.
@@ -518,28 +522,7 @@ return tostring(wait)
 """
 
 
-# redis-py's asyncio pool refuses the 101st concurrent command (`MaxConnectionsError`) rather than
-# wait, and a join or vote storm has hundreds in flight per process (bench/fanout.py: 500 attendees
-# on two processes failed a third of their votes). A blocking pool queues them on REDIS_POOL
-# connections instead, waiting at most REDIS_POOL_WAIT seconds for one.
-REDIS_POOL = 64
-REDIS_POOL_WAIT = 10.0
-
-
-def redis_client(url: str) -> Any:
-    """A `redis.asyncio.Redis` (strings in and out) whose callers wait for a free connection."""
-    import redis.asyncio as redis
-
-    from live.autopipeline import AutoPipelineRedis
-
-    pool = redis.BlockingConnectionPool.from_url(
-        url, decode_responses=True, max_connections=REDIS_POOL, timeout=REDIS_POOL_WAIT
-    )
-    # Commands issued in one loop turn share one round trip (a join storm issues thousands at once).
-    return AutoPipelineRedis.from_pool(pool)
-
-
-class RedisRoomState(RoomState):
+class RedisPresence(Presence):
     """Many processes on one Redis; see the module docstring for the key layout."""
 
     def __init__(self, url: str) -> None:
@@ -560,24 +543,15 @@ class RedisRoomState(RoomState):
         self._subscribed = False
         self._listener: asyncio.Task[None] | None = None
 
-    @staticmethod
-    def _k(session_id: str, *parts: str) -> str:
-        return redis_key(session_id, *parts)
-
     def _proc_key(self, process_id: str | None = None) -> str:
-        return f"live:proc:{process_id or self.process_id}:conns"
+        return K.process_connections(process_id or self.process_id)
 
     async def admit(self, participant: Participant, sid: str, status: str) -> Admission:
-        import json
-
         s, p = participant.session_id, participant.participant_id
         epoch = self._status_epoch
-        kv, field = status_key(s)
+        kv, field = K.status(s)
         count, current, seeded = await self._admit(
-            keys=[
-                kv, self._k(s, "removed"), self._k(s, "people"), connections_key(s, p), self._proc_key(),
-                "live:procs", self._k(s, "staff"),
-            ],
+            keys=[kv, K.removed(s), K.people(s), K.connections(s, p), self._proc_key(), K.PROCESSES, K.staff(s)],
             args=[
                 field, status, p, json.dumps(participant.to_dict()), sid, f"{s}\t{p}\t{sid}", self.process_id,
                 "1" if participant.role in STAFF else "0",
@@ -600,11 +574,9 @@ class RedisRoomState(RoomState):
         await self._redis.publish(STATUS_CHANNEL, session_id)
 
     async def add_connection(self, participant: Participant, sid: str) -> bool:
-        import json
-
         s, p = participant.session_id, participant.participant_id
         count = await self._add(
-            keys=[self._k(s, "people"), connections_key(s, p), self._proc_key(), "live:procs", self._k(s, "staff")],
+            keys=[K.people(s), K.connections(s, p), self._proc_key(), K.PROCESSES, K.staff(s)],
             args=[
                 p,
                 json.dumps(participant.to_dict()),
@@ -622,48 +594,44 @@ class RedisRoomState(RoomState):
     async def _remove_for(self, process_id: str, session_id: str, participant_id: str, sid: str) -> bool:
         left = await self._remove(
             keys=[
-                self._k(session_id, "people"),
-                connections_key(session_id, participant_id),
+                K.people(session_id),
+                K.connections(session_id, participant_id),
                 self._proc_key(process_id),
-                self._k(session_id, "hands"),
-                self._k(session_id, "staff"),
+                K.hands(session_id),
+                K.staff(session_id),
             ],
             args=[participant_id, sid, f"{session_id}\t{participant_id}\t{sid}"],
         )
         return int(left) == 0
 
     async def participants(self, session_id: str) -> list[Participant]:
-        import json
-
-        raw = await self._redis.hgetall(self._k(session_id, "people"))
+        raw = await self._redis.hgetall(K.people(session_id))
         return [Participant.from_dict(json.loads(v)) for v in raw.values()]
 
     async def staff(self, session_id: str) -> list[Participant]:
-        import json
-
-        raw = await self._redis.hgetall(self._k(session_id, "staff"))
+        raw = await self._redis.hgetall(K.staff(session_id))
         return [Participant.from_dict(json.loads(v)) for v in raw.values()]
 
     async def connections(self, session_id: str, participant_id: str) -> list[str]:
-        return sorted(await self._redis.smembers(connections_key(session_id, participant_id)))
+        return sorted(await self._redis.smembers(K.connections(session_id, participant_id)))
 
     async def local_connections(self) -> list[Connection]:
         return _parse_entries(await self._redis.smembers(self._proc_key()))
 
     async def raise_hand(self, session_id: str, participant_id: str) -> bool:
-        return bool(await self._redis.sadd(self._k(session_id, "hands"), participant_id))
+        return bool(await self._redis.sadd(K.hands(session_id), participant_id))
 
     async def lower_hand(self, session_id: str, participant_id: str) -> bool:
-        return bool(await self._redis.srem(self._k(session_id, "hands"), participant_id))
+        return bool(await self._redis.srem(K.hands(session_id), participant_id))
 
     async def hands(self, session_id: str) -> list[str]:
-        return sorted(await self._redis.smembers(self._k(session_id, "hands")))
+        return sorted(await self._redis.smembers(K.hands(session_id)))
 
     async def mark_removed(self, session_id: str, participant_id: str) -> None:
-        await self._redis.sadd(self._k(session_id, "removed"), participant_id)
+        await self._redis.sadd(K.removed(session_id), participant_id)
 
     async def is_removed(self, session_id: str, participant_id: str) -> bool:
-        return bool(await self._redis.sismember(self._k(session_id, "removed"), participant_id))
+        return bool(await self._redis.sismember(K.removed(session_id), participant_id))
 
     async def ping(self) -> str:
         await self._redis.ping()
@@ -671,7 +639,7 @@ class RedisRoomState(RoomState):
 
     async def take_token(self, session_id: str, participant_id: str, kind: str, burst: int, rate: float) -> float:
         keep = math.ceil(burst / rate) + 1 if rate > 0 else 86400
-        wait = await self._take(keys=[self._k(session_id, "rate", participant_id, kind)], args=[burst, rate, keep])
+        wait = await self._take(keys=[K.bucket(session_id, participant_id, kind)], args=[burst, rate, keep])
         return float(wait)
 
     async def status(self, session_id: str) -> str | None:
@@ -680,7 +648,7 @@ class RedisRoomState(RoomState):
         if cached is not None and cached[1] > clock:
             return cached[0]
         epoch = self._status_epoch
-        name, field = status_key(session_id)
+        name, field = K.status(session_id)
         value = await self._redis.hget(name, field)
         if value is None:
             return None
@@ -694,7 +662,7 @@ class RedisRoomState(RoomState):
             self._statuses[session_id] = (value, (time.monotonic() if clock is None else clock) + STATUS_TTL)
 
     async def set_status(self, session_id: str, status: str, *, only_new: bool = False) -> bool:
-        name, field = status_key(session_id)
+        name, field = K.status(session_id)
         if only_new:
             if not await self._redis.hsetnx(name, field, status):
                 return False
@@ -735,78 +703,50 @@ class RedisRoomState(RoomState):
                     await pubsub.aclose()
             await asyncio.sleep(1.0)
 
-    async def hash_set(self, session_id: str, name: str, field: str, value: str, *, only_new: bool = False) -> bool:
-        key = self._k(session_id, "h", name)
-        if only_new:
-            return bool(await self._redis.hsetnx(key, field, value))
-        await self._redis.hset(key, field, value)
-        return True
+    async def set_media(self, session_id: str, participant_id: str, media: MediaState) -> None:
+        await self._redis.hset(K.media(session_id), participant_id, json.dumps(media.to_dict()))
 
-    async def hash_get(self, session_id: str, name: str, field: str) -> str | None:
-        value = await self._redis.hget(self._k(session_id, "h", name), field)
+    async def media(self, session_id: str, participant_ids: list[str] | None = None) -> dict[str, MediaState]:
+        if participant_ids is None:
+            raw = dict(await self._redis.hgetall(K.media(session_id)))
+        elif not participant_ids:
+            return {}
+        else:
+            values = await self._redis.hmget(K.media(session_id), participant_ids)
+            raw = {p: v for p, v in zip(participant_ids, values, strict=True) if v is not None}
+        return {p: MediaState.from_dict(json.loads(v)) for p, v in raw.items()}
+
+    async def set_focus(self, session_id: str, participant_id: str, visible: bool) -> None:
+        await self._redis.hset(K.focus(session_id), participant_id, "1" if visible else "0")
+
+    async def focus(self, session_id: str) -> dict[str, bool]:
+        raw = await self._redis.hgetall(K.focus(session_id))
+        return {p: v == "1" for p, v in raw.items()}
+
+    async def removals_loaded(self, session_id: str) -> bool:
+        return bool(await self._redis.hget(kv_key(session_id), REMOVALS_LOADED_FIELD) == "1")
+
+    async def mark_removals_loaded(self, session_id: str) -> None:
+        await self._redis.hset(kv_key(session_id), REMOVALS_LOADED_FIELD, "1")
+
+    async def set_empty_mark(self, session_id: str, mark: str | None) -> None:
+        if mark is None:
+            await self._redis.hdel(kv_key(session_id), EMPTY_FIELD)
+        else:
+            await self._redis.hset(kv_key(session_id), EMPTY_FIELD, mark)
+
+    async def empty_mark(self, session_id: str) -> str | None:
+        value = await self._redis.hget(kv_key(session_id), EMPTY_FIELD)
         return None if value is None else str(value)
 
-    async def hash_all(self, session_id: str, name: str) -> dict[str, str]:
-        return dict(await self._redis.hgetall(self._k(session_id, "h", name)))
-
-    async def hash_some(self, session_id: str, name: str, fields: list[str]) -> dict[str, str]:
-        if not fields:
-            return {}
-        values = await self._redis.hmget(self._k(session_id, "h", name), fields)
-        return {f: str(v) for f, v in zip(fields, values, strict=True) if v is not None}
-
-    async def hash_delete(self, session_id: str, name: str, field: str) -> bool:
-        return bool(await self._redis.hdel(self._k(session_id, "h", name), field))
-
-    async def incr(self, session_id: str, name: str, field: str, by: int = 1) -> int:
-        return int(await self._redis.hincrby(self._k(session_id, "n", name), field, by))
-
-    async def counters(self, session_id: str, name: str) -> dict[str, int]:
-        raw = await self._redis.hgetall(self._k(session_id, "n", name))
-        return {k: int(v) for k, v in raw.items()}
-
-    async def clear_counters(self, session_id: str, name: str) -> None:
-        await self._redis.delete(self._k(session_id, "n", name))
-
-    async def set_add(self, session_id: str, name: str, member: str) -> tuple[bool, int]:
-        key = self._k(session_id, "s", name)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            added, size = await pipe.sadd(key, member).scard(key).execute()
-        return bool(added), int(size)
-
-    async def set_remove(self, session_id: str, name: str, member: str) -> tuple[bool, int]:
-        key = self._k(session_id, "s", name)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            removed, size = await pipe.srem(key, member).scard(key).execute()
-        return bool(removed), int(size)
-
-    async def set_members(self, session_id: str, name: str) -> set[str]:
-        return set(await self._redis.smembers(self._k(session_id, "s", name)))
-
-    async def list_push(self, session_id: str, name: str, value: str, limit: int) -> None:
-        key = self._k(session_id, "l", name)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            await pipe.rpush(key, value).ltrim(key, -limit, -1).execute()
-
-    async def list_all(self, session_id: str, name: str) -> list[str]:
-        return list(await self._redis.lrange(self._k(session_id, "l", name), 0, -1))
-
     async def session_ids(self) -> set[str]:
-        ids: set[str] = set()
-        async for key in self._redis.scan_iter(match="live:*", count=1000):
-            parts = key.split(":")
-            if len(parts) >= 3 and parts[1] not in _PROCESS_SCOPED:
-                ids.add(parts[1])
-        return ids
+        return await sessions_with_keys(self._redis)
 
     async def drop_session(self, session_id: str) -> int:
-        # Every key of the session shares the prefix, polls' included (see the layout above).
-        pattern = redis_key(_glob_escape(session_id), "*")
-        keys = [key async for key in self._redis.scan_iter(match=pattern, count=1000)]
-        for start in range(0, len(keys), 500):
-            await self._redis.unlink(*keys[start : start + 500])
+        # Every store's keys of the session share the prefix (see `live.redis`): one sweep drops them all.
+        dropped = await drop_session_keys(self._redis, session_id)
         self._forget_status(session_id)
-        return len(keys)
+        return dropped
 
     async def start(self) -> None:
         await self._heartbeat()
@@ -814,8 +754,8 @@ class RedisRoomState(RoomState):
         self._listener = asyncio.create_task(self._hear_statuses(), name="room-state-statuses")
 
     async def _heartbeat(self) -> None:
-        await self._redis.set(f"live:proc:{self.process_id}:alive", "1", ex=PROCESS_TTL)
-        await self._redis.sadd("live:procs", self.process_id)
+        await self._redis.set(K.process_alive(self.process_id), "1", ex=PROCESS_TTL)
+        await self._redis.sadd(K.PROCESSES, self.process_id)
 
     async def _beat_forever(self) -> None:
         while True:
@@ -830,18 +770,16 @@ class RedisRoomState(RoomState):
 
     async def sweep_dead_processes(self) -> list[Swept]:
         """Removes connections held by processes whose heartbeat expired; returns them."""
-        import json
-
         swept: list[Swept] = []
-        for process_id in await self._redis.smembers("live:procs"):
-            if process_id == self.process_id or await self._redis.exists(f"live:proc:{process_id}:alive"):
+        for process_id in await self._redis.smembers(K.PROCESSES):
+            if process_id == self.process_id or await self._redis.exists(K.process_alive(process_id)):
                 continue
             for conn in _parse_entries(await self._redis.smembers(self._proc_key(process_id))):
-                raw = await self._redis.hget(self._k(conn.session_id, "people"), conn.participant_id)
+                raw = await self._redis.hget(K.people(conn.session_id), conn.participant_id)
                 person = Participant.from_dict(json.loads(raw)) if raw else None
                 left = await self._remove_for(process_id, conn.session_id, conn.participant_id, conn.sid)
                 swept.append(Swept(conn, person, left))
-            await self._redis.srem("live:procs", process_id)
+            await self._redis.srem(K.PROCESSES, process_id)
             log.info("room state: swept %d connections of dead process %s", len(swept), process_id)
         return swept
 
@@ -854,8 +792,8 @@ class RedisRoomState(RoomState):
                 except asyncio.CancelledError:
                     pass
         try:
-            await self._redis.delete(f"live:proc:{self.process_id}:alive")
-            await self._redis.srem("live:procs", self.process_id)
+            await self._redis.delete(K.process_alive(self.process_id))
+            await self._redis.srem(K.PROCESSES, self.process_id)
         except Exception:
             log.exception("room state: could not deregister process %s", self.process_id)
         await self._redis.aclose()

@@ -56,6 +56,7 @@ from live.recordings import handlers as recordings
 from live.recordings import routes as recording_routes
 from live.registration import routes as registration_routes
 from live.registration.attempts import attempts_ctx
+from live.rooms import joincache
 from live.rooms import namespace as rooms
 from live.rooms.fanout import RefusingRedisManager
 from live.rooms.wire import GuardedPacket
@@ -190,6 +191,10 @@ def _subscribe(bus: Bus, settings: Settings) -> None:
     bus.subscribe(SessionRescheduled, mail.on_session_rescheduled)
     bus.subscribe(SessionCancelled, mail.on_session_cancelled)
     bus.subscribe(ContactUninvited, mail.on_contact_uninvited)
+    # What processes cached for joins (the session row, its invitations) is dropped everywhere.
+    bus.subscribe(SessionCancelled, joincache.session_changed)
+    bus.subscribe(SessionRescheduled, joincache.session_changed)
+    bus.subscribe(ContactUninvited, joincache.session_changed)
     # A welcome seminar is scheduled, or a contact of an onboarding account is added: invite them.
     bus.subscribe(SessionScheduled, automations.on_session_scheduled)
     bus.subscribe(ContactAdded, automations.on_contact_added)

@@ -40,10 +40,13 @@ def redis_client(url: str) -> Any:
 
     Typed `Any`: redis-py's command stubs return `str | bytes` even with `decode_responses`, which
     would put a cast on every read; each store converts what it reads into its own types instead."""
+    from live.autopipeline import AutoPipelineRedis
+
     pool = redis.BlockingConnectionPool.from_url(
         url, decode_responses=True, max_connections=REDIS_POOL, timeout=REDIS_POOL_WAIT
     )
-    return redis.Redis.from_pool(pool)
+    # Commands issued in one loop turn share one round trip (a join storm issues thousands at once).
+    return AutoPipelineRedis.from_pool(pool)
 
 
 def session_key(session_id: str, *parts: str) -> str:

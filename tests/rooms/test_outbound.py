@@ -23,6 +23,9 @@ from tests.rooms.support import schema_problem
 LIVE = Path(live.app.__file__).resolve().parent
 # The one module that hands an event to python-socketio.
 EMITTER = LIVE / "rooms" / "server_events.py"
+# The Redis client manager: its `emit` override passes on whatever `send` gave it (after releasing the
+# coalesced presence announcements), so it is transport, not an emit site.
+TRANSPORT = LIVE / "rooms" / "fanout.py"
 
 
 def _all_subclasses(cls: type[ServerEvent]) -> set[type[ServerEvent]]:
@@ -58,7 +61,7 @@ def _untyped_emits(path: Path) -> list[str]:
 
 
 def test_nothing_in_live_emits_a_name_and_a_dict() -> None:
-    offenders = [hit for path in sorted(LIVE.rglob("*.py")) if path != EMITTER for hit in _untyped_emits(path)]
+    offenders = [hit for path in sorted(LIVE.rglob("*.py")) if path not in (EMITTER, TRANSPORT) for hit in _untyped_emits(path)]
     assert offenders == []
 
 

@@ -58,7 +58,7 @@ import logging
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,6 +200,18 @@ def stream_names(streams: list[dict[str, Any]], feeds: dict[int, tuple[str, str 
         screen = screen_mid is not None and str(stream.get("feed_mid")) == screen_mid and stream.get("type") == "video"
         names[str(stream["mid"])] = participant_id + (SCREEN_STREAM_SUFFIX if screen else "")
     return names
+
+
+def viewed_feeds(publishers: Iterable[_Publisher], viewer: str) -> dict[int, tuple[str, str | None]]:
+    """Feed id -> (participant id, screen mid) of the publishers `viewer` is sent.
+
+    A publisher who also watches (a host seeing a speaker, a speaker seeing the host) is not sent
+    their own tracks, as with the embedded engine; a lone publisher is (staff's preview of what the
+    audience will see, before anyone else publishes).
+    """
+    everyone = {p.feed: (p.participant_id, p.screen_mid) for p in publishers}
+    others = {feed: named for feed, named in everyone.items() if named[0] != viewer}
+    return others or everyone
 
 
 def rename_streams(sdp: str, names: dict[str, str]) -> str:
@@ -352,7 +364,9 @@ class JanusMedia:
                 raise MediaUnavailable("No media server node answers; the host will be told when video is back.")
             try:
                 await self._ensure_room(webinar, node)
-                feeds = {p.feed: (p.participant_id, p.screen_mid) for p in webinar.publishers.values()}
+                feeds = viewed_feeds(webinar.publishers.values(), participant_id)
+                if not feeds:  # the last publisher left while this subscription waited for the lock
+                    raise NoMedia(f"Nobody publishes in session {session_id} now; subscribe after 'media.available'.")
                 handle = await node.session.attach() if node.session is not None else None
                 if handle is None:
                     raise JanusUnavailable(node.spec.name)
@@ -408,6 +422,23 @@ class JanusMedia:
             if viewer is not None and (last or sid in viewer.sids):
                 del webinar.viewers[participant_id]
                 await viewer.handle.detach()
+        if not webinar.publishers and not webinar.viewers:
+            await self.end(session_id)
+
+    async def unpublish(self, session_id: str, participant_id: str) -> None:
+        """Takes one publisher (a speaker whose turn ended) off the origin and every edge; their
+        subscription stays. Viewers hear `media.available` and subscribe again, as after a republish."""
+        webinar = self._webinars.get(session_id)
+        if webinar is None:
+            return
+        async with webinar.lock:
+            publisher = webinar.publishers.pop(participant_id, None)
+            if publisher is None:
+                return
+            await self._unpublish(webinar, publisher)
+        logger.info("%s/%s: no longer publishing through Janus", session_id, participant_id)
+        self._spawn(self._emit_to_session("media.available", {"participant_id": participant_id}, session_id))
+        self._publishers_changed(session_id)
         if not webinar.publishers and not webinar.viewers:
             await self.end(session_id)
 

@@ -8,7 +8,7 @@ media ports, never to Janus's API.
 Shape of one webinar (`_Webinar`):
 - On the origin node, a VideoRoom numbered `room`, described `live:<session id>:<owner>` where
   `<owner>` is this process's Janus session id on the origin (see "Teardown"). Each publisher
-  (host, co-host) joins it with its own handle (`joinandconfigure` carrying the browser's offer;
+  (host, co-host, a speaker from the audience) joins it with its own handle (`joinandconfigure` carrying the browser's offer;
   Janus answers).
 - On every edge node, a room with the same number. Each publisher is cascaded to it with
   VideoRoom's remote publishers (Janus >= 1.1): `add_remote_publisher` on the edge opens a plain
@@ -20,7 +20,8 @@ Shape of one webinar (`_Webinar`):
 
 Like the embedded engine: a publisher's `screen_mid` marks its screen, which viewers get as the stream
 `<publisher>:screen` (`stream_names`; the cascade keeps the publisher's mids, so `feed_mid` means the
-same on every node); an attendee subscribing before the session is live is held back (Janus is told
+same on every node); a speaker's turn ending takes their publisher off every node (`unpublish`);
+a publisher who watches is not sent their own feed (`viewed_feeds`); an attendee subscribing before the session is live is held back (Janus is told
 to relay nothing, `configure {send: false}`, until `started`); and a recording follows the room's
 tracks, through a `RecordingTap` (an aiortc subscriber of the origin room in this process, made
 again whenever the publishers change; see `live.media.janus.tap` for why not Janus's recorder).

@@ -206,13 +206,12 @@ def stream_names(streams: list[dict[str, Any]], feeds: dict[int, tuple[str, str 
 def viewed_feeds(publishers: Iterable[_Publisher], viewer: str) -> dict[int, tuple[str, str | None]]:
     """Feed id -> (participant id, screen mid) of the publishers `viewer` is sent.
 
-    A publisher who also watches (a host seeing a speaker, a speaker seeing the host) is not sent
-    their own tracks, as with the embedded engine; a lone publisher is (staff's preview of what the
-    audience will see, before anyone else publishes).
+    A publisher who also watches (a host seeing a speaker, a speaker seeing the host) is never sent
+    their own tracks, as with the embedded engine: the page shows its own camera locally, and a tile
+    of oneself coming back from the server would be a second, delayed self-view. Empty when nobody
+    else publishes (`no_media`: a VideoRoom subscription needs at least one stream).
     """
-    everyone = {p.feed: (p.participant_id, p.screen_mid) for p in publishers}
-    others = {feed: named for feed, named in everyone.items() if named[0] != viewer}
-    return others or everyone
+    return {p.feed: (p.participant_id, p.screen_mid) for p in publishers if p.participant_id != viewer}
 
 
 def rename_streams(sdp: str, names: dict[str, str]) -> str:
@@ -354,8 +353,8 @@ class JanusMedia:
         connects and gets nothing, which it cannot undo: the holding back is Janus's, not the page's.
         """
         webinar = self._webinars.get(session_id)
-        if webinar is None or not webinar.publishers:
-            raise NoMedia(f"Nobody publishes in session {session_id} yet; subscribe after 'media.available'.")
+        if webinar is None or not viewed_feeds(webinar.publishers.values(), participant_id):
+            raise NoMedia(f"Nobody else publishes in session {session_id} yet; subscribe after 'media.available'.")
         async with webinar.lock:
             old = webinar.viewers.pop(participant_id, None)
             if old is not None:
@@ -366,8 +365,8 @@ class JanusMedia:
             try:
                 await self._ensure_room(webinar, node)
                 feeds = viewed_feeds(webinar.publishers.values(), participant_id)
-                if not feeds:  # the last publisher left while this subscription waited for the lock
-                    raise NoMedia(f"Nobody publishes in session {session_id} now; subscribe after 'media.available'.")
+                if not feeds:  # the last other publisher left while this subscription waited for the lock
+                    raise NoMedia(f"Nobody else publishes in session {session_id} now; subscribe after 'media.available'.")
                 handle = await node.session.attach() if node.session is not None else None
                 if handle is None:
                     raise JanusUnavailable(node.spec.name)

@@ -67,6 +67,7 @@ media-tools:
 lint: install
 	$(BIN)/ruff check live tests bench
 	$(BIN)/mypy live
+	$(BIN)/python -m live.protocol_doc --check
 
 # pytest exits 5 when it collected nothing; a suite that silently runs no tests is a failure.
 test: install services browser janus media-tools lint

@@ -26,6 +26,15 @@ Phases, all timed with `time.time()` (one clock for every process on the machine
 
 CPU columns come from /proc: the servers' and the clients' CPU during the chat window (share of
 one core), and how busy the whole machine was (it also runs other people's work).
+
+What one join costs, load-independent (the third table): the servers' CPU seconds from the start of
+the storm until they are idle again, less what they burn idle (measured for IDLE_WINDOW seconds
+before the storm), per attendee (`cpu ms/join`), and with Redis the commands Redis
+ran and the reads it served (`INFO commandstats`, `INFO stats` `total_reads_processed`: one read is
+one request a client sent, however many commands it pipelined: a round trip) per attendee, over the
+same span. `--private-redis` runs a `redis-server` of the bench's own on a free port for each
+two-process scenario, so nothing else's traffic is counted (and no shared database is flushed);
+`--storm-only` skips the chat and poll phases.
 """
 
 from __future__ import annotations
@@ -68,6 +77,8 @@ POLL_OPTIONS = 4
 IDLE_CORES = 0.15
 IDLE_SAMPLE = 0.5
 IDLE_SAMPLES = 2
+# Seconds the servers' idle CPU is measured before the storm (subtracted from the storm's).
+IDLE_WINDOW = 3.0
 # The chat text is about as long as a typical message; the numbers at its start are what is measured.
 CHAT_PAD = "x" * 40
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -292,14 +303,65 @@ async def postgres_exec(sql: str) -> None:
         await conn.close()
 
 
-async def flush_redis() -> None:
+async def flush_redis(url: str) -> None:
     import redis.asyncio as redis
 
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(url)
     try:
         await client.flushdb()
     finally:
         await client.aclose()
+
+
+class PrivateRedis:
+    """`--private-redis`: a `redis-server` of this scenario's own on a free port (no persistence), so its
+    statistics count the servers' traffic only and no shared database is flushed."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.proc = spawn([*argv, "--dir", str(workdir)], dict(os.environ), workdir, workdir / "redis.log")
+
+    async def ready(self) -> None:
+        import redis.asyncio as redis
+
+        client = redis.Redis.from_url(self.url)
+        try:
+            for _ in range(100):
+                with suppress(redis.ConnectionError):
+                    await client.ping()
+                    return
+                await asyncio.sleep(0.05)
+            raise RuntimeError("the private redis-server did not answer")
+        finally:
+            await client.aclose()
+
+    def stop(self) -> None:
+        stop_process(self.proc, 5)
+
+
+async def redis_counters(url: str) -> dict[str, float]:
+    """Commands by name (`cmd:<name>`), `commands`, `reads` (requests read: round trips) and bytes, as Redis
+    counts them since it started; the bench's own INFO calls are left out."""
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        commands = await client.info("commandstats")
+        stats = await client.info("stats")
+    finally:
+        await client.aclose()
+    counters: dict[str, float] = {}
+    for name, values in commands.items():
+        command = name.removeprefix("cmdstat_")
+        if command != "info":
+            counters[f"cmd:{command}"] = float(values["calls"])
+    counters["commands"] = sum(v for k, v in counters.items() if k.startswith("cmd:"))
+    counters["reads"] = float(stats.get("total_reads_processed", 0))
+    counters["bytes_in"] = float(stats.get("total_net_input_bytes", 0))
+    counters["bytes_out"] = float(stats.get("total_net_output_bytes", 0))
+    return counters
 
 
 # --------------------------------------------------------------------------- one scenario
@@ -327,6 +389,11 @@ class Row:
     votes_acked_ms: float | None = None
     votes_ok: int = 0
     voters_shown: int = 0
+    idle_server_cores: float | None = None  # the servers' CPU before the storm (share of one core)
+    storm_cpu_ms_per_join: float | None = None  # servers' CPU from the storm's start until idle, less idle, per attendee
+    redis_cmds_per_join: float | None = None  # commands Redis ran over the same span, per attendee
+    redis_reads_per_join: float | None = None  # requests Redis read (round trips) over that span, per attendee
+    redis_top: dict[str, float] = field(default_factory=dict)  # command -> calls per attendee
     errors: list[str] = field(default_factory=list)
 
 
@@ -418,10 +485,15 @@ async def run_scenario(target: str, attendees: int, processes: int, args: argpar
     workers: Workers | None = None
     host = Host()
     webinar: Webinar | None = None
+    private: PrivateRedis | None = None
     redis_url = REDIS_URL if processes > 1 else None
     try:
-        if redis_url:
-            await flush_redis()
+        if redis_url and args.private_redis:
+            private = PrivateRedis(workdir)
+            redis_url = private.url
+            await private.ready()
+        elif redis_url:
+            await flush_redis(redis_url)
         if target == "app":
             webinar = await prepare_app(attendees, processes, workdir)
         for _ in range(processes):
@@ -456,8 +528,17 @@ async def run_scenario(target: str, attendees: int, processes: int, args: argpar
         for n, token in enumerate(tokens):
             plans[n % args.workers].append((servers[n % processes].url, {"token": token, "session": session_id}))
         profile = Profile(args.profile, server_pids, f"{target}-{attendees}-{processes}-join")
+        # What the servers burn idle (heartbeats, outbox polls) is not the joins' cost: measured first, subtracted.
+        idle = CpuWindow(server_pids)
+        idle.start()
+        await asyncio.sleep(IDLE_WINDOW)
+        idle.stop()
+        row.idle_server_cores = idle.cores
+        redis_before = await redis_counters(redis_url) if redis_url else None
         storm = CpuWindow(server_pids)
+        storm_total = CpuWindow(server_pids)  # until the servers are idle again: all the work of the joins
         storm.start()
+        storm_total.start()
         replies = await workers.ask(
             [("join", {"at": at, "targets": plan, "limit": args.join_timeout}) for plan in plans], args.join_timeout + 60
         )
@@ -471,6 +552,22 @@ async def run_scenario(target: str, attendees: int, processes: int, args: argpar
         row.join_s = (max(state_at) - at) if state_at else None
         all_pids = server_pids + workers.pids
         row.settle_s = await wait_idle(all_pids, args.settle_limit)
+        storm_total.stop()
+        if row.joined:
+            busy = max(0.0, storm_total.cores - idle.cores)
+            row.storm_cpu_ms_per_join = 1000 * busy * storm_total.seconds / row.joined
+        if redis_url and redis_before is not None and row.joined:
+            after = await redis_counters(redis_url)
+            spent = {k: after.get(k, 0.0) - redis_before.get(k, 0.0) for k in after}
+            row.redis_cmds_per_join = spent["commands"] / row.joined
+            row.redis_reads_per_join = spent["reads"] / row.joined
+            row.redis_top = {
+                k.removeprefix("cmd:"): v / row.joined
+                for k, v in sorted(spent.items(), key=lambda kv: -kv[1])
+                if k.startswith("cmd:") and v > 0
+            }
+        if args.storm_only:
+            return row
 
         # 2. chat at a fixed rate from the host.
         window = CpuWindow(server_pids)
@@ -522,9 +619,11 @@ async def run_scenario(target: str, attendees: int, processes: int, args: argpar
         if webinar is not None and webinar.drop:
             with suppress(Exception):
                 await postgres_exec(f'DROP DATABASE IF EXISTS "{webinar.drop}" WITH (FORCE)')
-        if redis_url:
+        if private is not None:
+            await asyncio.to_thread(private.stop)
+        elif redis_url:
             with suppress(Exception):
-                await flush_redis()
+                await flush_redis(redis_url)
         if args.keep_logs:
             print(f"  logs kept in {workdir}", file=sys.stderr)
         else:
@@ -643,6 +742,21 @@ def print_table(rows: list[Row]) -> None:
             str(r.join_failed), str(r.dropped),
         ]
         print("| " + " | ".join(cells) + " |")
+    print()
+    head3 = [
+        "scenario", "N", "processes", "join storm s", "idle cpu", "cpu ms/join", "redis cmds/join", "redis round trips/join",
+        "commands per join",
+    ]
+    print("| " + " | ".join(head3) + " |")
+    print("|" + "|".join(["---"] + ["---:"] * (len(head3) - 2) + ["---"]) + "|")
+    for r in rows:
+        top = ", ".join(f"{name} {n:.2f}" for name, n in list(r.redis_top.items())[:8])
+        cells = [
+            r.target, str(r.attendees), str(r.processes), fmt(r.join_s, 2),
+            f"{100 * r.idle_server_cores:.1f}%" if r.idle_server_cores is not None else "-", fmt(r.storm_cpu_ms_per_join, 2),
+            fmt(r.redis_cmds_per_join, 2), fmt(r.redis_reads_per_join, 2), top or "-",
+        ]
+        print("| " + " | ".join(cells) + " |")
     for r in rows:
         for error in dict.fromkeys(r.errors):
             print(f"  {r.target} N={r.attendees} p={r.processes}: {error}")
@@ -680,6 +794,12 @@ def main() -> None:
         help="give the bare server the app's garbage-collector tuning too (a like-for-like chat comparison)",
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep server logs and databases' temp dirs")
+    parser.add_argument(
+        "--private-redis",
+        action="store_true",
+        help="two processes use a redis-server of the bench's own on a free port (clean statistics, nothing shared flushed)",
+    )
+    parser.add_argument("--storm-only", action="store_true", help="measure the join storm only (no chat, no poll)")
     args = parser.parse_args()
     clients.raise_fd_limit()
     if any(p not in (1, 2) for p in args.processes):
@@ -696,7 +816,9 @@ def main() -> None:
                 rows.append(row)
                 print(
                     f"# {target} N={attendees} processes={processes}: {time.monotonic() - started:.0f} s, "
-                    f"join {fmt(row.join_s, 2)} s, p99 {fmt(row.chat_p99_ms)} ms, tally {fmt(row.poll_tally_ms, 0)} ms",
+                    f"join {fmt(row.join_s, 2)} s ({fmt(row.storm_cpu_ms_per_join, 2)} cpu ms/join, "
+                    f"{fmt(row.redis_cmds_per_join, 1)} redis cmds/join), p99 {fmt(row.chat_p99_ms)} ms, "
+                    f"tally {fmt(row.poll_tally_ms, 0)} ms",
                     flush=True,
                 )
     print()

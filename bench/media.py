@@ -75,6 +75,7 @@ from live.media.janus.model import NodeSpec
 from live.media.janus.nodeconfig import NodeConfig
 from live.media.router import MediaRouter, codec_preferences
 from live.recordings.recorder import Recorder
+from live.rooms.server_events import ServerEvent
 
 WIDTH, HEIGHT, BAR = 640, 480, 64
 # Subscribers per client process: one asyncio loop receiving, decrypting and reassembling ~50
@@ -163,7 +164,7 @@ class JanusServer:
     """The app's Janus engine behind the bench's HTTP signaling: Janus offers to viewers, they answer."""
 
     def __init__(self, nodes: list[NodeSpec]) -> None:
-        async def nowhere(event: str, data: dict[str, Any], to: str) -> None:
+        async def nowhere(message: ServerEvent, to: str) -> None:
             return None
 
         self.media = JanusMedia(nodes, nowhere, nowhere)

@@ -1,6 +1,6 @@
 """How long does `live scores recompute` take for a year of history, and how much of it is the database?
 
-    .venv/bin/python bench/recompute.py [--accounts 1000] [--days 365] [--database-url URL]
+    .venv/bin/python bench/recompute.py [--accounts 1000] [--days 365] [--database-url URL] [--before REF]
 
 Generates, in a fresh SQLite database (or the empty database at --database-url), a simulated year: accounts
 signed through the year with 1-4 contacts each, a weekly webinar, a fortnightly welcome seminar (inviting
@@ -12,13 +12,20 @@ attendance derivation, scoring, the account timelines with their daily ticks, an
 Prints one table: the recompute against the database, the what-if preview (load the log, replay it under a
 changed band, nothing written), and as a baseline the same derivation, scoring and evaluation over the same
 in-memory events with no database at all. Wall and CPU seconds: on a shared machine the CPU is the fairer figure.
+
+With `--before REF` the same script first runs the code of commit REF (a `git archive` export put first on
+PYTHONPATH, in a child process, on the same simulated year and the same backend), then this checkout's, and
+prints one table with both, each row with the load average when it ran: before and after from the same run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
+import live
 from live.accounts.model import Phase, Source, lifetime_value, tier_for_ltv
 from live.db.engine import create_engine, session_factory, upgrade
 from live.db.tables import Account, Contact, Event, Invitation, LiveSession, User
@@ -210,12 +218,11 @@ def in_memory(world: World, config: EngagementConfig) -> tuple[float, int]:
     return time.perf_counter() - started, evaluations
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--accounts", type=int, default=1000)
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--database-url", help="an empty, migrated database (default: a fresh SQLite file)")
-    args = parser.parse_args()
+Row = dict[str, Any]
+
+
+async def measure(args: argparse.Namespace) -> list[Row]:
+    """The three runs on this process's `live` package: one row each (seconds, CPU seconds, load average)."""
     config = EngagementConfig()
     t0 = time.perf_counter()
     world = generate(args.accounts, args.days, config)
@@ -223,10 +230,13 @@ async def main() -> None:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         await upgrade(url)
         await load(url, world)
-        print(f"generated and loaded in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        print(f"generated and loaded in {time.perf_counter() - t0:.1f} s; live from {Path(live.__file__).parent}",
+              file=sys.stderr)
+        load_before = os.getloadavg()[0]
         cpu = time.process_time()
         baseline_seconds, evaluations = in_memory(world, config)
         baseline_cpu = time.process_time() - cpu
+        load_engine = os.getloadavg()[0]
         engine = create_engine(url)
         cpu = time.process_time()
         try:
@@ -236,6 +246,7 @@ async def main() -> None:
         finally:
             await engine.dispose()
         recompute_cpu = time.process_time() - cpu
+        load_recompute = os.getloadavg()[0]
         # The what-if: the same log replayed under a changed configuration, nothing written.
         engine = create_engine(url)
         cpu, wall = time.process_time(), time.perf_counter()
@@ -246,22 +257,70 @@ async def main() -> None:
         finally:
             await engine.dispose()
         preview_seconds, preview_cpu = time.perf_counter() - wall, time.process_time() - cpu
+        load_preview = os.getloadavg()[0]
         backend = url.split(":", 1)[0]
-    rows = [
-        ("engine alone, in memory (baseline)", baseline_seconds, baseline_cpu, evaluations),
-        (f"live scores recompute ({backend})", stats.seconds, recompute_cpu, stats.evaluations),
-        (f"what-if preview ({result['accounts']} would change)", preview_seconds, preview_cpu, evaluations),
+    common = {"accounts": len(world.accounts), "sessions": len(world.sessions), "events": len(world.events)}
+    return [
+        {"run": "engine alone, in memory (baseline)", "seconds": baseline_seconds, "cpu": baseline_cpu,
+         "evaluations": evaluations, "load": [load_before, load_engine], **common},
+        {"run": f"live scores recompute ({backend})", "seconds": stats.seconds, "cpu": recompute_cpu,
+         "evaluations": stats.evaluations, "load": [load_engine, load_recompute], **common},
+        {"run": f"what-if preview ({result['accounts']} would change)", "seconds": preview_seconds,
+         "cpu": preview_cpu, "evaluations": evaluations, "load": [load_recompute, load_preview], **common},
     ]
-    # CPU seconds of this process (all threads): on a shared machine the wall clock also counts the
-    # time other work held the cores.
-    header = f"| {'run':<40} | accounts | sessions | events | evaluations | seconds | cpu s | accounts/s |"
-    print(header)
-    print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:-1]) + "|")
-    for name, seconds, cpu_seconds, evals in rows:
-        print(
-            f"| {name:<40} | {len(world.accounts):>8} | {len(world.sessions):>8} | {len(world.events):>6} "
-            f"| {evals:>11} | {seconds:>7.1f} | {cpu_seconds:>5.1f} | {len(world.accounts) / seconds:>10.0f} |"
+
+
+def measure_commit(ref: str, args: argparse.Namespace) -> list[Row]:
+    """The same measurement with the `live` package of commit `ref`: exported with `git archive`, put first on
+    PYTHONPATH of a child running this very script (whose own directory holds no `live`)."""
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(root), "archive", ref, "live"], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        command = [sys.executable, __file__, "--json", "--accounts", str(args.accounts), "--days", str(args.days)]
+        if args.database_url:
+            command += ["--database-url", args.database_url]
+        env = {**os.environ, "PYTHONPATH": tmp}
+        child = subprocess.run(command, env=env, cwd=tmp, check=True, stdout=subprocess.PIPE)
+    rows: list[Row] = json.loads(child.stdout)
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    """Markdown, as docs/benchmarks.md keeps it. CPU seconds are this process's (all threads): on a shared
+    machine the wall clock also counts the time other work held the cores; `load` is the 1-minute load
+    average before and after the row ran."""
+    header = ("| run | code | accounts | sessions | events | evaluations | seconds | cpu s | accounts/s (cpu) "
+              "| load |")
+    lines = [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r['run']} | {r.get('code', 'this checkout')} | {r['accounts']} | {r['sessions']} | {r['events']} "
+            f"| {r['evaluations']} | {r['seconds']:.1f} | {r['cpu']:.1f} | {r['accounts'] / max(r['cpu'], 1e-9):.0f} "
+            f"| {r['load'][0]:.1f}–{r['load'][1]:.1f} |"
         )
+    return "\n".join(lines)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--accounts", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--database-url", help="an empty, migrated database (default: a fresh SQLite file)")
+    parser.add_argument("--before", metavar="REF", help="first measure the code of this commit (e.g. 9ea5181)")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON (used by --before)")
+    args = parser.parse_args()
+    if args.before and args.database_url:
+        parser.error("--before needs a fresh database per run: leave out --database-url")
+    rows: list[Row] = []
+    if args.before:
+        rows += [{**r, "code": f"before ({args.before})"} for r in measure_commit(args.before, args)]
+    now = await measure(args)
+    if args.json:
+        print(json.dumps(now))
+        return
+    rows += [{**r, "code": "after (this checkout)" if args.before else "this checkout"} for r in now]
+    print(table(rows))
 
 
 if __name__ == "__main__":

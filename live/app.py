@@ -56,6 +56,8 @@ from live.polls import routes as poll_routes
 from live.recordings import handlers as recordings
 from live.recordings import routes as recording_routes
 from live.registration import routes as registration_routes
+from live.registration.attempts import attempts_ctx
+from live.rooms import joincache
 from live.rooms import namespace as rooms
 from live.rooms.fanout import RefusingRedisManager
 from live.rooms.wire import GuardedPacket
@@ -107,12 +109,10 @@ def init_app(settings: Settings) -> web.Application:
 
     app[MAIL_COMPOSER] = Composer(settings.sender, settings.public_url)
     app[INVITATION_BATCHER] = InvitationBatcher(app)
-    from live.registration.routes import ATTEMPTS, Attempts
-
-    app[ATTEMPTS] = Attempts(settings.register_burst, settings.register_rate)
     app.on_shutdown.append(_close_batcher)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(throttle_ctx)
+    app.cleanup_ctx.append(attempts_ctx)
     app.cleanup_ctx.append(outbox_ctx)
     app.cleanup_ctx.append(mail_ctx)
     app.cleanup_ctx.append(sweep_ctx)
@@ -194,6 +194,10 @@ def _subscribe(bus: Bus, settings: Settings) -> None:
     bus.subscribe(SessionRescheduled, mail.on_session_rescheduled)
     bus.subscribe(SessionCancelled, mail.on_session_cancelled)
     bus.subscribe(ContactUninvited, mail.on_contact_uninvited)
+    # What processes cached for joins (the session row, its invitations) is dropped everywhere.
+    bus.subscribe(SessionCancelled, joincache.session_changed)
+    bus.subscribe(SessionRescheduled, joincache.session_changed)
+    bus.subscribe(ContactUninvited, joincache.session_changed)
     # A welcome seminar is scheduled, or a contact of an onboarding account is added: invite them.
     bus.subscribe(SessionScheduled, automations.on_session_scheduled)
     bus.subscribe(ContactAdded, automations.on_contact_added)

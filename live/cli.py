@@ -8,10 +8,19 @@ import gc
 import getpass
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+from live.auth.model import Role
 from live.errors import LiveError
 from live.settings import Settings
+
+if TYPE_CHECKING:
+    # Imported where used: `live --help` should not wait for aiohttp and SQLAlchemy.
+    from aiohttp import web
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     user_commands = user.add_subparsers(dest="user_command", required=True)
     create = user_commands.add_parser("create", help="create a staff user")
     create.add_argument("--email", required=True)
-    create.add_argument("--role", required=True, choices=["admin", "host", "csm"])
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.add_argument("--password", help="asked for when not given")
     create.add_argument("--name", default="")
     create.add_argument("--timezone", help="IANA zone of their working hours, e.g. Europe/Berlin (default UTC)")
@@ -69,8 +78,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
 
 
-def _run(coro_fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> Any:
-    return asyncio.run(coro_fn(*args))
+def _run(coro_fn: Callable[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs) -> T:
+    return asyncio.run(coro_fn(*args, **kwargs))
 
 
 # Garbage-collector thresholds for the server process. With CPython's defaults (700, 10, 10) a chat
@@ -81,7 +90,7 @@ def _run(coro_fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> Any:
 GC_THRESHOLDS = (50_000, 50, 1_000)
 
 
-async def _tune_gc(app: Any) -> None:
+async def _tune_gc(app: web.Application) -> None:
     gc.collect()
     gc.freeze()  # what start-up built lives as long as the process: never scan it again
     gc.set_threshold(*GC_THRESHOLDS)
@@ -121,7 +130,9 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     _run(seed, settings)
 
 
-async def _with_db(settings: Settings, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+async def _with_db(
+    settings: Settings, fn: Callable[Concatenate[AsyncSession, P], Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+) -> T:
     from live.db.engine import create_engine, session_factory, upgrade
 
     if settings.is_sqlite:
@@ -130,7 +141,7 @@ async def _with_db(settings: Settings, fn: Callable[..., Awaitable[Any]], *args:
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as db:
-            result = await fn(db, *args)
+            result = await fn(db, *args, **kwargs)
             await db.commit()
             return result
     finally:
@@ -156,7 +167,7 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
     if not 1 <= days <= MAX_TOKEN_DAYS:
         raise LiveError(f"--expires-days has value {days}; it must be between 1 and {MAX_TOKEN_DAYS}.")
 
-    async def make(db: Any) -> str:
+    async def make(db: AsyncSession) -> str:
         user = await user_by_email(db, args.email)
         if user is None:
             raise LiveError(f"No staff user with email {args.email!r}.")

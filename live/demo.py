@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.accounts import store as accounts
 from live.accounts.model import Health, Phase, Tier
@@ -57,7 +58,7 @@ async def seed(settings: Settings) -> dict[str, Any]:
     return summary
 
 
-async def _seed(db: Any, settings: Settings) -> bool:
+async def _seed(db: AsyncSession, settings: Settings) -> bool:
     if await user_by_email(db, STAFF[0][0]) is not None:
         return False
     config = EngagementConfig().with_overrides(settings.engagement)

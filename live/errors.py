@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class LiveError(Exception):
@@ -68,7 +71,7 @@ class RateLimited(LiveError):
         self.retry_after = retry_after
 
 
-def describe_validation_error(exc: Any) -> str:
+def describe_validation_error(exc: ValidationError) -> str:
     """One readable line from a pydantic ValidationError, naming each bad field and value."""
     parts = []
     for err in exc.errors():

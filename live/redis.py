@@ -6,7 +6,8 @@ recording under way in `live.recordings.current`) owns its keys and documents th
 docstring. They all live under one prefix per session, `live:{session}:` (`session_key`), so a
 session's state is easy to inspect and goes in one sweep (`drop_session_keys`, run by presence when
 `live.rooms.retention` forgets a session). Keys that belong to no session are `live:` followed by one
-of NOT_SESSIONS (a process's heartbeat and connections, the status channel, the login throttle).
+of NOT_SESSIONS (a process's heartbeat and connections, the status channel, the login throttle, the
+registration limit per address).
 
 One small hash is shared, kept from before the stores were split so that a rolling restart keeps it:
 `live:{session}:h:kv` (`kv_key`). Each of its fields has one owner:
@@ -31,7 +32,7 @@ REDIS_POOL = 64
 REDIS_POOL_WAIT = 10.0
 
 # The second part of `live:*` keys that name no session (see the module docstring).
-NOT_SESSIONS = frozenset({"proc", "procs", "status", "login"})
+NOT_SESSIONS = frozenset({"proc", "procs", "status", "login", "register"})
 
 
 def redis_client(url: str) -> Any:
@@ -39,10 +40,13 @@ def redis_client(url: str) -> Any:
 
     Typed `Any`: redis-py's command stubs return `str | bytes` even with `decode_responses`, which
     would put a cast on every read; each store converts what it reads into its own types instead."""
+    from live.autopipeline import AutoPipelineRedis
+
     pool = redis.BlockingConnectionPool.from_url(
         url, decode_responses=True, max_connections=REDIS_POOL, timeout=REDIS_POOL_WAIT
     )
-    return redis.Redis.from_pool(pool)
+    # Commands issued in one loop turn share one round trip (a join storm issues thousands at once).
+    return AutoPipelineRedis.from_pool(pool)
 
 
 def session_key(session_id: str, *parts: str) -> str:

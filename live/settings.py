@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -106,7 +107,7 @@ class Settings:
     # Webhooks to loopback, private, link-local or unspecified addresses (development only).
     webhook_allow_private: bool = False
     # Reverse proxies whose X-Forwarded-For names the client (`LIVE_TRUSTED_PROXIES`, e.g. "10.0.0.0/8"); none by default.
-    trusted_proxies: tuple[Any, ...] = ()
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -293,7 +294,7 @@ def _positive_int(values: Mapping[str, str], name: str, default: int) -> int:
     return number
 
 
-def _trusted_proxies(raw: str) -> tuple[Any, ...]:
+def _trusted_proxies(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     from live.api.client import parse_networks
 
     try:

@@ -22,6 +22,7 @@ from live.app import init_app
 from live.auth.store import create_token, create_user
 from live.db.engine import create_engine, session_factory, upgrade, upgrade_sync
 from live.settings import Settings
+from tests.rooms.support import SCHEMA_VIOLATIONS
 
 POSTGRES_URL = os.environ.get("LIVE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("LIVE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -49,6 +50,16 @@ async def _pg_exec(sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+@pytest.fixture(autouse=True)
+def received_events_follow_the_protocol() -> Iterator[None]:
+    """Every event a test's Socket.IO clients received matched its model in `live.rooms.outbound.OUTBOUND`
+    (see tests/rooms/support.py): otherwise the test fails, even if it never looked at that event."""
+    SCHEMA_VIOLATIONS.clear()
+    yield
+    problems, SCHEMA_VIOLATIONS[:] = list(SCHEMA_VIOLATIONS), []
+    assert not problems, "events received that break the protocol:\n" + "\n".join(problems)
 
 
 @pytest.fixture(scope="session")

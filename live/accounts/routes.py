@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import Field, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.accounts import store
 from live.accounts.contact_import import ImportRow, summary
@@ -16,6 +17,7 @@ from live.api.parse import MAX_BODY, Body, When, json_body, validate
 from live.api.spec import ApiRoutes, Out
 from live.auth.identity import require_staff
 from live.auth.model import Action
+from live.auth.store import normalize_email
 from live.bus import BUS
 from live.db.tables import Account
 from live.domain_events import AccountChanged, AccountCreated, ContactAdded, OverrideReleased
@@ -208,7 +210,7 @@ async def patch_account(request: web.Request) -> web.Response:
             if field in given:
                 value = getattr(body, field)
                 if field == "csm_email" and value:
-                    value = store.normalize_email(value)
+                    value = normalize_email(value)
                 elif value is None and field not in ("csm_email", "domain"):
                     raise InvalidInput(f"'{field}' cannot be null.")
                 setattr(account, field, value)
@@ -250,7 +252,7 @@ async def patch_account(request: web.Request) -> web.Response:
 
 
 def _apply_overrides(
-    db: Any, account: Account, body: AccountPatch, given: set[str], actor: str, version: str
+    db: AsyncSession, account: Account, body: AccountPatch, given: set[str], actor: str, version: str
 ) -> list[tuple[str, str, str]]:
     """Pins or releases tier and phase; returns (field, old, new) for each value that changed."""
     changes: list[tuple[str, str, str]] = []

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Required, TypedDict, Unpack
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, TypeAdapter
@@ -26,6 +26,8 @@ from live.api.parse import Body
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Who may call: staff (API token or login cookie), anyone, or a join token in the path.
 Auth = Literal["staff", "public", "join_token"]
+# What an answer is described by: a model, or `list[Model]`.
+ResponseType = type[BaseModel] | type[list[Any]]
 # Some answers are not JSON (a CSV report, an .ics invite): declared by their media type.
 TEXT_TYPES = ("text/csv", "text/calendar", "text/plain")
 
@@ -38,11 +40,24 @@ class Operation:
     tag: str
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
-    response: Any = None
+    response: ResponseType | None = None
     status: int = 200
     auth: Auth = "staff"
     media_type: str = "application/json"
     errors: tuple[int, ...] = ()
+
+
+class RouteOptions(TypedDict, total=False):
+    """`ApiRoutes.get(path, ...)` and its siblings take `route`'s keywords: spelled out so a typo is a type error."""
+
+    summary: Required[str]
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: ResponseType | None
+    status: int
+    auth: Auth
+    media_type: str
+    errors: tuple[int, ...]
 
 
 @dataclass
@@ -61,7 +76,7 @@ class ApiRoutes:
         summary: str,
         body: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None,
-        response: Any = None,
+        response: ResponseType | None = None,
         status: int = 200,
         auth: Auth = "staff",
         media_type: str = "application/json",
@@ -76,19 +91,19 @@ class ApiRoutes:
 
         return declare
 
-    def get(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+    def get(self, path: str, **kwargs: Unpack[RouteOptions]) -> Callable[[Handler], Handler]:
         return self.route("GET", path, **kwargs)
 
-    def post(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+    def post(self, path: str, **kwargs: Unpack[RouteOptions]) -> Callable[[Handler], Handler]:
         return self.route("POST", path, **kwargs)
 
-    def patch(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+    def patch(self, path: str, **kwargs: Unpack[RouteOptions]) -> Callable[[Handler], Handler]:
         return self.route("PATCH", path, **kwargs)
 
-    def put(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+    def put(self, path: str, **kwargs: Unpack[RouteOptions]) -> Callable[[Handler], Handler]:
         return self.route("PUT", path, **kwargs)
 
-    def delete(self, path: str, **kwargs: Any) -> Callable[[Handler], Handler]:
+    def delete(self, path: str, **kwargs: Unpack[RouteOptions]) -> Callable[[Handler], Handler]:
         return self.route("DELETE", path, **kwargs)
 
 

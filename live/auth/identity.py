@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from live.auth.model import Action, Role, check_can
@@ -144,9 +145,9 @@ def csrf_ok(request: web.Request, token: str) -> bool:
 
 
 @web.middleware
-async def csrf_cookie_middleware(request: web.Request, handler: object) -> web.StreamResponse:
+async def csrf_cookie_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Sets the CSRF seed cookie on the response when a page minted one."""
-    response: web.StreamResponse = await handler(request)  # type: ignore[operator]
+    response = await handler(request)
     seed = request.get(_CSRF_SEED_KEY)
     if seed and not request.cookies.get(CSRF_COOKIE):
         response.set_cookie(

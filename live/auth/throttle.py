@@ -96,13 +96,14 @@ class RedisThrottle(LoginThrottle):
         super().__init__(settings)
         from live.redis import redis_client
 
+        # Any, as live.redis.redis_client says why; what is read is given a type below.
         self._redis: Any = redis_client(url)
 
     async def retry_after(self, keys: dict[str, str]) -> int:
         async with self._redis.pipeline(transaction=False) as pipe:
             for kind, value in keys.items():
                 pipe.pttl(f"live:login:b:{kind}:{value}")
-            ttls = await pipe.execute()
+            ttls: list[int] = await pipe.execute()  # milliseconds left, -2 where no lockout
         return math.ceil(max([0, *ttls]) / 1000)
 
     async def failed(self, keys: dict[str, str]) -> None:

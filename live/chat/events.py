@@ -1,11 +1,12 @@
-"""Payload models of chat and Q&A events: client payloads (`...In`) and what the server emits."""
+"""Payload models of chat and Q&A events: client payloads (`...In`) and what the server emits (`...Out`)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from live.chat.model import PAGE_DEFAULT, PAGE_MAX
 from live.rooms.dispatch import Payload
+from live.rooms.server_events import ServerEvent, UtcTime, WireModel
 
 # Ids are 32 hex characters; the bound refuses garbage before any lookup.
 Id = Field(min_length=1, max_length=64)
@@ -26,35 +27,49 @@ class QaListIn(Payload):
     limit: int = Field(default=PAGE_DEFAULT, ge=1, le=PAGE_MAX)
 
 
-class Emitted(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+# --- server -> client -----------------------------------------------------------------------
+class ChatMessageOut(ServerEvent):
+    """Someone sent a chat message; to everyone in the session (the sender's tabs too)."""
 
+    event = "chat.message"
 
-class ChatMessageOut(Emitted):
     id: str
     participant_id: str
     name: str
     text: str
-    at: str
+    at: UtcTime
 
 
-class ChatDeletedOut(Emitted):
+class ChatDeletedOut(ServerEvent):
+    """A host or co-host deleted a message (sent once); to everyone in the session."""
+
+    event = "chat.deleted"
+
     id: str
 
 
-class QuestionOut(Emitted):
+class QuestionOut(WireModel):
+    """A question as pages show it: in `qa.question`, `qa.updated`, `room.state.questions` and `qa.list`."""
+
     id: str
     participant_id: str
     name: str
     text: str
     upvotes: int
     answered: bool
-    at: str
+    at: UtcTime
 
 
-EMITTED: dict[str, type[Emitted]] = {
-    "chat.message": ChatMessageOut,
-    "chat.deleted": ChatDeletedOut,
-    "qa.question": QuestionOut,
-    "qa.updated": QuestionOut,
-}
+class QuestionAskedOut(QuestionOut, ServerEvent):
+    """An attendee asked a question; to everyone in the session."""
+
+    event = "qa.question"
+
+
+class QuestionUpdatedOut(QuestionOut, ServerEvent):
+    """A question was upvoted or answered; to everyone in the session."""
+
+    event = "qa.updated"
+
+
+EMITTED: tuple[type[ServerEvent], ...] = (ChatMessageOut, ChatDeletedOut, QuestionAskedOut, QuestionUpdatedOut)

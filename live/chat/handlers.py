@@ -13,7 +13,15 @@ from typing import Any
 
 from aiohttp import web
 
-from live.chat.events import IdIn, QaListIn, TextIn
+from live.chat.events import (
+    ChatDeletedOut,
+    ChatMessageOut,
+    IdIn,
+    QaListIn,
+    QuestionAskedOut,
+    QuestionUpdatedOut,
+    TextIn,
+)
 from live.chat.model import (
     RECENT_CHAT,
     ChatMessage,
@@ -28,7 +36,8 @@ from live.chat.store import CHAT_STORE, chat_store_ctx
 from live.errors import Conflict, NotFound
 from live.events.model import EventType
 from live.events.store import session_events
-from live.rooms.dispatch import ANY_STATUS, Ctx, EventRegistry, iso, now
+from live.isotime import iso_z
+from live.rooms.dispatch import ANY_STATUS, Ctx, EventRegistry, now
 from live.rooms.model import ATTENDEES, STAFF, RateKind
 from live.typedefs import ENGINE, EVENT_WRITER, ROOM_STATE_PARTS
 
@@ -58,13 +67,13 @@ def new_id() -> str:
 async def send(ctx: Ctx, body: TextIn) -> dict[str, Any]:
     text = check_text(body.text)
     message_id, at = new_id(), now()
-    message = ChatMessage(message_id, ctx.me.participant_id, ctx.me.name, text, iso(at))
+    message = ChatMessage(message_id, ctx.me.participant_id, ctx.me.name, text, iso_z(at))
     # Room state and fan-out first, the log last: with Redis unreachable (or no process listening: see
     # live.rooms.fanout) the message is refused as `unavailable` and not logged, so the log never counts a
     # message its sender was told had failed. (It may stay in the room's recent-chat cache.)
     ctx.app[EVENT_WRITER].ensure_open()
     await ctx.app[CHAT_STORE].add_message(ctx.session_id, message)
-    await ctx.emit("chat.message", message.public())
+    await ctx.emit(ChatMessageOut.model_validate(message.public()))
     ctx.log(EventType.CHAT_MESSAGE, {"id": message_id, "text": text}, at=at)
     return {"id": message_id}
 
@@ -76,7 +85,7 @@ async def delete(ctx: Ctx, body: IdIn) -> dict[str, Any]:
     new = await store.delete_message(ctx.session_id, body.id)
     if new:
         ctx.log(EventType.CHAT_DELETED, {"id": body.id})
-        await ctx.emit("chat.deleted", {"id": body.id})
+        await ctx.emit(ChatDeletedOut(id=body.id))
     return {"id": body.id}
 
 
@@ -92,10 +101,10 @@ async def ask(ctx: Ctx, body: TextIn) -> dict[str, Any]:
     text = check_text(body.text, "question")
     check_question_room(await ctx.app[CHAT_STORE].take_question(ctx.session_id), ctx.settings.max_questions)
     question_id, at = new_id(), now()
-    question = Question(question_id, ctx.me.participant_id, ctx.me.name, text, iso(at))
+    question = Question(question_id, ctx.me.participant_id, ctx.me.name, text, iso_z(at))
     ctx.app[EVENT_WRITER].ensure_open()
     await ctx.app[CHAT_STORE].put_question(ctx.session_id, question)  # state, fan-out, then the log: as in `send`
-    await ctx.emit("qa.question", question.public())
+    await ctx.emit(QuestionAskedOut.model_validate(question.public()))
     ctx.log(EventType.QA_ASKED, {"id": question_id, "text": text}, at=at)
     return {"id": question_id}
 
@@ -106,7 +115,7 @@ async def upvote(ctx: Ctx, body: IdIn) -> dict[str, Any]:
     if not new:
         raise Conflict(f"You have already upvoted question {body.id!r}.", code="already_upvoted")
     ctx.log(EventType.QA_UPVOTED, {"id": body.id})
-    await ctx.emit("qa.updated", question.public(upvotes=count))
+    await ctx.emit(QuestionUpdatedOut.model_validate(question.public(upvotes=count)))
     return {"id": body.id, "upvotes": count}
 
 
@@ -116,7 +125,7 @@ async def answer(ctx: Ctx, body: IdIn) -> dict[str, Any]:
     await ctx.app[CHAT_STORE].put_question(ctx.session_id, answered)
     ctx.log(EventType.QA_ANSWERED, {"id": body.id})
     count = (await ctx.app[CHAT_STORE].upvotes(ctx.session_id)).get(body.id, 0)
-    await ctx.emit("qa.updated", answered.public(upvotes=count))
+    await ctx.emit(QuestionUpdatedOut.model_validate(answered.public(upvotes=count)))
     return {"id": body.id}
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from live.errors import Conflict, InvalidInput, NotFound
 from live.events.model import EventType, LogEvent
+from live.isotime import iso_z
 
 MAX_TEXT = 2000
 # How many chat messages a joiner sees (`room.state.chat`), and how many each room keeps so that
@@ -85,10 +86,6 @@ class Question:
         }
 
 
-def _iso(event: LogEvent) -> str:
-    return event.at.isoformat().replace("+00:00", "Z")
-
-
 @dataclass
 class History:
     chat: list[ChatMessage]
@@ -109,12 +106,12 @@ def replay(events: Iterable[LogEvent]) -> History:
         if event.type is EventType.JOINED:
             names[pid] = str(data.get("name", ""))
         elif event.type is EventType.CHAT_MESSAGE and "id" in data:
-            history.chat.append(ChatMessage(data["id"], pid, names.get(pid, ""), str(data.get("text", "")), _iso(event)))
+            history.chat.append(ChatMessage(data["id"], pid, names.get(pid, ""), str(data.get("text", "")), iso_z(event.at)))
         elif event.type is EventType.CHAT_DELETED and "id" in data:
             history.deleted.add(data["id"])
         elif event.type is EventType.QA_ASKED and "id" in data:
             history.questions[data["id"]] = Question(
-                data["id"], pid, names.get(pid, ""), str(data.get("text", "")), _iso(event)
+                data["id"], pid, names.get(pid, ""), str(data.get("text", "")), iso_z(event.at)
             )
         elif event.type is EventType.QA_UPVOTED and data.get("id") in history.questions:
             history.questions[data["id"]] = history.questions[data["id"]].upvote(pid)

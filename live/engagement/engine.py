@@ -37,8 +37,9 @@ from live.accounts.model import (
     tier_for_ltv,
 )
 from live.engagement.config import EngagementConfig
+from live.engagement.frozen import quick_init
 from live.engagement.model import ScoredSession, ScoreHistory, age_days, session_ids
-from live.sessions.model import SessionKind
+from live.isotime import iso
 
 JsonValue = float | int | str | bool | None
 EARLY_PHASES = (Phase.ONBOARDING, Phase.ESTABLISHMENT)
@@ -79,6 +80,7 @@ class Change:
     config_version: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class Evaluation:
     tier: Tier
@@ -141,15 +143,15 @@ class EngineState:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "tier_changed_at": _format_time(self.tier_changed_at),
-            "phase_changed_at": _format_time(self.phase_changed_at),
+            "tier_changed_at": iso(self.tier_changed_at),
+            "phase_changed_at": iso(self.phase_changed_at),
             "tier_escalated": self.tier_escalated,
             "at_risk": self.at_risk,
             "at_risk_reason": self.at_risk_reason,
             "recover_streak": self.recover_streak,
-            "last_evaluated_at": _format_time(self.last_evaluated_at),
-            "below_regress_since": _format_time(self.below_regress_since),
-            "above_self_driving_since": _format_time(self.above_self_driving_since),
+            "last_evaluated_at": iso(self.last_evaluated_at),
+            "below_regress_since": iso(self.below_regress_since),
+            "above_self_driving_since": iso(self.above_self_driving_since),
         }
 
 
@@ -164,10 +166,7 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
-def _format_time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
+@quick_init
 @dataclass(frozen=True)
 class Facts:
     """Everything the rules read, computed once per evaluation from scores up to `now`."""
@@ -284,15 +283,9 @@ def next_phase(phase: Phase, facts: Facts, state: EngineState, config: Engagemen
 def welcome_seminar_move(facts: Facts, state: EngineState) -> Move | None:
     """Onboarding ends when a contact attends a welcome seminar (since the account last entered
     onboarding, so a regressed account has to come back to one)."""
-    entered = state.phase_changed_at
-    seminars = [
-        s
-        for s in facts.scores
-        if s.attended and s.kind == SessionKind.WELCOME_SEMINAR and (entered is None or s.ended_at > entered)
-    ]
-    if not seminars:
+    first = facts.history.first_welcome_attended(state.phase_changed_at, facts.now)
+    if first is None:
         return None
-    first = seminars[0]
     reason = (
         f"A contact attended the welcome seminar of {first.ended_at:%Y-%m-%d} (score {first.score:.0f}), "
         f"so onboarding is complete and the account moves to establishment."
@@ -302,11 +295,10 @@ def welcome_seminar_move(facts: Facts, state: EngineState) -> Move | None:
 
 
 def establishment_move(facts: Facts, config: EngagementConfig) -> Move | None:
-    recent = facts.within(config.establishment_window_days)
-    sessions = session_ids(recent)
     engagement = facts.engagement
     if engagement is None or engagement < config.establishment_engagement:
         return None
+    sessions = session_ids(facts.within(config.establishment_window_days))
     if len(sessions) < config.establishment_min_sessions:
         return None
     reason = (
@@ -350,11 +342,11 @@ def self_driving_move(facts: Facts, state: EngineState, config: EngagementConfig
 
 
 def regression_move(phase: Phase, facts: Facts, state: EngineState, config: EngagementConfig) -> Move | None:
+    if facts.engagement is None or state.below_regress_since is None or phase is Phase.ONBOARDING:
+        return None  # not enough data (never a phase change), no clock running, or nowhere to go back to
     index = PHASE_ORDER.index(phase)
     days_below = _days_since(state.below_regress_since, facts.now)
-    if facts.engagement is None:
-        return None  # not enough data: never a phase change
-    if index == 0 or state.below_regress_since is None or days_below < config.regress_days:
+    if index == 0 or days_below < config.regress_days:
         return None
     previous = PHASE_ORDER[index - 1]
     reason = (
@@ -679,21 +671,39 @@ def quiet_until(
     candidates = [
         # Counts of sessions in a window matter only where they cross their threshold.
         history.drops_below(now, config.half_life_days, config.min_evidence_sessions),
-        history.drops_below(now, config.inactivity_days, config.inactivity_min_invitations),
-        since + timedelta(days=config.inactivity_days),
-        _plus(state.below_regress_since, config.regress_days),
+        since + history.span(config.inactivity_days),
         _plus(state.above_self_driving_since, config.self_driving_days),
-        _plus(state.phase_changed_at, config.min_dwell_days),
-        _plus(state.tier_changed_at, config.min_dwell_days),
         before.tier_override_expires_at,
         before.phase_override_expires_at,
+        _plus(state.phase_changed_at, config.min_dwell_days),
     ]
-    if result.phase is Phase.ESTABLISHMENT:
+    # The thresholds below matter only where a rule reads them; leaving out one that cannot change this
+    # evaluation saves the evaluations at its crossing (a fifth of a year's). Each test uses only what
+    # stays fixed through a quiet stretch (the phase, the tier, the state, the engagement), or a time
+    # threshold that is itself a candidate and so re-decides at its crossing.
+    if age_days(since, now) >= config.inactivity_days:
+        # The invitations in the inactivity window count only once the inactivity limit is reached.
+        candidates.append(history.drops_below(now, config.inactivity_days, config.inactivity_min_invitations))
+    if result.phase is not Phase.ONBOARDING:
+        candidates.append(_plus(state.below_regress_since, config.regress_days))  # no regression from the first
+    band = tier_for_ltv(result.ltv, config.high_band, config.low_band)
+    if (raise_tier(band) if state.at_risk else band) != result.tier:
+        # The dwell time matters only to a tier move it holds back.
+        candidates.append(_plus(state.tier_changed_at, config.min_dwell_days))
+    engagement = result.engagement
+    if result.phase is Phase.ESTABLISHMENT and engagement is not None and engagement >= config.establishment_engagement:
         candidates.append(
             history.drops_below(now, config.establishment_window_days, config.establishment_min_sessions)
         )
-    if result.phase is Phase.UTILIZATION:
-        # Active contacts are counted over the self-driving window: any session leaving it may change them.
+    above = state.above_self_driving_since
+    if (
+        result.phase is Phase.UTILIZATION
+        and engagement is not None
+        and above is not None
+        and age_days(above, now) >= config.self_driving_days
+    ):
+        # Active contacts are counted over the self-driving window, once its clock has run: any session
+        # leaving it may change them.
         candidates.append(history.next_expiry(now, config.self_driving_days))
     upcoming = [at for at in candidates if at is not None and at >= now]
     return (min(upcoming) - QUIET_MARGIN) if upcoming else datetime.max.replace(tzinfo=now.tzinfo)

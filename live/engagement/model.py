@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from live.engagement.config import EngagementConfig
+from live.engagement.frozen import quick_init
 from live.sessions.model import SessionKind
 
 SECONDS_PER_DAY = 86_400.0
@@ -56,6 +57,7 @@ class SessionMeasures:
     spoke_seconds: float = 0.0
 
 
+@quick_init
 @dataclass(frozen=True)
 class Component:
     """One line of a score's explanation: the measure (0..1, None when it did not apply), its
@@ -78,9 +80,10 @@ class PersonScore:
 
     def components_dict(self) -> dict[str, dict[str, float | None]]:
         """The JSON shape stored beside the score: name -> {value, weight, points}."""
-        return {name: component.as_dict() for name, component in self.components.items()}
+        return {name: {"value": c.value, "weight": c.weight, "points": c.points} for name, c in self.components.items()}
 
 
+@quick_init
 @dataclass(frozen=True)
 class ScoredSession:
     """One invited contact's score for one session: the input of the account roll-up."""
@@ -112,6 +115,14 @@ def attended(present_seconds: float, session_length_seconds: float, config: Enga
     return present_seconds > 0 and present_seconds >= config.attended_share * session_length_seconds
 
 
+_KINDS: dict[str, SessionKind] = {kind.value: kind for kind in SessionKind}
+
+
+def _session_kind(kind: SessionKind | str) -> SessionKind:
+    """`SessionKind(kind)` (an unknown kind still raises ValueError) without the enum call per score."""
+    return _KINDS.get(kind) or SessionKind(kind)
+
+
 def component_values(
     measures: Measures, kind: SessionKind | str, session_length_seconds: float, config: EngagementConfig
 ) -> dict[str, tuple[float | None, float]]:
@@ -129,7 +140,7 @@ def component_values(
         "attendance": (attendance, config.weight_attendance),
         "attention": (ratio(measures.focused_seconds, present), config.weight_attention),
     }
-    if SessionKind(kind) is SessionKind.ONE_ON_ONE:
+    if _session_kind(kind) is SessionKind.ONE_ON_ONE:
         # Nobody polls a conversation of three people; having the camera on is the engagement there.
         values["camera"] = (ratio(measures.camera_seconds, present), config.weight_polls)
     else:
@@ -155,13 +166,22 @@ def score_person(
     if measures.present_seconds <= 0:
         # An invited no-show scores 0 and counts, whatever else the log says about them.
         values = {name: (0.0, weight) for name, (_, weight) in values.items()}
-    total_weight = sum(max(0.0, weight) for value, weight in values.values() if value is not None)
+    # Plain loops, summing in the same order as `sum()` would (a score is computed ~25,000 times a year).
+    total_weight: float = 0
+    for value, weight in values.values():
+        if value is not None:
+            total_weight += weight if weight > 0.0 else 0.0
     components: dict[str, Component] = {}
+    total_points: float = 0
     for name, (value, weight) in values.items():
-        share = 100.0 * max(0.0, weight) / total_weight if value is not None and total_weight > 0 else 0.0
-        points = share * value if value is not None else 0.0
+        if value is not None:
+            share = 100.0 * (weight if weight > 0.0 else 0.0) / total_weight if total_weight > 0 else 0.0
+            points = share * value
+        else:
+            share = points = 0.0
+        total_points += points
         components[name] = Component(value=value, weight=share, points=points)
-    score = min(100.0, max(0.0, sum(c.points for c in components.values())))
+    score = min(100.0, max(0.0, total_points))
     return PersonScore(
         score=score,
         components=components,
@@ -240,42 +260,74 @@ class ScoreHistory:
                 latest = s
             last.append(latest)
         self._last_attended = last
+        # Attended welcome seminars in score order: onboarding asks for the first one after a date.
+        self._welcomes = [s for s in self.scores if s.attended and s.kind == SessionKind.WELCOME_SEMINAR]
+        self._welcome_ends = [s.ended_at for s in self._welcomes]
+        # An evaluation asks several questions at one `now` and for a few fixed window lengths: the
+        # bisections at the last `now` and the windows as timedeltas are kept (a replay makes ~30,000).
+        self._spans: dict[float, timedelta] = {}
+        self._now: datetime | None = None
+        self._count = self._ended = 0
+
+    def span(self, days: float) -> timedelta:
+        """`timedelta(days=days)`, made once per length."""
+        span = self._spans.get(days)
+        if span is None:
+            span = self._spans[days] = timedelta(days=days)
+        return span
+
+    def _at(self, now: datetime) -> tuple[int, int]:
+        """(scores ended by `now`, sessions ended by `now`), remembered for the last `now` asked."""
+        if now is not self._now:
+            self._now = now
+            self._count = bisect.bisect_right(self.ends, now)
+            self._ended = bisect.bisect_right(self.session_ends, now)
+        return self._count, self._ended
+
+    def first_welcome_attended(self, after: datetime | None, now: datetime) -> ScoredSession | None:
+        """The first attended welcome seminar (in score order) that ended after `after` and by `now`."""
+        i = 0 if after is None else bisect.bisect_right(self._welcome_ends, after)
+        if i < len(self._welcomes) and self._welcome_ends[i] <= now:
+            return self._welcomes[i]
+        return None
 
     def drops_below(self, now: datetime, days: float, threshold: int) -> datetime | None:
         """When the number of sessions in the `days` before the clock (counted as `sessions_within`)
         first falls below `threshold` with no new session; None if it is already below or never does."""
-        lo = bisect.bisect_left(self.session_ends, now - timedelta(days=days))
-        hi = bisect.bisect_right(self.session_ends, now)
+        span = self.span(days)
+        lo = bisect.bisect_left(self.session_ends, now - span)
+        hi = self._at(now)[1]
         count = hi - lo
         if threshold <= 0 or count < threshold:
             return None
         # Once this one leaves the window only threshold - 1 are left in it.
-        return self.session_ends[lo + count - threshold] + timedelta(days=days)
+        return self.session_ends[lo + count - threshold] + span
 
     def next_expiry(self, now: datetime, days: float) -> datetime | None:
         """The first instant at or after `now` at which a session that had ended by `now` leaves the
         `days` window. A window includes its last instant, so a session expiring exactly at `now`
         still leaves a moment later: it is returned, and the caller skips nothing."""
-        hi = bisect.bisect_right(self.session_ends, now)
-        lo = bisect.bisect_left(self.session_ends, now - timedelta(days=days))
-        return self.session_ends[lo] + timedelta(days=days) if lo < hi else None
+        span = self.span(days)
+        hi = self._at(now)[1]
+        lo = bisect.bisect_left(self.session_ends, now - span)
+        return self.session_ends[lo] + span if lo < hi else None
 
     def count(self, now: datetime) -> int:
         """How many scores had ended by `now`."""
-        return bisect.bisect_right(self.ends, now)
+        return self._at(now)[0]
 
     def past(self, now: datetime) -> tuple[ScoredSession, ...]:
         return self.scores[: self.count(now)]
 
     def within(self, now: datetime, days: float) -> tuple[ScoredSession, ...]:
         """Scores of sessions that ended in the `days` before `now` (inclusive), oldest first."""
-        lo = bisect.bisect_left(self.ends, now - timedelta(days=days))
-        return self.scores[lo : self.count(now)]
+        lo = bisect.bisect_left(self.ends, now - self.span(days))
+        return self.scores[lo : self._at(now)[0]]
 
     def sessions_within(self, now: datetime, days: float) -> int:
         """How many distinct sessions ended in the `days` before `now` (inclusive)."""
-        lo = bisect.bisect_left(self.session_ends, now - timedelta(days=days))
-        return max(0, bisect.bisect_right(self.session_ends, now) - lo)
+        lo = bisect.bisect_left(self.session_ends, now - self.span(days))
+        return max(0, self._at(now)[1] - lo)
 
     def last_attended(self, now: datetime) -> ScoredSession | None:
         k = self.count(now)

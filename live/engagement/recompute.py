@@ -14,19 +14,20 @@ from __future__ import annotations
 import logging
 import sys
 import time as clock
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, insert, select
+from sqlalchemy import Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from live.accounts.model import Health, Phase, Source, lifetime_value, tier_for_ltv
+from live.accounts.model import Health, Phase, Source, Tier, lifetime_value, tier_for_ltv
 from live.db.tables import Account, AccountHistory, Contact, Invitation, LiveSession, SessionScore
 from live.engagement import store
 from live.engagement.config import EngagementConfig
-from live.engagement.engine import AccountSnapshot, EngineState, Evaluation, evaluate, quiet_until
+from live.engagement.engine import AccountSnapshot, Change, EngineState, Evaluation, evaluate, quiet_until
 from live.engagement.model import ScoredSession, ScoreHistory
 from live.engagement.report import attendance_report
 from live.sessions.model import SessionStatus
@@ -51,12 +52,7 @@ def daily_ticks(after: datetime, until: datetime) -> list[datetime]:
     first = datetime.combine(after.astimezone(UTC).date(), TICK_TIME)
     if first <= after:
         first += DAY
-    ticks = []
-    at = first
-    while at <= until:
-        ticks.append(at)
-        at += DAY
-    return ticks
+    return [first + DAY * n for n in range((until - first) // DAY + 1)] if first <= until else []
 
 
 def catch_up_times(account: AccountSnapshot, created_at: datetime, until: datetime) -> list[datetime]:
@@ -68,9 +64,16 @@ def catch_up_times(account: AccountSnapshot, created_at: datetime, until: dateti
 def account_timeline(created_at: datetime, session_ends: Sequence[datetime], until: datetime) -> list[datetime]:
     """Every evaluation of an account from its creation to `until`, in the order the incremental path makes
     them: at one instant a tick comes before a session end, and each session end evaluates once."""
-    events = [(at, 0) for at in daily_ticks(created_at, until)]
-    events += [(at, 1) for at in session_ends if at <= until]
-    return [at for at, _ in sorted(events)]
+    ticks = daily_ticks(created_at, until)
+    timeline: list[datetime] = []
+    i = 0
+    for end in sorted(at for at in session_ends if at <= until):  # merged into the ticks, already in order
+        while i < len(ticks) and ticks[i] <= end:
+            timeline.append(ticks[i])
+            i += 1
+        timeline.append(end)
+    timeline += ticks[i:]
+    return timeline
 
 
 def carry(account: AccountSnapshot, result: Evaluation) -> AccountSnapshot:
@@ -151,6 +154,90 @@ def evaluate_through(
     return results
 
 
+# Core tables for the bulk writes (typed: the declarative `__table__` is only a FromClause to mypy).
+_ACCOUNTS = cast(Table, Account.__table__)
+_HISTORY = cast(Table, AccountHistory.__table__)
+_SCORES = cast(Table, SessionScore.__table__)
+# What the recompute reads of an account (a row of these columns is what `row: Any` below stands for): plain rows, not ORM objects (a thousand accounts, a few columns).
+_ACCOUNT_COLUMNS = (
+    Account.id, Account.mrr, Account.signed_at, Account.created_at, Account.tier, Account.tier_source,
+    Account.tier_override_expires_at, Account.phase, Account.phase_source, Account.phase_override_expires_at,
+)
+
+
+def _reset(row: Any, config: EngagementConfig) -> AccountSnapshot:
+    """The snapshot of the account as `reset_account` leaves it (what the replay starts from)."""
+    ltv = lifetime_value(row.mrr, config.gross_margin, config.monthly_churn)
+    tier_source, phase_source = Source(row.tier_source), Source(row.phase_source)
+    return AccountSnapshot(
+        id=row.id,
+        mrr=row.mrr,
+        signed_at=row.signed_at,
+        tier=Tier(row.tier) if tier_source is Source.MANUAL else tier_for_ltv(ltv, config.high_band, config.low_band),
+        phase=Phase(row.phase) if phase_source is Source.MANUAL else Phase.ONBOARDING,
+        health=Health.NEUTRAL,
+        tier_source=tier_source,
+        tier_override_expires_at=row.tier_override_expires_at,
+        phase_source=phase_source,
+        phase_override_expires_at=row.phase_override_expires_at,
+        engine_state={},
+    )
+
+
+def _final_values(
+    row: Any, fresh: AccountSnapshot, final: AccountSnapshot, last: Evaluation | None, config: EngagementConfig
+) -> dict[str, Any]:
+    """The account's columns after the replay: what `store.apply_evaluation` would have left after the
+    last evaluation (with the carried engine state), or the reset values if nothing was evaluated."""
+    values: dict[str, Any] = {"b_id": row.id}
+    if last is None:
+        values.update(
+            tier=fresh.tier.value, phase=fresh.phase.value, health=Health.NEUTRAL.value, engagement=None,
+            ltv=lifetime_value(row.mrr, config.gross_margin, config.monthly_churn),
+            engine_state={},
+        )
+        return values
+    for name in ("tier", "phase"):
+        source: Source = getattr(last, f"{name}_source")
+        if getattr(row, f"{name}_source") == Source.MANUAL and source is Source.ENGINE:
+            # The override expired and the engine took over: nothing is pinned any more.
+            values[f"{name}_override_reason"] = None
+            values[f"{name}_override_expires_at"] = None
+        values[f"{name}_source"] = source.value
+    values.update(
+        tier=last.tier.value, phase=last.phase.value, health=last.health.value, engagement=last.engagement,
+        ltv=last.ltv, engine_state=EngineState.from_json(final.engine_state).to_json(),
+    )
+    return values
+
+
+def _history_row(account_id: str, change: Change, at: datetime) -> dict[str, Any]:
+    """One engine history row, as `accounts.store.record_change` would add it."""
+    return {
+        "account_id": account_id, "field": change.field, "old": change.old, "new": change.new,
+        "source": ENGINE_SOURCE, "rule": change.rule, "reason": change.reason, "numbers": dict(change.numbers),
+        "evidence": list(change.evidence), "config_version": change.config_version, "actor": None, "at": at,
+    }
+
+
+async def _write_accounts(db: AsyncSession, updates: list[dict[str, Any]], history: list[dict[str, Any]]) -> None:
+    """Every account's new columns and every engine history row, in a few executemany statements (Core,
+    not the unit of work: the ORM's per-object bookkeeping was most of the cost). Accounts the caller's
+    session already holds are refreshed so that they do not show the values from before."""
+    accounts = _ACCOUNTS
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for values in updates:
+        by_columns.setdefault(tuple(values), []).append(values)
+    for group in by_columns.values():
+        # `updated_at` is set by the column's onupdate, as the ORM would.
+        await db.execute(update(accounts).where(accounts.c.id == bindparam("b_id")), group)
+    for start in range(0, len(history), 5000):
+        await db.execute(insert(_HISTORY), history[start : start + 5000])
+    held = [obj for obj in db.identity_map.values() if isinstance(obj, Account)]
+    for obj in held:
+        await db.refresh(obj)
+
+
 def reset_account(account: Account, config: EngagementConfig) -> None:
     """Back to what `create_account` made: the LTV band, onboarding, no engine memory. Manual overrides
     that still hold are kept (they are decisions, not derived state)."""
@@ -200,8 +287,9 @@ async def recompute(
             Contact.account_id == account_id
         )
         session_query = session_query.where(LiveSession.id.in_(theirs))
+    scored: list[dict[str, Any]] = []
     if account_id is None:
-        await _score_everything(db, config, now, stats, progress)
+        scored = await _score_everything(db, config, now, stats, progress)
     else:
         sessions = (await db.execute(session_query)).scalars().all()
         sessions = sorted(sessions, key=lambda s: (s.ended_at or s.starts_at, s.id))
@@ -219,10 +307,10 @@ async def recompute(
                 tick(1)
         await db.flush()
 
-    account_query = select(Account).order_by(Account.created_at, Account.id)
+    account_query = select(*_ACCOUNT_COLUMNS).order_by(Account.created_at, Account.id)
     if account_id is not None:
         account_query = account_query.where(Account.id == account_id)
-    accounts = (await db.execute(account_query)).scalars().all()
+    accounts = (await db.execute(account_query)).all()
     tick = progress("accounts", len(accounts)) if progress else None
     engine_rows = and_(
         AccountHistory.source == ENGINE_SOURCE, AccountHistory.actor.is_(None), AccountHistory.old.is_not(None)
@@ -231,24 +319,29 @@ async def recompute(
     if account_id is not None:
         history_query = history_query.where(AccountHistory.account_id == account_id)
     await db.execute(history_query)
-    all_scores = await store.scores_of(db, [a.id for a in accounts]) if account_id else await all_account_scores(db)
-    for account in accounts:
-        scores = all_scores.get(account.id, [])
-        reset_account(account, config)
-        times = account_timeline(account.created_at, [s.ended_at for s in _per_session(scores)], now)
+    ids = [row.id for row in accounts]
+    if account_id is None:
+        # Every score was just computed and written: take them from memory rather than read them back.
+        all_scores = await store.with_replays(db, _scored(scored), ids)
+    else:
+        all_scores = await store.scores_of(db, ids)
+    history: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for row in accounts:
+        scores = all_scores.get(row.id, [])
+        fresh = _reset(row, config)
+        times = account_timeline(row.created_at, [s.ended_at for s in _per_session(scores)], now)
         # The engine replays in memory; only the changes and the final state are written.
-        final, results = replay(store.snapshot(account), scores, times, config)
-        for n, (at, result) in enumerate(results):
-            if result.changes or n == len(results) - 1:
-                store.apply_evaluation(db, account, result, at)
-        if results:
-            account.engine_state = EngineState.from_json(final.engine_state).to_json()
+        final, results = replay(fresh, scores, times, config)
+        for at, result in results:
+            history.extend(_history_row(row.id, change, at) for change in result.changes)
+        updates.append(_final_values(row, fresh, final, results[-1][1] if results else None, config))
         stats.accounts += 1
         stats.evaluations += len(times)
         stats.changes += sum(len(r.changes) for _, r in results)
         if tick:
             tick(1)
-    await db.flush()
+    await _write_accounts(db, updates, history)
     stats.seconds = clock.perf_counter() - started
     return stats
 
@@ -256,8 +349,9 @@ async def recompute(
 async def _score_everything(
     db: AsyncSession, config: EngagementConfig, now: datetime, stats: RecomputeStats,
     progress: Callable[[str, int], Progress] | None,
-) -> None:
-    """Every ended session rescored from the log: read in a few queries, written in bulk."""
+) -> list[dict[str, Any]]:
+    """Every ended session rescored from the log: read in a few queries, written in bulk. Returns the rows
+    written, in the order written."""
     from live.engagement.whatif import load_world, score_world
 
     world = await load_world(db)
@@ -278,8 +372,20 @@ async def _score_everything(
         if tick:
             tick(1)
     for start in range(0, len(rows), 5000):
-        await db.execute(insert(SessionScore), rows[start : start + 5000])
+        await db.execute(insert(_SCORES), rows[start : start + 5000])
     stats.scores += len(rows)
+    return rows
+
+
+def _scored(rows: Sequence[dict[str, Any]]) -> dict[str, list[ScoredSession]]:
+    """The written score rows as `store.scores_of` reads them back: per account, by end (the sort is stable,
+    so rows ending together keep the order they were written in, which is their id order)."""
+    out: dict[str, list[ScoredSession]] = defaultdict(list)
+    for r in sorted(rows, key=lambda r: r["ended_at"]):
+        out[r["account_id"]].append(
+            ScoredSession(r["session_id"], r["contact_id"], r["kind"], r["ended_at"], r["score"], r["attended"])
+        )
+    return out
 
 
 def _per_session(scores: Sequence[ScoredSession]) -> list[ScoredSession]:

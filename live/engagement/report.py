@@ -22,7 +22,9 @@ from live.engagement.engine import (
     evaluate,
     gather_facts,
 )
+from live.engagement.frozen import quick_init
 from live.engagement.model import (
+    PersonScore,
     ScoredSession,
     ScoreHistory,
     SessionMeasures,
@@ -34,6 +36,7 @@ from live.engagement.model import (
     within,
 )
 from live.events.model import LogEvent
+from live.isotime import iso
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class Person:
     account_id: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True)
 class AttendanceRow:
     participant_id: str | None
@@ -100,9 +104,9 @@ class AttendanceRow:
             "email": self.email,
             "role": self.role,
             "invited": self.invited,
-            "joined_at": _iso(self.joined_at),
-            "left_at": _iso(self.left_at),
-            "intervals": [{"joined_at": _iso(a), "left_at": _iso(b)} for a, b in self.intervals],
+            "joined_at": iso(self.joined_at),
+            "left_at": iso(self.left_at),
+            "intervals": [{"joined_at": iso(a), "left_at": iso(b)} for a, b in self.intervals],
             "present_seconds": round(self.present_seconds, 3),
             "focused_seconds": round(self.focused_seconds, 3),
             "camera_seconds": round(self.camera_seconds, 3),
@@ -139,10 +143,6 @@ class AttendanceReport:
             for row in self.rows
             if row.contact_id is not None and row.score is not None
         ]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 TOO_SHORT = "too short to score"
@@ -237,9 +237,12 @@ def report_from_attendance(
         if person.contact_id is not None:
             seen.add(person.contact_id)
         rows.append(_present_row(session, person, window, invited, known, config, verdict))
+    # Every no-show of a session scores the same: scored once, not once per invitee.
+    counts = verdict.scored and verdict.on_schedule
+    no_show = score_person(SessionMeasures(), session.kind, window.length_seconds, config) if counts else None
     for contact_id, who in invited.items():
         if contact_id not in seen:
-            rows.append(_no_show_row(session, contact_id, who, window, config, verdict))
+            rows.append(_no_show_row(session, contact_id, who, no_show, verdict))
     rows.sort(key=lambda r: (r.contact_id is not None, r.name.casefold(), r.participant_id or "", r.contact_id or ""))
     end = session.ended_at or (window.end if ended else now)
     return AttendanceReport(session, window, end, tuple(rows), config.version, verdict)
@@ -306,15 +309,12 @@ def _no_show_row(
     session: SessionInfo,
     contact_id: str,
     who: Person,
-    window: SessionWindow,
-    config: EngagementConfig,
+    result: PersonScore | None,
     verdict: Verdict,
 ) -> AttendanceRow:
-    """An invitee who never came: a no-show scoring 0 if the session ran at its time and long enough;
-    otherwise listed, unscored, with the reason."""
-    counts = verdict.scored and verdict.on_schedule
-    result = score_person(SessionMeasures(), session.kind, window.length_seconds, config) if counts else None
-    note = None if counts else (TOO_SHORT if not verdict.scored else OFF_SCHEDULE)
+    """An invitee who never came: a no-show scoring 0 (`result`, the same for every no-show) if the session
+    ran at its time and long enough; otherwise listed, unscored, with the reason."""
+    note = None if result is not None else (TOO_SHORT if not verdict.scored else OFF_SCHEDULE)
     return AttendanceRow(
         participant_id=f"c_{contact_id}",
         contact_id=contact_id,
@@ -484,7 +484,7 @@ def explain(
         "tier": {
             "value": account.tier.value,
             "source": account.tier_source.value,
-            "override_expires_at": _iso(account.tier_override_expires_at),
+            "override_expires_at": iso(account.tier_override_expires_at),
             "ltv": {
                 "mrr": account.mrr,
                 "gross_margin": config.gross_margin,
@@ -525,7 +525,7 @@ def explain(
         "phase": {
             "value": account.phase.value,
             "source": account.phase_source.value,
-            "override_expires_at": _iso(account.phase_override_expires_at),
+            "override_expires_at": iso(account.phase_override_expires_at),
             "next": _next_phase(account.phase),
             "rule": _phase_rule(account.phase, config),
             "inputs": {
@@ -544,13 +544,13 @@ def explain(
                 "regress_days": config.regress_days,
             },
             "clocks": {
-                "phase_changed_at": _iso(state.phase_changed_at),
-                "tier_changed_at": _iso(state.tier_changed_at),
-                "below_regress_since": _iso(state.below_regress_since),
+                "phase_changed_at": iso(state.phase_changed_at),
+                "tier_changed_at": iso(state.tier_changed_at),
+                "below_regress_since": iso(state.below_regress_since),
                 "days_below_regress": _days(state.below_regress_since, now),
-                "above_self_driving_since": _iso(state.above_self_driving_since),
+                "above_self_driving_since": iso(state.above_self_driving_since),
                 "days_above_self_driving": _days(state.above_self_driving_since, now),
-                "last_evaluated_at": _iso(state.last_evaluated_at),
+                "last_evaluated_at": iso(state.last_evaluated_at),
                 "min_dwell_days": config.min_dwell_days,
             },
         },

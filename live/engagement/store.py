@@ -147,11 +147,24 @@ async def scores_of(db: AsyncSession, account_ids: Iterable[str]) -> dict[str, l
     out: dict[str, list[ScoredSession]] = defaultdict(list)
     if not ids:
         return out
+    # Columns, not ORM objects: a recompute reads every score, and needs neither the components nor tracking.
     rows = await db.execute(
-        select(SessionScore).where(SessionScore.account_id.in_(ids)).order_by(SessionScore.ended_at, SessionScore.id)
+        select(
+            SessionScore.account_id, SessionScore.session_id, SessionScore.contact_id, SessionScore.kind,
+            SessionScore.ended_at, SessionScore.score, SessionScore.attended,
+        )
+        .where(SessionScore.account_id.in_(ids))
+        .order_by(SessionScore.ended_at, SessionScore.id)
     )
-    for s in rows.scalars():
-        out[s.account_id].append(ScoredSession(s.session_id, s.contact_id, s.kind, s.ended_at, s.score, s.attended))
+    for account_id, session_id, contact_id, kind, ended_at, score, attended in rows.tuples():
+        out[account_id].append(ScoredSession(session_id, contact_id, kind, ended_at, score, attended))
+    return await with_replays(db, out, ids)
+
+
+async def with_replays(
+    db: AsyncSession, out: dict[str, list[ScoredSession]], ids: Sequence[str]
+) -> dict[str, list[ScoredSession]]:
+    """`out` (stored scores per account, by end) with the accounts' replay views added, still by end."""
     # Replays watched by people who did not come count too, as kind `on_demand` (weighted by the config).
     for account_id, replays in (await on_demand_scores(db, ids)).items():
         out[account_id].extend(replays)

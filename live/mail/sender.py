@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -37,11 +38,32 @@ BATCH = 200
 # A claimed message is invisible to other processes for this long; a crash mid-batch retries after it.
 LEASE = timedelta(minutes=2)
 SMTP_TIMEOUT = 30.0
+# Connections one sweep opens at most, one per PER_CONNECTION messages (a handful of mails use one).
+SMTP_CONNECTIONS = 4
+PER_CONNECTION = 25
+
+
+class Permanent(str):
+    """A reason the server gave as final (an SMTP 5xx reply: no such mailbox, message refused): trying the
+    same message again cannot succeed, so it is `failed` at once rather than retried for two hours."""
+
+
+def _permanent(exc: aiosmtplib.SMTPException) -> bool:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(r.code >= 500 for r in exc.recipients)
+    return isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code >= 500
+
+
+def _reason(exc: aiosmtplib.SMTPException) -> str:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return "recipient refused: " + "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+    return f"{type(exc).__name__}: {exc}"
 
 
 class Transport(Protocol):
     async def send(self, messages: Sequence[store.Claimed], at: datetime) -> list[str | None]:
-        """Sends each message; returns, in order, None for accepted or the reason it was not."""
+        """Sends each message; returns, in order, None for accepted or the reason it was not (a
+        `Permanent` one when retrying cannot help)."""
         ...
 
 
@@ -51,6 +73,15 @@ class SmtpTransport:
         self.envelope_from = envelope_from
 
     async def send(self, messages: Sequence[store.Claimed], at: datetime) -> list[str | None]:
+        """A large batch goes over a few connections at once: each message waits on three or four round trips
+        to the server, and one connection spends most of its time waiting (bench/mail.py measures it)."""
+        connections = max(1, min(SMTP_CONNECTIONS, math.ceil(len(messages) / PER_CONNECTION)))
+        size = math.ceil(len(messages) / connections)
+        slices = [messages[start : start + size] for start in range(0, len(messages), size)]
+        outcomes = await asyncio.gather(*(self._send_one_connection(part, at) for part in slices))
+        return [outcome for part in outcomes for outcome in part]
+
+    async def _send_one_connection(self, messages: Sequence[store.Claimed], at: datetime) -> list[str | None]:
         results: list[str | None] = []
         t = self.target
         smtp = aiosmtplib.SMTP(
@@ -71,7 +102,8 @@ class SmtpTransport:
                     results += [f"{type(exc).__name__}: {exc}"] * (len(messages) - index)
                     break
                 except aiosmtplib.SMTPException as exc:
-                    results.append(f"{type(exc).__name__}: {exc}")
+                    reason = _reason(exc)
+                    results.append(Permanent(reason) if _permanent(exc) else reason)
                     if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code == 421:
                         # 421: the server is closing the connection; the rest wait for the next sweep.
                         results += [f"SMTP 421: {exc.message}"] * (len(messages) - index - 1)
@@ -148,7 +180,7 @@ async def send_due(app: web.Application, transport: Transport, limit: int = BATC
         for mail, error in failed:
             attempts = mail.attempts + 1
             values: dict[str, object] = {"attempts": attempts, "last_error": error, "claim": None}
-            if attempts >= MAX_ATTEMPTS:
+            if attempts >= MAX_ATTEMPTS or isinstance(error, Permanent):
                 values["status"] = MailStatus.FAILED.value
                 log.warning("mail %s to %s failed for good after %d attempts: %s", mail.id, mail.to_email,
                             attempts, error)

@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Table, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from live.db.tables import Contact, Mail, new_id
 from live.mail.model import INVITATION_KINDS, MailKind, MailStatus
@@ -46,13 +47,14 @@ async def queue(db: AsyncSession, drafts: Sequence[Draft], now: datetime | None 
         for d in drafts
     ]
     insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
-    count = 0
-    # Chunks keep each statement under SQLite's bound-parameter limit.
-    for start in range(0, len(rows), 500):
-        statement = insert(Mail).values(rows[start : start + 500]).on_conflict_do_nothing(index_elements=["key"])
-        result = await db.execute(statement)
-        count += max(getattr(result, "rowcount", 0), 0)
-    return count
+    # One statement executed for many rows: SQLAlchemy batches it into multi-row INSERTs ("insertmanyvalues")
+    # compiled once, where a `.values(rows)` statement per chunk coerced and compiled every value anew (it was
+    # most of queueing a rendered mail). RETURNING counts the rows that were new on any database.
+    statement = insert(MAILS).on_conflict_do_nothing(index_elements=["key"]).returning(MAILS.c.id)
+    return len((await db.execute(statement, rows)).all())
+
+
+MAILS = cast(Table, Mail.__table__)  # the Core table: no ORM bookkeeping per row
 
 
 async def existing_keys(db: AsyncSession, keys: Iterable[str]) -> set[str]:
@@ -120,6 +122,8 @@ async def invitation_states(db: AsyncSession, session_id: str) -> dict[str, Mail
     rows = (
         await db.execute(
             select(Mail)
+            # Not the messages themselves: 10,000 of them are 100 MB, and only the states are shown.
+            .options(defer(Mail.message, raiseload=True))
             .where(Mail.session_id == session_id, Mail.kind.in_([k.value for k in INVITATION_KINDS]))
             .order_by(Mail.created_at, Mail.id)
         )

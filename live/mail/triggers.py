@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,12 +31,12 @@ from live.domain_events import (
 )
 from live.engagement.report import AttendanceRow
 from live.mail import sender
-from live.mail.compose import Composer
+from live.mail.compose import Batch, Composer
 from live.mail.model import MailKind, due_reminder, offset_label, reminder_wanted
 from live.mail.store import Draft, existing_keys, queue
 from live.recordings import store as recordings
 from live.sessions import store as sessions
-from live.sessions.invitations import ics_invite, ics_uid, join_url, make_join_token
+from live.sessions.invitations import IcsTemplate, join_url, make_join_token
 from live.sessions.model import SessionKind, SessionStatus
 from live.settings import Settings
 from live.typedefs import DB, ENGAGEMENT, SETTINGS
@@ -72,47 +72,70 @@ def invitee_no_show(row: AttendanceRow) -> bool:
 
 @dataclass
 class Drafting:
-    """What every message of one session needs: settings, templates, the session and its host."""
+    """What every message of one session needs: settings, templates, the session and its host.
+
+    The parts every invitee shares (the rendered templates, per kind) are made once and kept here, so a
+    session's 10,000 invitations cost one render and 10,000 substitutions (`live.mail.compose.Batch`).
+    """
 
     settings: Settings
     composer: Composer
     session: LiveSession
     host: User | None
+    batches: dict[tuple[MailKind, str], Batch] = field(default_factory=dict)
+    calendars: dict[bool, IcsTemplate] = field(default_factory=dict)  # by "is a cancel"
 
-    def context(self, contact: Contact) -> dict[str, Any]:
+    def context(self) -> dict[str, Any]:
         s = self.session
-        token = make_join_token(self.settings.secret_key, s.id, contact.id)
         return {
             "title": s.title,
             "starts_at": s.starts_at,
             "duration_minutes": s.duration_minutes,
             "kind_label": KIND_LABELS.get(s.kind, s.kind),
             "host_name": (self.host.name or self.host.email) if self.host else "Your host",
-            "join_url": join_url(self.settings.public_url, token),
         }
 
-    def ics(self, contact: Contact, cancel: bool = False) -> bytes:
-        s = self.session
-        url = join_url(self.settings.public_url, make_join_token(self.settings.secret_key, s.id, contact.id))
-        host_email = self.host.email if self.host else self.settings.sender
-        return ics_invite(
-            uid=ics_uid(s.id, contact.id), title=s.title, starts_at=s.starts_at,
-            duration_minutes=s.duration_minutes, url=url, organizer_email=host_email,
-            organizer_name=(self.host.name if self.host else "") or host_email, attendee_email=contact.email,
-            attendee_name=contact.name, description=f"{s.title} ({KIND_LABELS.get(s.kind, s.kind)}).",
-            sequence=s.sequence, cancel=cancel, stamp=datetime.now(UTC),
-        )
+    def ics(self, contact: Contact, token: str, cancel: bool = False) -> bytes:
+        template = self.calendars.get(cancel)
+        if template is None:
+            s = self.session
+            host_email = self.host.email if self.host else self.settings.sender
+            template = self.calendars[cancel] = IcsTemplate(
+                session_id=s.id, title=s.title, starts_at=s.starts_at, duration_minutes=s.duration_minutes,
+                public_url=self.settings.public_url, organizer_email=host_email,
+                organizer_name=(self.host.name if self.host else "") or host_email,
+                description=f"{s.title} ({KIND_LABELS.get(s.kind, s.kind)}).", sequence=s.sequence, cancel=cancel,
+                stamp=datetime.now(UTC),
+            )
+        return template.render(contact_id=contact.id, token=token, attendee_email=contact.email,
+                               attendee_name=contact.name)
 
     def draft(self, key: str, kind: MailKind, contact: Contact, extra: dict[str, Any] | None = None,
-              calendar: str | None = None, not_after: datetime | None = None) -> Draft:
+              calendar: str | None = None, not_after: datetime | None = None, shared: bool = True,
+              token: str | None = None) -> Draft:
+        """`shared`: `extra` is the same for everyone of the session (else the message is rendered in full);
+        `token`: the invitation's stored join token, when the caller has it (else it is signed again)."""
         unsubscribe = None
         if kind.unsubscribable:
             unsubscribe = f"{self.settings.public_url}/unsubscribe/{unsubscribe_token(self.settings.secret_key, contact.id)}"
-        composed = self.composer.compose(
-            kind, to_email=contact.email, to_name=contact.name, context={**self.context(contact), **(extra or {})},
-            ics=self.ics(contact, cancel=calendar == "CANCEL") if calendar else None, ics_method=calendar or "REQUEST",
-            unsubscribe_url=unsubscribe,
-        )
+        token = token or make_join_token(self.settings.secret_key, self.session.id, contact.id)
+        url = join_url(self.settings.public_url, token)
+        ics = self.ics(contact, token, cancel=calendar == "CANCEL") if calendar else None
+        if shared:
+            batch_key = (kind, repr(sorted((extra or {}).items())))
+            batch = self.batches.get(batch_key)
+            if batch is None:
+                batch = self.batches[batch_key] = self.composer.batch(
+                    kind, {**self.context(), **(extra or {})}, unsubscribe=unsubscribe is not None
+                )
+            composed = batch.compose(to_email=contact.email, to_name=contact.name, join_url=url, ics=ics,
+                                     ics_method=calendar or "REQUEST", unsubscribe_url=unsubscribe)
+        else:
+            composed = self.composer.compose(
+                kind, to_email=contact.email, to_name=contact.name,
+                context={**self.context(), "join_url": url, **(extra or {})}, ics=ics,
+                ics_method=calendar or "REQUEST", unsubscribe_url=unsubscribe,
+            )
         return Draft(key=key, kind=kind, to_email=contact.email, to_name=contact.name, subject=composed.subject,
                      message=composed.message, session_id=self.session.id, contact_id=contact.id,
                      not_after=not_after)
@@ -205,20 +228,20 @@ async def queue_invitations(app: web.Application, events: Sequence[ContactInvite
                 continue
             draft = await drafting(app, db, session)
             contacts = await _invited_contacts(db, session_id, list(wanted))
-            keys = {c.id: invitation_key(session_id, c.id) for c in contacts}
+            keys = {c.id: invitation_key(session_id, c.id) for c, _ in contacts}
             known = await existing_keys(db, keys.values())
             # In chunks, each committed and handed to the sender at once: the first mails leave while the
             # rest render, no transaction holds SQLite's write lock for long, and the event loop serves
             # requests between chunks (rendering is CPU work).
             for start in range(0, len(contacts), RENDER_CHUNK):
                 drafts = []
-                for contact in contacts[start : start + RENDER_CHUNK]:
+                for contact, token in contacts[start : start + RENDER_CHUNK]:
                     key = keys[contact.id]
                     if key in known:
                         if not wanted[contact.id]:
                             continue
                         key = f"{key}:{new_id()}"  # an explicit resend is a message of its own
-                    drafts.append(draft.draft(key, kind, contact, calendar="REQUEST"))
+                    drafts.append(draft.draft(key, kind, contact, calendar="REQUEST", token=token))
                 total += await _queue_and_poke(app, db, drafts)
                 await asyncio.sleep(0)
         await db.commit()
@@ -227,16 +250,17 @@ async def queue_invitations(app: web.Application, events: Sequence[ContactInvite
     return total
 
 
-async def _invited_contacts(db: AsyncSession, session_id: str, contact_ids: list[str]) -> list[Contact]:
-    found: list[Contact] = []
+async def _invited_contacts(db: AsyncSession, session_id: str, contact_ids: list[str]) -> list[tuple[Contact, str]]:
+    """Each invited contact with their invitation's join token."""
+    found: list[tuple[Contact, str]] = []
     for start in range(0, len(contact_ids), 500):
         found += (
             await db.execute(
-                select(Contact)
+                select(Contact, Invitation.token)
                 .join(Invitation, Invitation.contact_id == Contact.id)
                 .where(Invitation.session_id == session_id, Contact.id.in_(contact_ids[start : start + 500]))
             )
-        ).scalars().all()
+        ).tuples().all()
     return found
 
 
@@ -253,8 +277,9 @@ async def on_session_rescheduled(app: web.Application, event: SessionRescheduled
             return
         draft = await drafting(app, db, session)
         drafts = [
-            draft.draft(f"update:{session.id}:{c.id}:{session.sequence}", MailKind.UPDATE, c, calendar="REQUEST")
-            for _, c in await sessions.invitations_of(db, session.id)
+            draft.draft(f"update:{session.id}:{c.id}:{session.sequence}", MailKind.UPDATE, c, calendar="REQUEST",
+                        token=i.token)
+            for i, c in await sessions.invitations_of(db, session.id)
         ]
         await _queue_and_poke(app, db, drafts)
 
@@ -267,8 +292,9 @@ async def on_session_cancelled(app: web.Application, event: SessionCancelled) ->
             return
         draft = await drafting(app, db, session)
         drafts = [
-            draft.draft(f"cancel:{session.id}:{c.id}:{session.sequence}", MailKind.CANCEL, c, calendar="CANCEL")
-            for _, c in await sessions.invitations_of(db, session.id)
+            draft.draft(f"cancel:{session.id}:{c.id}:{session.sequence}", MailKind.CANCEL, c, calendar="CANCEL",
+                        token=i.token)
+            for i, c in await sessions.invitations_of(db, session.id)
         ]
         await _queue_and_poke(app, db, drafts)
 
@@ -326,12 +352,13 @@ async def queue_due_reminders(app: web.Application, now: datetime | None = None)
             ]
             keys = {c.id: f"reminder:{session.id}:{c.id}:{label}" for _, c in pairs}
             known = await existing_keys(db, keys.values())
-            todo = [c for _, c in pairs if keys[c.id] not in known]
+            todo = [(i, c) for i, c in pairs if keys[c.id] not in known]
             if not todo:
                 continue
             draft = await drafting(app, db, session)
             extra = {"starts_in": starts_in_text(offset)}
-            drafts = [draft.draft(keys[c.id], MailKind.REMINDER, c, extra, not_after=session.starts_at) for c in todo]
+            drafts = [draft.draft(keys[c.id], MailKind.REMINDER, c, extra, not_after=session.starts_at, token=i.token)
+                      for i, c in todo]
             total += await _queue_and_poke(app, db, drafts)
     return total
 
@@ -401,7 +428,7 @@ async def queue_follow_ups(app: web.Application, session_id: str) -> int:
                 token = make_join_token(app[SETTINGS].secret_key, next_seminar.id, cid)
                 extra |= {"next_title": next_seminar.title, "next_starts_at": next_seminar.starts_at,
                           "next_join_url": join_url(app[SETTINGS].public_url, token)}
-            drafts.append(draft.draft(keys[cid], kinds[cid], contact, extra))
+            drafts.append(draft.draft(keys[cid], kinds[cid], contact, extra, shared=False))
         return await _queue_and_poke(app, db, drafts)
 
 

@@ -26,8 +26,9 @@ frame, synchronously, on the publisher's receive path:
   drains, then restarts at a keyframe: it can never hold up the others or grow without bound.
 
 Everything else of the sender (RTCP, PLI/FIR -> `request_keyframe`, stop) stays aiortc's. The
-private names used are checked when a sender is installed, so an aiortc upgrade that renames them
-fails loudly instead of silently sending nothing.
+private names it needs are reached through `live.media.aiortc_private`, which checks them on import
+and again when a sender is installed, so an aiortc upgrade that renames them fails loudly instead of
+silently sending nothing.
 """
 
 from __future__ import annotations
@@ -36,15 +37,17 @@ import asyncio
 import logging
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aioice.ice import StunProtocol
 from aiortc import RTCRtpSender
 from aiortc.clock import current_ntp_time
-from aiortc.rtcdtlstransport import RTCDtlsTransport, State
+from aiortc.rtcdtlstransport import RTCDtlsTransport
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, wrap_rtx
 from aiortc.utils import random16, random32
+
+from live.media import aiortc_private
 
 if TYPE_CHECKING:
     from live.media.forwarder import ForwardedTrack, SharedFrame
@@ -55,21 +58,6 @@ logger = logging.getLogger(__name__)
 # second of 640x480 video at 2 Mbit/s). On a healthy path this stays 0: the kernel takes every datagram.
 MAX_WRITE_BUFFER = 128 * 1024
 
-_SENDER = "_RTCRtpSender__"
-_SENDER_ATTRIBUTES = (
-    "rtp_started",
-    "rtp_exited",
-    "rtp_header_extensions_map",
-    "mid",
-    "track",
-    "ntp_timestamp",
-    "rtp_timestamp",
-    "octet_count",
-    "packet_count",
-    "rtx_payload_type",
-    "rtx_sequence_number",
-)
-_DTLS = "_RTCDtlsTransport__"
 _HEADER = struct.Struct("!BHI")  # byte 1 (marker + payload type), sequence number, timestamp
 
 
@@ -78,6 +66,7 @@ class DirectSender:
 
     def __init__(self, sender: RTCRtpSender, track: ForwardedTrack) -> None:
         self._sender = sender
+        self._internals = aiortc_private.SenderState(sender)
         self._track = track
         # Read again when the sender starts: BUNDLE may have given it another transport since.
         self._dtls: RTCDtlsTransport = sender.transport
@@ -98,23 +87,17 @@ class DirectSender:
     @classmethod
     def install(cls, sender: RTCRtpSender, track: ForwardedTrack) -> DirectSender:
         """Make `sender` send `track`'s frames directly; call before the connection starts."""
-        missing = [name for name in _SENDER_ATTRIBUTES if not hasattr(sender, _SENDER + name)]
-        if missing or not hasattr(sender, "_run_rtp") or not hasattr(sender, "_retransmit"):
-            raise RuntimeError(
-                f"aiortc's RTCRtpSender has no {', '.join(missing) or '_run_rtp/_retransmit'}: "
-                "DirectSender needs updating for this aiortc version"
-            )
         direct = cls(sender, track)
-        sender._run_rtp = direct.run  # type: ignore[method-assign]
-        sender._retransmit = direct.retransmit  # type: ignore[method-assign]
-        # A subscriber's PLI/FIR would only set a flag for an encoder we never run.
-        sender._send_keyframe = track.request_keyframe  # type: ignore[method-assign]
+        # A subscriber's PLI/FIR would only set a flag for an encoder we never run: it goes to the source.
+        aiortc_private.take_over_rtp(
+            sender, run_rtp=direct.run, retransmit=direct.retransmit, send_keyframe=track.request_keyframe
+        )
         return direct
 
     async def run(self, codec: RTCRtpCodecParameters) -> None:
         """Stands in for `RTCRtpSender._run_rtp`: from here on the forwarder sends for us."""
         sender = self._sender
-        getattr(sender, _SENDER + "rtp_started").set()
+        self._internals.rtp_started()
         self._dtls = sender.transport
         self._prepare(codec)
         self._ended = asyncio.get_running_loop().create_future()
@@ -126,8 +109,7 @@ class DirectSender:
         finally:
             self._track._detach(self)
             self._track.stop()
-            setattr(sender, _SENDER + "track", None)
-            getattr(sender, _SENDER + "rtp_exited").set()
+            self._internals.rtp_exited()
 
     def end(self) -> None:
         """The track ended: let `run` finish as `_run_rtp` would."""
@@ -136,9 +118,9 @@ class DirectSender:
 
     def _prepare(self, codec: RTCRtpCodecParameters) -> None:
         assert codec.payloadType is not None, "a negotiated codec has a payload type"
-        extensions = getattr(self._sender, _SENDER + "rtp_header_extensions_map")
-        packet = RtpPacket(payload_type=codec.payloadType, sequence_number=0, timestamp=0, ssrc=self._sender._ssrc)
-        packet.extensions.mid = getattr(self._sender, _SENDER + "mid")
+        extensions = self._internals.header_extensions
+        packet = RtpPacket(payload_type=codec.payloadType, sequence_number=0, timestamp=0, ssrc=self._internals.ssrc)
+        packet.extensions.mid = self._internals.mid
         packet.extensions.abs_send_time = 0
         zero = packet.serialize(extensions)
         packet.extensions.abs_send_time = 0xFFFFFF
@@ -151,9 +133,9 @@ class DirectSender:
     def send(self, frame: SharedFrame) -> bool:
         """Send one frame's RTP packets now; False if the subscriber could not take it (skipped)."""
         dtls = self._dtls
-        if dtls._state != State.CONNECTED:
+        if not aiortc_private.dtls_connected(dtls):
             return False
-        pair = dtls.transport._connection._nominated.get(1)
+        pair = aiortc_private.nominated_pair(dtls)
         if pair is None:
             return False
         protocol = pair.protocol
@@ -165,7 +147,7 @@ class DirectSender:
                 self.frames_skipped += 1
                 self._stalled = True
                 return False
-            sendto: Callable[[bytes, Any], None] = socket_transport.sendto
+            sendto: Callable[[bytes, tuple[str, int]], None] = socket_transport.sendto
         elif self._pending_sends is not None and not self._pending_sends.done():
             # A relayed pair still busy with the previous frame: skip rather than queue.
             self.frames_skipped += 1
@@ -183,7 +165,7 @@ class DirectSender:
         at = self._abs_send_time_at
         ntp_time = frame.ntp_time
         abs_send_time = ((ntp_time >> 14) & 0xFFFFFF).to_bytes(3, "big")
-        protect = dtls._tx_srtp.protect
+        protect = aiortc_private.srtp_protect(dtls)
         history = self._history
         sequence_number = self._sequence_number
         last = len(payloads) - 1
@@ -208,20 +190,14 @@ class DirectSender:
         else:
             self._pending_sends = asyncio.ensure_future(self._send_relayed(protocol, pair.remote_addr, datagrams))
 
-        sender = self._sender
-        setattr(sender, _SENDER + "ntp_timestamp", ntp_time)
-        setattr(sender, _SENDER + "rtp_timestamp", timestamp)
-        setattr(sender, _SENDER + "octet_count", getattr(sender, _SENDER + "octet_count") + octets)
-        setattr(sender, _SENDER + "packet_count", getattr(sender, _SENDER + "packet_count") + len(payloads))
-        sent = sum(map(len, datagrams))
-        setattr(dtls, _DTLS + "tx_bytes", getattr(dtls, _DTLS + "tx_bytes", 0) + sent)
-        setattr(dtls, _DTLS + "tx_packets", getattr(dtls, _DTLS + "tx_packets", 0) + len(datagrams))
+        self._internals.count_sent(ntp_time, timestamp, octets, len(payloads))
+        aiortc_private.count_dtls_sent(dtls, sum(map(len, datagrams)), len(datagrams))
         self.packets_sent += len(datagrams)
         self.frames_sent += 1
         return True
 
     @staticmethod
-    async def _send_relayed(protocol: Any, address: Any, datagrams: list[bytes]) -> None:
+    async def _send_relayed(protocol: StunProtocol, address: tuple[str, int], datagrams: list[bytes]) -> None:
         try:
             for datagram in datagrams:
                 await protocol.send_data(datagram, address)
@@ -233,28 +209,28 @@ class DirectSender:
         entry = self._history.get(sequence_number % RTP_HISTORY_SIZE)
         if entry is None or entry[0] != sequence_number:
             return
-        sender = self._sender
+        state = self._internals
         _, timestamp, marker, payload = entry
         packet = RtpPacket(
             payload_type=self._payload_type,
             marker=1 if marker else 0,
             sequence_number=sequence_number,
             timestamp=timestamp,
-            ssrc=sender._ssrc,
+            ssrc=state.ssrc,
             payload=payload,
         )
-        packet.extensions.mid = getattr(sender, _SENDER + "mid")
+        packet.extensions.mid = state.mid
         packet.extensions.abs_send_time = (current_ntp_time() >> 14) & 0x00FFFFFF
-        rtx_payload_type = getattr(sender, _SENDER + "rtx_payload_type")
+        rtx_payload_type = state.rtx_payload_type
         if rtx_payload_type is not None:
-            rtx_sequence_number = getattr(sender, _SENDER + "rtx_sequence_number")
             packet = wrap_rtx(
-                packet, payload_type=rtx_payload_type, sequence_number=rtx_sequence_number, ssrc=sender._rtx_ssrc
+                packet,
+                payload_type=rtx_payload_type,
+                sequence_number=state.next_rtx_sequence_number(),
+                ssrc=state.rtx_ssrc,
             )
-            setattr(sender, _SENDER + "rtx_sequence_number", (rtx_sequence_number + 1) & 0xFFFF)
-        extensions = getattr(sender, _SENDER + "rtp_header_extensions_map")
         try:
-            await self._dtls._send_rtp(packet.serialize(extensions))
+            await aiortc_private.send_rtp(self._dtls, packet.serialize(state.header_extensions))
         except ConnectionError:
             return
         self.retransmitted += 1

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from live.rooms.dispatch import Payload
+from live.rooms.server_events import ServerEvent, WireModel
 
 # A browser's offer with every candidate gathered is 3-10 kB per m-line pair; this leaves room for
 # several tracks and many candidates while refusing megabytes of junk (Socket.IO allows 256 kB).
@@ -32,24 +33,28 @@ class MediaPublishIn(MediaOfferIn):
 
 
 # --- server -> client -----------------------------------------------------------------------
-class Emitted(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AnswerOut(WireModel):
+    """The server's SDP answer."""
 
-
-class AnswerOut(Emitted):
     type: Literal["answer"]
     sdp: str
 
 
-class AnswerAck(Emitted):
-    """The ack of `media.publish` and `media.subscribe`."""
+class AnswerAck(WireModel):
+    """The ack of `media.publish` and, with the embedded engine, of `media.subscribe`."""
 
     ok: Literal[True]
     description: AnswerOut
 
 
-class MediaAvailable(Emitted):
+class MediaAvailable(ServerEvent):
+    """A publisher's tracks started, changed or ended, or the session went live: subscribers send a fresh
+    `media.subscribe`. To everyone in the session; with Janus also to just the viewers of an edge that
+    died (subscribing again places them on another edge)."""
+
+    event = "media.available"
+
     participant_id: str
 
 
-EMITTED: dict[str, type[Emitted]] = {"media.available": MediaAvailable}
+EMITTED: tuple[type[ServerEvent], ...] = (MediaAvailable,)

@@ -20,8 +20,9 @@ frame to us on the event loop and whose `get()` just parks the (now idle) decode
 receiver stops. This keeps all of aiortc's receive path (SRTP, RTX unwrapping, NACK, jitter buffer,
 REMB, RTCP reports) and replaces only the decoder; the alternative, our own depacketizer fed from a
 wrapped `_handle_rtp_packet`, would duplicate the jitter buffer for nothing. The price is one
-name-mangled attribute (`_RTCRtpReceiver__decoder_queue`), checked at install time so an aiortc
-upgrade that renames it fails loudly rather than silently decoding again.
+name-mangled attribute of the receiver (its decoder queue), replaced through
+`live.media.aiortc_private`, which checks it on import and at install time so an aiortc upgrade that
+renames it fails loudly rather than silently decoding again.
 
 Keyframes: a decoder can only start from a keyframe, and with packets passed through the sender's
 own keyframe handling (a PLI/FIR from the subscriber sets a "force keyframe" flag for its encoder)
@@ -46,7 +47,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import av
 from aiortc import RTCRtpReceiver
@@ -57,6 +58,9 @@ from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpsender import RTCEncodedFrame
+from av.stream import Stream
+
+from live.media import aiortc_private
 
 logger = logging.getLogger(__name__)
 
@@ -97,9 +101,6 @@ class EncodedFrameTap:
     for the stop and then ends the receiver's own (unused) remote track, as it would normally.
     """
 
-    _QUEUE_ATTRIBUTE = "_RTCRtpReceiver__decoder_queue"
-    _THREAD_ATTRIBUTE = "_RTCRtpReceiver__decoder_thread"
-
     def __init__(self, on_frame: FrameCallback, on_end: Callable[[], None]) -> None:
         self._on_frame = on_frame
         self._on_end = on_end
@@ -108,15 +109,8 @@ class EncodedFrameTap:
     @classmethod
     def install(cls, receiver: RTCRtpReceiver, on_frame: FrameCallback, on_end: Callable[[], None]) -> EncodedFrameTap:
         """Replace `receiver`'s decoder queue; must run before `receive()` (i.e. before ICE connects)."""
-        if not hasattr(receiver, cls._QUEUE_ATTRIBUTE) or not hasattr(receiver, cls._THREAD_ATTRIBUTE):
-            raise RuntimeError(
-                f"aiortc {type(receiver).__module__} has no {cls._QUEUE_ATTRIBUTE}: "
-                "EncodedFrameTap needs updating for this aiortc version"
-            )
-        if getattr(receiver, cls._THREAD_ATTRIBUTE) is not None:
-            raise RuntimeError("EncodedFrameTap must be installed before the receiver starts")
         tap = cls(on_frame, on_end)
-        setattr(receiver, cls._QUEUE_ATTRIBUTE, tap)
+        aiortc_private.replace_decoder_queue(receiver, tap)
         return tap
 
     @property
@@ -161,7 +155,7 @@ class SharedFrame:
 
     __slots__ = ("encoded", "keyframe", "ntp_time", "packet")
 
-    def __init__(self, packet: av.Packet, packer: Encoder, keyframe: bool) -> None:
+    def __init__(self, packet: av.Packet[Stream], packer: Encoder, keyframe: bool) -> None:
         self.packet = packet
         self.keyframe = keyframe
         # Read once per frame for every subscriber's abs-send-time extension and sender report.
@@ -185,7 +179,7 @@ class ForwardedTrack(MediaStreamTrack):
     def __init__(self, forwarder: TrackForwarder) -> None:
         super().__init__()
         self.kind = forwarder.kind
-        self._id = forwarder.track_id
+        aiortc_private.set_track_id(self, forwarder.track_id)
         self._forwarder = forwarder
         self._queue: deque[SharedFrame] = deque()
         self._limit = VIDEO_QUEUE_FRAMES if forwarder.kind == "video" else AUDIO_QUEUE_FRAMES
@@ -206,7 +200,7 @@ class ForwardedTrack(MediaStreamTrack):
         """The subscriber's sender while it sends directly (see `live.media.direct`)."""
         return self._output
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Stream]:
         return (await self._next()).packet
 
     async def _next(self) -> SharedFrame:
@@ -465,7 +459,7 @@ class TrackForwarder:
         self._last_request = time.monotonic()
         self.keyframe_requests_sent += 1
         logger.debug("%s: PLI to publisher ssrc %d", self._label, ssrc)
-        task = asyncio.ensure_future(receiver._send_rtcp_pli(ssrc))
+        task = asyncio.ensure_future(aiortc_private.send_pli(receiver, ssrc))
         self._pli_tasks.add(task)
         task.add_done_callback(self._pli_tasks.discard)
         # A PLI can be lost, and a still screen may send no keyframe for minutes: ask again every
@@ -476,7 +470,7 @@ class TrackForwarder:
 
 
 def _latest_source(receiver: RTCRtpReceiver) -> int | None:
-    sources: list[Any] = receiver.getSynchronizationSources()
+    sources = receiver.getSynchronizationSources()
     if not sources:
         return None
     return int(max(sources, key=lambda source: source.timestamp).source)

@@ -22,14 +22,15 @@ from typing import Any
 from aiohttp import web
 
 from live.domain_events import SessionEnded, SessionStarted, SpeakerStopped
-from live.media.events import MediaOfferIn, MediaPublishIn
+from live.media.events import MediaAvailable, MediaOfferIn, MediaPublishIn
 from live.media.model import check_can_publish, check_can_subscribe, receives_published_tracks
 from live.media.router import MediaRouter, TracksChanged, ice_configuration
 from live.rooms.dispatch import Ctx, EventRegistry, session_room
 from live.rooms.model import STAFF, Participant, RateKind
 from live.rooms.namespace import NAMESPACE
+from live.rooms.server_events import send
 from live.speakers.store import SPEAKER_STORE
-from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO
+from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO, SocketEmitter
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 class SessionMedia:
     """This process's `MediaRouter` per live session, and which sockets own whose peer connections."""
 
-    def __init__(self, sio: Any, ice_servers: list[dict[str, Any]]) -> None:
+    def __init__(self, sio: SocketEmitter, ice_servers: list[dict[str, Any]]) -> None:
         ice_configuration(ice_servers)  # a bad LIVE_ICE_SERVERS fails at start-up, not at the first offer
         self._sio = sio
         self._ice_servers = ice_servers
@@ -134,8 +135,8 @@ class SessionMedia:
             for listener in self.listeners:
                 listener(session_id)
             # Subscribers renegotiate: a new publisher's tracks join their offer, a gone one's leave it.
-            await self._sio.emit(
-                "media.available", {"participant_id": participant_id}, to=session_room(session_id), namespace=NAMESPACE
+            await send(
+                self._sio, MediaAvailable(participant_id=participant_id), to=session_room(session_id), namespace=NAMESPACE
             )
 
         return announce

@@ -48,9 +48,10 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.rtcrtpparameters import RTCRtpCodecCapability
-from aiortc.sdp import SessionDescription
+from aiortc.sdp import MediaDescription, SessionDescription
 
 from live.errors import InvalidInput
+from live.media import aiortc_private
 from live.media.direct import DirectSender
 from live.media.forwarder import ForwardedTrack, TrackForwarder
 
@@ -256,7 +257,9 @@ class MediaRouter:
                 sender = transceiver.sender
                 # The msid stream id names the publisher, so the browser knows whose track it is; a
                 # shared screen is a stream of its own, `<publisher>:screen`, shown large by pages.
-                sender._stream_id = forwarder.publisher_id + (SCREEN_STREAM_SUFFIX if forwarder.screen else "")
+                aiortc_private.set_stream_id(
+                    sender, forwarder.publisher_id + (SCREEN_STREAM_SUFFIX if forwarder.screen else "")
+                )
                 # Frames arrive already packed into RTP payloads, shared by every subscriber, and
                 # the forwarder sends them itself; a PLI/FIR goes to the shared source.
                 DirectSender.install(sender, track)
@@ -318,7 +321,7 @@ class MediaRouter:
         self,
         participant_id: str,
         label: str,
-        media: list[Any],
+        media: list[MediaDescription],
         transceivers: list[RTCRtpTransceiver],
         screen_mid: str | None = None,
     ) -> list[TrackForwarder]:

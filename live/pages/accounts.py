@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -43,7 +44,10 @@ COLUMNS = [
 ]
 
 
-def _choice(value: str | None, enum: type[Any]) -> Any:
+C = TypeVar("C", bound=Enum)
+
+
+def _choice(value: str | None, enum: type[C]) -> C | None:
     return enum(value) if value in enum._value2member_map_ else None
 
 

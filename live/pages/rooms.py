@@ -14,16 +14,19 @@ from live.db.tables import Contact, LiveSession, User
 from live.errors import NotFound
 from live.pages.base import render, routes, staff_or_login
 from live.polls import store as poll_store
+from live.rooms.model import RoomRole, role_for_staff
 from live.sessions import store as sessions
 from live.sessions.invitations import read_join_token
 from live.typedefs import DB, SETTINGS
 
 
-def room_config(request: web.Request, session: LiveSession, *, role: str, name: str, token: str | None) -> dict[str, Any]:
+def room_config(
+    request: web.Request, session: LiveSession, *, role: RoomRole, name: str, token: str | None
+) -> dict[str, Any]:
     """What the page script needs, embedded as JSON (Jinja's `tojson` escapes it for a <script>)."""
     return {
         "session": {"id": session.id, "kind": session.kind, "title": session.title, "status": session.status},
-        "role": role,
+        "role": role.value,
         "name": name,
         "token": token,
         "ice_servers": request.app[SETTINGS].ice_servers,
@@ -56,7 +59,7 @@ async def join(request: web.Request) -> web.Response:
         session=session,
         contact=contact,
         host=host,
-        config=room_config(request, session, role="attendee", name=contact.name, token=token),
+        config=room_config(request, session, role=RoomRole.ATTENDEE, name=contact.name, token=token),
     )
 
 
@@ -70,7 +73,7 @@ async def host_console(request: web.Request) -> web.Response:
             for s in await poll_store.polls_of_session(db, session.id)
             if s.poll.status == "draft"
         ]
-    role = "host" if staff.id == session.host_id else "co_host"
+    role = role_for_staff(staff.id, session.host_id)
     config = room_config(request, session, role=role, name=staff.name or staff.email, token=None)
     config["drafts"] = drafts
     return render(

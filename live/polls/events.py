@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from live.errors import InvalidInput
 from live.polls.model import MAX_OPTION, MAX_OPTIONS, MAX_QUESTION, MIN_OPTIONS, PollSpec, check_spec
 from live.rooms.dispatch import Payload
+from live.rooms.server_events import ServerEvent, WireModel
 
 # Poll ids are 32 hex characters; the bound refuses garbage before any lookup.
 PollId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -50,11 +51,7 @@ class PollCloseIn(Payload):
 
 
 # --- server -> client -----------------------------------------------------------------------
-class Emitted(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PollOpenedOut(Emitted):
+class PollShape(WireModel):
     id: str
     question: str
     options: list[str]
@@ -62,24 +59,39 @@ class PollOpenedOut(Emitted):
     anonymous: bool
 
 
-class PollResultsOut(Emitted):
+class PollOpenedOut(PollShape, ServerEvent):
+    """A host or co-host opened a poll; to everyone in the session."""
+
+    event = "poll.opened"
+
+
+class PollResults(WireModel):
     poll_id: str
-    counts: list[int]
+    counts: list[int] = Field(description="votes per option, in the options' order")
     voters: int
 
 
-class PollStateOut(PollOpenedOut):
+class PollResultsOut(PollResults, ServerEvent):
+    """Live results, throttled: to the hosts and co-hosts always, to an attendee once they have voted (every
+    tab of theirs); never after the poll closed."""
+
+    event = "poll.results"
+
+
+class PollClosedOut(PollResults, ServerEvent):
+    """The poll closed (by a host, or because the session ended), with its final results; to everyone."""
+
+    event = "poll.closed"
+
+
+class PollStateOut(PollShape):
     """`room.state.poll`: the open poll, whether you voted (and what, unless anonymous), results if you may see them."""
 
-    status: str
+    status: Literal["open"]
     voted: bool
-    choices: list[int] | None
-    counts: list[int] | None
+    choices: list[int] | None = Field(description="your vote; null if you have not voted or the poll is anonymous")
+    counts: list[int] | None = Field(description="null unless you may see live results (staff, or you voted)")
     voters: int | None
 
 
-EMITTED: dict[str, type[Emitted]] = {
-    "poll.opened": PollOpenedOut,
-    "poll.results": PollResultsOut,
-    "poll.closed": PollResultsOut,
-}
+EMITTED: tuple[type[ServerEvent], ...] = (PollOpenedOut, PollResultsOut, PollClosedOut)

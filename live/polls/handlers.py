@@ -30,13 +30,14 @@ from live.domain_events import SessionEnded
 from live.events.model import EventType, LogEvent
 from live.polls import store
 from live.polls.board import MemoryPollBoard, PollBoard, RedisPollBoard
-from live.polls.events import PollCloseIn, PollOpenIn, PollVoteIn
+from live.polls.events import PollClosedOut, PollCloseIn, PollOpenedOut, PollOpenIn, PollResultsOut, PollVoteIn
 from live.polls.model import PollStatus, Results, check_choices, sees_live_results, vote_delta
 from live.polls.writer import POLL_WRITER, poll_writer_ctx
 from live.rooms.dispatch import Ctx, EventRegistry, now, session_room, staff_room
 from live.rooms.model import ATTENDEES, STAFF, RateKind
 from live.rooms.namespace import NAMESPACE
 from live.rooms.presence import PresenceKeys
+from live.rooms.server_events import send
 from live.typedefs import DB, EVENT_WRITER, ROOM_STATE_PARTS, SESSION_STORES, SETTINGS, SIO
 
 log = logging.getLogger(__name__)
@@ -113,9 +114,11 @@ class ResultsBroadcaster:
             await self._board.release_broadcast(session_id, poll_id, name)
             status, results = await self._board.results(session_id, poll_id)
             if status is PollStatus.OPEN:  # a closed poll's final counts went out with `poll.closed`
-                sio: Any = self._app[SIO]
-                await sio.emit(
-                    "poll.results", results.public(), to=audience.room(session_id, poll_id), namespace=NAMESPACE
+                await send(
+                    self._app[SIO],
+                    PollResultsOut.model_validate(results.public()),
+                    to=audience.room(session_id, poll_id),
+                    namespace=NAMESPACE,
                 )
         except Exception:
             log.exception("%s: could not broadcast results of poll %s to %s", session_id, poll_id, name)
@@ -190,7 +193,7 @@ async def open_poll(ctx: Ctx, body: PollOpenIn) -> dict[str, Any]:
             raise
     ctx.log(EventType.POLL_OPENED, {"poll_id": poll_id}, at=at)
     log.info("%s %s: opened poll %s", ctx.session_id, ctx.me.participant_id, poll_id)
-    await ctx.emit("poll.opened", spec.public(poll_id))
+    await ctx.emit(PollOpenedOut.model_validate(spec.public(poll_id)))
     return {"id": poll_id}
 
 
@@ -248,7 +251,7 @@ async def do_close(app: web.Application, session_id: str, poll_id: str, by: str 
     app[EVENT_WRITER].append(LogEvent(session_id, EventType.POLL_CLOSED, at, by, {"poll_id": poll_id}))
     log.info("%s %s: closed poll %s", session_id, by or "-", poll_id)
     sio: Any = app[SIO]
-    await sio.emit("poll.closed", results.public(), to=session_room(session_id), namespace=NAMESPACE)
+    await send(sio, PollClosedOut.model_validate(results.public()), to=session_room(session_id), namespace=NAMESPACE)
     await sio.close_room(voters_room(session_id, poll_id), namespace=NAMESPACE)
     return results
 

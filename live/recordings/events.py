@@ -4,36 +4,44 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from live.rooms.dispatch import Payload
+from live.rooms.server_events import ServerEvent, UtcTime, WireModel
 
 
 class RecordingCommandIn(Payload):
     """`recording.start` and `recording.stop` take `{}`."""
 
 
-class Emitted(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class RecordingAck(WireModel):
+    """The ack of `recording.start` and `recording.stop`."""
 
-
-class RecordingAck(Emitted):
     ok: Literal[True]
     id: str
 
 
-class RecordingChanged(Emitted):
-    """`recording.started` / `recording.stopped`: `{id, at}` to everyone in the session."""
-
+class RecordingChanged(WireModel):
     id: str
-    at: str
+    at: UtcTime
 
 
-class RecordingPart(Emitted):
+class RecordingStartedOut(RecordingChanged, ServerEvent):
+    """A host or co-host started recording; to everyone (pages show the recording badge)."""
+
+    event = "recording.started"
+
+
+class RecordingStoppedOut(RecordingChanged, ServerEvent):
+    """The recording stopped (a host, or the session's end) and its files are ready; to everyone (pages hide
+    the badge)."""
+
+    event = "recording.stopped"
+
+
+class RecordingPart(WireModel):
     """`room.state.recording`: the recording under way, or null."""
 
     id: str
-    since: str
+    since: UtcTime
 
 
-EMITTED: dict[str, type[Emitted]] = {"recording.started": RecordingChanged, "recording.stopped": RecordingChanged}
+EMITTED: tuple[type[ServerEvent], ...] = (RecordingStartedOut, RecordingStoppedOut)

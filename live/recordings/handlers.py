@@ -25,11 +25,12 @@ from live.background import running
 from live.bus import BUS
 from live.db.tables import Recording
 from live.domain_events import RecordingReady, SessionEnded
+from live.isotime import iso_z
 from live.media.handlers import MEDIA, SessionMedia
 from live.media.janus.handlers import JANUS
 from live.recordings import store
 from live.recordings.current import CURRENT_RECORDINGS, current_recordings_ctx
-from live.recordings.events import RecordingCommandIn, RecordingPart
+from live.recordings.events import RecordingCommandIn, RecordingPart, RecordingStartedOut, RecordingStoppedOut
 from live.recordings.model import (
     AlreadyRecording,
     NotRecording,
@@ -39,9 +40,10 @@ from live.recordings.model import (
     expired,
 )
 from live.recordings.recorder import RecordedFiles, Recorder, TrackSource
-from live.rooms.dispatch import Ctx, EventRegistry, iso, now, session_room
+from live.rooms.dispatch import Ctx, EventRegistry, now, session_room
 from live.rooms.model import STAFF, RateKind
 from live.rooms.namespace import NAMESPACE
+from live.rooms.server_events import send
 from live.typedefs import DB, EVENT_WRITER, ROOM_STATE_PARTS, SETTINGS, SIO
 from live.webhooks import delivery
 from live.webhooks import store as webhooks
@@ -196,10 +198,9 @@ async def start_recording(ctx: Ctx, body: RecordingCommandIn) -> dict[str, Any]:
     recordings.start(ctx.session_id, recording.id)
     if recordings.media is not None:
         await recordings.media.open_source(ctx.session_id)
-    part = RecordingPart(id=recording.id, since=iso(at)).model_dump()
-    await ctx.app[CURRENT_RECORDINGS].set(ctx.session_id, RecordingPart.model_validate(part))
+    await ctx.app[CURRENT_RECORDINGS].set(ctx.session_id, RecordingPart(id=recording.id, since=at))
     log.info("%s/%s: recording %s started", ctx.session_id, ctx.me.participant_id, recording.id)
-    await ctx.emit("recording.started", {"id": recording.id, "at": part["since"]})
+    await ctx.emit(RecordingStartedOut(id=recording.id, at=at))
     return {"id": recording.id}
 
 
@@ -243,10 +244,7 @@ async def finish(app: web.Application, session_id: str) -> str | None:
         recording.speaker_paths = speakers or None
         await db.commit()
     log.info("%s: recording %s ready (%.1f s, %d bytes)", session_id, recording_id, files.duration_seconds, files.size_bytes)
-    sio: Any = app[SIO]
-    await sio.emit(
-        "recording.stopped", {"id": recording_id, "at": iso(at)}, to=session_room(session_id), namespace=NAMESPACE
-    )
+    await send(app[SIO], RecordingStoppedOut(id=recording_id, at=at), to=session_room(session_id), namespace=NAMESPACE)
     await app[BUS].publish(RecordingReady(recording_id=recording_id, session_id=session_id))
     return recording_id
 
@@ -255,10 +253,9 @@ def _relative(path: Path | None, directory: Path) -> str | None:
     return str(path.relative_to(directory)) if path is not None else None
 
 
-async def recording_part(ctx: Ctx) -> dict[str, Any] | None:
+async def recording_part(ctx: Ctx) -> RecordingPart | None:
     """`room.state.recording`: `{id, since}` while the session is being recorded, else null."""
-    part = await ctx.app[CURRENT_RECORDINGS].get(ctx.session_id)
-    return part.model_dump() if part else None
+    return await ctx.app[CURRENT_RECORDINGS].get(ctx.session_id)
 
 
 async def stop_when_session_ends(app: web.Application, event: SessionEnded) -> None:
@@ -271,8 +268,8 @@ def recording_json(recording: Recording, public_url: str) -> dict[str, Any]:
         "id": recording.id,
         "session_id": recording.session_id,
         "status": recording.status,
-        "started_at": iso(recording.started_at),
-        "ended_at": iso(recording.ended_at) if recording.ended_at else None,
+        "started_at": iso_z(recording.started_at),
+        "ended_at": iso_z(recording.ended_at) if recording.ended_at else None,
         "duration_seconds": recording.duration_seconds,
         "size_bytes": recording.size_bytes,
         "media_type": store.MEDIA_TYPE,

@@ -178,7 +178,7 @@ class Recorder:
     def __init__(self, directory: Path, recording_id: str, label: str) -> None:
         self._label = label
         self._directory = directory
-        self._id = recording_id
+        self._recording_id = recording_id
         self._started = time.monotonic()
         self._main = _File(directory / f"{recording_id}.webm", ("video", "audio"), label)
         self._screen = _File(directory / f"{recording_id}.screen.webm", ("video",), label)
@@ -195,7 +195,7 @@ class Recorder:
             return self._main
         file = self._speakers.get(participant_id)
         if file is None:
-            path = self._directory / f"{self._id}.{participant_id}.webm"
+            path = self._directory / f"{self._recording_id}.{participant_id}.webm"
             file = self._speakers[participant_id] = _File(path, ("video", "audio"), self._label)
         return file
 

@@ -48,6 +48,7 @@ class ProgressIn(Body):
 def _file(request: web.Request, recording: Recording, part: str, participant: str | None = None) -> Path:
     if part not in PARTS:
         raise NotFound(f"A recording has no part {part!r}; ask for one of {', '.join(PARTS)}.")
+    name: str | None
     if part == "speaker":
         name = dict(speaker_files(recording)).get(participant or "")
         if name is None:

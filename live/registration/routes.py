@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from aiohttp import web
@@ -16,8 +15,8 @@ from live.domain_events import ContactAdded, RegistrationCreated
 from live.engagement.config import EngagementConfig
 from live.pages.base import render
 from live.registration import store
+from live.registration.attempts import ATTEMPTS
 from live.registration.model import UNASSIGNED, FormError, Registrant, Registration, check_form, questions_of
-from live.rooms.model import TokenBucket
 from live.sessions import store as sessions
 from live.sessions.invitations import join_url
 from live.sessions.model import SessionStatus
@@ -27,27 +26,6 @@ from live.webhooks import store as webhooks
 from live.webhooks.model import WebhookEvent
 
 routes = web.RouteTableDef()
-
-# Client addresses tracked at once; the oldest are forgotten first (a flood of addresses cannot grow memory).
-MAX_TRACKED = 10_000
-
-
-class Attempts:
-    """Registration attempts per client address, in this process (a token bucket per address)."""
-
-    def __init__(self, burst: int, rate: float) -> None:
-        self.burst, self.rate = burst, rate
-        self.buckets: dict[str, TokenBucket] = {}
-
-    def allow(self, address: str, now: float) -> bool:
-        bucket = self.buckets.pop(address, None) or TokenBucket(self.burst, self.rate)
-        self.buckets[address] = bucket  # most recent last
-        if len(self.buckets) > MAX_TRACKED:
-            del self.buckets[next(iter(self.buckets))]
-        return bucket.take(now)
-
-
-ATTEMPTS = web.AppKey("registration_attempts", Attempts)
 
 
 def closed_reason(session: LiveSession | None) -> str | None:
@@ -86,7 +64,7 @@ async def register(request: web.Request) -> web.Response:
     if not csrf_ok(request, form.get("csrf_token", "")):
         return await _page(request, 403, form=form,
                            errors={"form": "This form expired. Please reload the page and send it again."})
-    if not request.app[ATTEMPTS].allow(client_address(request), time.monotonic()):
+    if not await request.app[ATTEMPTS].allow(client_address(request)):
         return await _page(request, 429, form=form,
                            errors={"form": "Too many registrations from your address. Please try again later."})
     settings = request.app[SETTINGS]

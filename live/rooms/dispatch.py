@@ -7,7 +7,7 @@ Any capability plugs its Socket.IO events in here (see docs/internals.md, "Addin
     async def open_poll(ctx: Ctx, body: PollOpenIn) -> dict[str, Any] | None:
         ...                                   # check_ then do_ in the domain
         ctx.log(EventType.POLL_OPENED, {...})  # queued, never awaited
-        await ctx.emit("poll.opened", {...})   # to the whole session
+        await ctx.emit(PollOpenedOut(...))     # to the whole session: a `ServerEvent` model, never a dict
         return {"id": poll_id}                 # merged into the ack {"ok": true, ...}
 
 The namespace validates the payload, checks the role, the session status and the rate limit
@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from live.events.model import EventType, LogEvent
 from live.rooms.fanout import REFUSE_UNHEARD
 from live.rooms.model import EVERYONE, Participant, RateKind, RoomRole, check_rate_kind, is_staff_id
+from live.rooms.server_events import ServerEvent, send
 from live.sessions.model import SessionKind
 from live.typedefs import EVENT_WRITER, ROOM_STATE, SETTINGS
 
@@ -74,10 +75,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def iso(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
-
-
 @dataclass
 class Ctx:
     """What a handler gets: who sent the event on which socket, and the room's tools."""
@@ -117,38 +114,38 @@ class Ctx:
     async def status(self) -> str:
         return await session_status(self.app, self.session_id)
 
-    async def emit(self, event: str, payload: dict[str, Any], *, skip_me: bool = False) -> None:
+    async def emit(self, message: ServerEvent, *, skip_me: bool = False) -> None:
         """To every connection in the session (on every process)."""
-        await self.sio.emit(
-            event,
-            payload,
+        await send(
+            self.sio,
+            message,
             to=session_room(self.session_id),
             namespace=self.namespace,
             skip_sid=self.sid if skip_me else None,
         )
 
-    async def emit_to_staff(self, event: str, payload: dict[str, Any]) -> None:
+    async def emit_to_staff(self, message: ServerEvent) -> None:
         """To the host's and co-hosts' connections (on every process)."""
-        await self.sio.emit(event, payload, to=staff_room(self.session_id), namespace=self.namespace)
+        await send(self.sio, message, to=staff_room(self.session_id), namespace=self.namespace)
 
-    async def emit_to(self, participant_id: str, event: str, payload: dict[str, Any]) -> None:
+    async def emit_to(self, participant_id: str, message: ServerEvent) -> None:
         """To every connection of one person (on every process)."""
-        await self.sio.emit(event, payload, to=person_room(self.session_id, participant_id), namespace=self.namespace)
+        await send(self.sio, message, to=person_room(self.session_id, participant_id), namespace=self.namespace)
 
     @property
     def broadcasts(self) -> bool:
         """A webinar or welcome seminar: the audience sees the hosts, not each other."""
         return SessionKind(self.session["kind"]).broadcasts
 
-    async def emit_about(self, participant_id: str, event: str, payload: dict[str, Any]) -> None:
+    async def emit_about(self, participant_id: str, message: ServerEvent) -> None:
         """A change of one person's own state (a hand, camera and mic): to everyone who can see that person.
         In a webinar an audience member is seen by the hosts only, so it goes to the staff and to that
         person's own tabs, not to thousands of others (one attendee must not be able to flood the room)."""
         if self.broadcasts and not is_staff_id(participant_id):
-            await self.emit_to_staff(event, payload)
-            await self.emit_to(participant_id, event, payload)
+            await self.emit_to_staff(message)
+            await self.emit_to(participant_id, message)
         else:
-            await self.emit(event, payload)
+            await self.emit(message)
 
 
 async def session_status(app: web.Application, session_id: str) -> str:

@@ -14,14 +14,23 @@ from live.db.tables import Invitation, LiveSession
 from live.errors import Conflict, Forbidden, InvalidInput, NotFound
 from live.events.model import EventType
 from live.events.store import session_events
+from live.isotime import iso_z
 from live.rooms import lifecycle
-from live.rooms.dispatch import ANY_STATUS, Ctx, Empty, EventRegistry, iso, now
+from live.rooms.dispatch import ANY_STATUS, Ctx, Empty, EventRegistry, now
 from live.rooms.events import (
     FocusIn,
+    FocusOut,
+    HandLoweredOut,
     HandLowerIn,
+    HandRaisedOut,
     MediaStateIn,
+    MediaStateOut,
+    MutedOut,
     ReactionIn,
+    ReactionOut,
+    RemovedOut,
     RtcSignalIn,
+    RtcSignalOut,
     SessionStartIn,
     TargetIn,
 )
@@ -55,25 +64,25 @@ async def start(ctx: Ctx, body: SessionStartIn) -> dict[str, Any]:
     if session is not None and session.status == SessionStatus.SCHEDULED:
         check_start_time(session.starts_at, now(), body.force)
     at = await lifecycle.go_live(ctx.app, ctx.session_id, by=ctx.me.participant_id)
-    return {"id": ctx.session_id, "at": iso(at)}
+    return {"id": ctx.session_id, "at": iso_z(at)}
 
 
 async def end(ctx: Ctx, body: Empty) -> dict[str, Any]:
     at = await lifecycle.end(ctx.app, ctx.session_id, by=ctx.me.participant_id)
-    return {"id": ctx.session_id, "at": iso(at)}
+    return {"id": ctx.session_id, "at": iso_z(at)}
 
 
 # --- signals from the audience --------------------------------------------------------------
 async def reaction(ctx: Ctx, body: ReactionIn) -> None:
     ctx.log(EventType.REACTION, {"kind": body.kind})
-    await ctx.emit("reaction", {"participant_id": ctx.me.participant_id, "kind": body.kind})
+    await ctx.emit(ReactionOut(participant_id=ctx.me.participant_id, kind=body.kind))
 
 
 async def raise_hand(ctx: Ctx, body: Empty) -> dict[str, Any]:
     changed = await ctx.state.raise_hand(ctx.session_id, ctx.me.participant_id)
     if changed:
         ctx.log(EventType.HAND_RAISED)
-        await ctx.emit_about(ctx.me.participant_id, "hand.raised", {"participant_id": ctx.me.participant_id})
+        await ctx.emit_about(ctx.me.participant_id, HandRaisedOut(participant_id=ctx.me.participant_id))
     return {"changed": changed}
 
 
@@ -84,7 +93,7 @@ async def lower_hand(ctx: Ctx, body: HandLowerIn) -> dict[str, Any]:
     changed = await ctx.state.lower_hand(ctx.session_id, target)
     if changed:
         ctx.log(EventType.HAND_LOWERED, {} if target == ctx.me.participant_id else {"target": target})
-        await ctx.emit_about(target, "hand.lowered", {"participant_id": target})
+        await ctx.emit_about(target, HandLoweredOut(participant_id=target))
     return {"changed": changed}
 
 
@@ -93,14 +102,15 @@ async def focus(ctx: Ctx, body: FocusIn) -> None:
     # who switched tabs.
     ctx.log(EventType.FOCUS, {"sid": ctx.sid, "visible": body.visible})
     await ctx.state.set_focus(ctx.session_id, ctx.me.participant_id, body.visible)
-    await ctx.emit_to_staff("participant.focus", {"participant_id": ctx.me.participant_id, "visible": body.visible})
+    await ctx.emit_to_staff(FocusOut(participant_id=ctx.me.participant_id, visible=body.visible))
 
 
 async def media_state(ctx: Ctx, body: MediaStateIn) -> None:
     ctx.log(EventType.MEDIA_STATE, {"sid": ctx.sid, "camera": body.camera, "mic": body.mic})
-    state = {"camera": body.camera, "mic": body.mic}
     await ctx.state.set_media(ctx.session_id, ctx.me.participant_id, MediaState(camera=body.camera, mic=body.mic))
-    await ctx.emit_about(ctx.me.participant_id, "media.state", {"participant_id": ctx.me.participant_id} | state)
+    await ctx.emit_about(
+        ctx.me.participant_id, MediaStateOut(participant_id=ctx.me.participant_id, camera=body.camera, mic=body.mic)
+    )
 
 
 # --- moderation -----------------------------------------------------------------------------
@@ -120,7 +130,7 @@ async def mute(ctx: Ctx, body: TargetIn) -> None:
             f"Participant {body.participant_id!r} is not sending audio: there is nothing to mute.", code="not_sending"
         )
     ctx.log(EventType.MUTED, {"target": body.participant_id})
-    await ctx.emit_to(body.participant_id, "moderation.muted", {"participant_id": body.participant_id, "by": ctx.me.participant_id})
+    await ctx.emit_to(body.participant_id, MutedOut(participant_id=body.participant_id, by=ctx.me.participant_id))
 
 
 async def remove(ctx: Ctx, body: TargetIn) -> None:
@@ -135,7 +145,7 @@ async def remove(ctx: Ctx, body: TargetIn) -> None:
         raise NotFound(f"Participant {target!r} is not in this session and was not invited to it.")
     await ctx.state.mark_removed(ctx.session_id, target)
     ctx.log(EventType.REMOVED, {"target": target})
-    await ctx.emit("moderation.removed", {"participant_id": target, "reason": REMOVED_REASON})
+    await ctx.emit(RemovedOut(participant_id=target, reason=REMOVED_REASON))
     for sid in await ctx.state.connections(ctx.session_id, target):
         # With Redis the disconnect reaches the process that holds the socket.
         await ctx.sio.disconnect(sid, namespace=ctx.namespace)
@@ -184,4 +194,4 @@ async def rtc_signal(ctx: Ctx, body: RtcSignalIn) -> None:
         relayed["description"] = body.description
     if body.candidate is not None:
         relayed["candidate"] = body.candidate
-    await ctx.emit_to(body.to, "rtc.signal", relayed)
+    await ctx.emit_to(body.to, RtcSignalOut.model_validate(relayed))

@@ -7,13 +7,14 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from live.auth.identity import LOGIN_COOKIE, LoginClaim, read_login_cookie
 from live.auth.store import user_for_login, user_for_token
 from live.chat.model import without_bidi_controls
 from live.db.tables import Contact, Invitation, LiveSession, User
 from live.errors import Forbidden, LiveError, NotFound, Unauthenticated
+from live.rooms.joincache import JoinCache
 from live.rooms.model import (
     Participant,
     RoomRole,
@@ -71,6 +72,33 @@ def parse_auth(auth: Any) -> tuple[str | None, str]:
     if extra:
         raise Unauthenticated(f"Unknown auth keys: {', '.join(sorted(map(str, extra)))}.", code="bad_auth")
     return (token or None), session_id
+
+
+async def from_cache(cache: JoinCache, sessions: async_sessionmaker[AsyncSession], secret: str, auth: Any) -> Joining | None:
+    """An invited attendee of an open session, answered from the process's join cache (the session and all
+    its invitations, read once per process and storm: `live.rooms.joincache`). None for anything else,
+    and for a token the cache does not know: `resolve` then reads the database and gives the precise
+    refusal. Malformed auth is refused here exactly as `resolve` refuses it."""
+    token, session_id = parse_auth(auth)
+    if token is None:
+        return None
+    claim = read_join_token(secret, token)
+    if claim is None or claim.session_id != session_id:
+        return None
+    facts = await cache.facts(session_id, sessions)
+    if facts is None or facts.status in ("ended", "cancelled"):
+        return None
+    invitee = facts.invitees.get(token)
+    if invitee is None or invitee.contact_id != claim.contact_id:
+        return None
+    participant = Participant(
+        session_id=session_id,
+        participant_id=contact_participant_id(invitee.contact_id),
+        role=RoomRole.ATTENDEE,
+        name=invitee.name,
+        contact_id=invitee.contact_id,
+    )
+    return Joining(participant=participant, session=dict(facts.info), status=facts.status)
 
 
 async def resolve(db: AsyncSession, secret: str, auth: Any, cookie_header: str) -> Joining:

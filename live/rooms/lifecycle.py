@@ -29,9 +29,11 @@ from live.db.tables import LiveSession
 from live.domain_events import SessionEnded, SessionStarted
 from live.errors import Conflict, NotFound
 from live.events.model import EventType, LogEvent
-from live.rooms.dispatch import EventRegistry, iso, now, session_room, session_status, spawn
+from live.rooms.dispatch import EventRegistry, now, session_room, session_status, spawn
+from live.rooms.events import SessionEndedOut, SessionStartedOut
 from live.rooms.model import Participant, one_on_one_can_start
 from live.rooms.namespace import NAMESPACE
+from live.rooms.server_events import ServerEvent, send
 from live.sessions.model import SessionKind, SessionStatus
 from live.typedefs import DB, EVENT_WRITER, ROOM_STATE, SETTINGS, SIO
 
@@ -66,22 +68,21 @@ async def transition(app: web.Application, session_id: str, to: SessionStatus, b
 
 async def go_live(app: web.Application, session_id: str, by: str | None) -> datetime:
     at = await transition(app, session_id, SessionStatus.LIVE, by)
-    await _emit(app, session_id, "session.started", {"id": session_id, "at": iso(at)})
+    await _emit(app, session_id, SessionStartedOut(id=session_id, at=at))
     spawn(app, app[BUS].publish(SessionStarted(session_id, at)))
     return at
 
 
 async def end(app: web.Application, session_id: str, by: str | None) -> datetime:
     at = await transition(app, session_id, SessionStatus.ENDED, by)
-    await _emit(app, session_id, "session.ended", {"id": session_id, "at": iso(at)})
+    await _emit(app, session_id, SessionEndedOut(id=session_id, at=at))
     spawn(app, app[BUS].publish(SessionEnded(session_id, at)))
     log.info("%s: ended (%s)", session_id, f"by {by}" if by else "everyone had left")
     return at
 
 
-async def _emit(app: web.Application, session_id: str, event: str, payload: dict[str, Any]) -> None:
-    sio: Any = app[SIO]
-    await sio.emit(event, payload, to=session_room(session_id), namespace=NAMESPACE)
+async def _emit(app: web.Application, session_id: str, message: ServerEvent) -> None:
+    await send(app[SIO], message, to=session_room(session_id), namespace=NAMESPACE)
 
 
 # --- one-on-ones run themselves ---------------------------------------------------------------

@@ -20,7 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from live.errors import InvalidInput, LiveError, Unauthenticated, Unavailable, describe_validation_error
+from live.errors import Forbidden, InvalidInput, LiveError, Unauthenticated, Unavailable, describe_validation_error
 from live.events.model import EventType, LogEvent
 from live.events.writer import WriterClosed
 from live.rooms import join
@@ -29,7 +29,6 @@ from live.rooms.dispatch import (
     Ctx,
     EventRegistry,
     StatePart,
-    iso,
     monotonic,
     now,
     person_room,
@@ -38,7 +37,9 @@ from live.rooms.dispatch import (
     spawn,
     staff_room,
 )
-from live.rooms.fanout import REFUSE_UNHEARD
+from live.rooms.events import PresenceJoinedOut, PresenceLeftOut, RoomStateOut
+from live.rooms.fanout import REFUSE_UNHEARD, RefusingRedisManager
+from live.rooms.joincache import JOIN_CACHE, JoinCache
 from live.rooms.model import (
     STAFF,
     MediaState,
@@ -51,6 +52,7 @@ from live.rooms.model import (
 )
 from live.rooms.presence import MemoryPresence, Presence, RedisPresence, Swept
 from live.rooms.retention import retention_ctx
+from live.rooms.server_events import send
 from live.rooms.wire import UNDECODABLE
 from live.sessions.model import SessionKind
 from live.settings import Settings
@@ -115,18 +117,27 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     # --- joining and leaving --------------------------------------------------------------
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        """Admits or refuses a connection. A webinar's start is a storm of these, so the common case (an
+        invited attendee) costs no database read (`join.from_cache`), the join hooks run once per session
+        and process (`JoinCache.run_hooks`), and the room-state work is one Redis step (`Presence.admit`)."""
         settings = self.app[SETTINGS]
+        cache = self.app[JOIN_CACHE]
         try:
-            async with self.app[DB]() as db:
-                joining = await join.resolve(db, settings.secret_key, auth, environ.get("HTTP_COOKIE", ""))
+            joining = await join.from_cache(cache, self.app[DB], settings.secret_key, auth)
+            if joining is None:
+                async with self.app[DB]() as db:
+                    joining = await join.resolve(db, settings.secret_key, auth, environ.get("HTTP_COOKIE", ""))
             me = joining.participant
-            await self.state.set_status(me.session_id, joining.status, only_new=True)
-            for hook in self.registry.on_join:
-                await hook(self.app, me.session_id)
-            # After the hooks: one of them reloads removals a restart forgot.
-            if await self.state.is_removed(me.session_id, me.participant_id):
+            # The hooks first: one of them reloads removals a restart forgot, which `admit` checks.
+            await cache.run_hooks(me.session_id, lambda: self._join_hooks(me.session_id))
+            writer = self.app[EVENT_WRITER]
+            writer.ensure_open()  # refused before anything is recorded, as the append below would be
+            admission = await self.state.admit(me, sid, joining.status)
+            if admission.removed:
                 raise LiveError("A host removed you from this session.", code="removed", status=403)
-            self.app[EVENT_WRITER].append(
+            if admission.ended:
+                raise Forbidden(f"Session {joining.session['title']!r} has ended.", code="session_ended")
+            writer.append(
                 LogEvent(
                     me.session_id,
                     EventType.JOINED,
@@ -144,10 +155,26 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             log.exception("refused a /live connection: internal error")
             raise Refused(LiveError("The server could not admit you; try again.", code="internal")) from exc
         self.sockets[sid] = (me, joining.session)
-        first = await self.state.add_connection(me, sid)
         log.info("%s %s: connected (%s)", me.session_id, me.participant_id, sid)
         self.app[METRICS].participants.inc()
-        spawn(self.app, self.welcome(sid, first))
+        spawn(self.app, self.welcome(sid, admission.first))
+
+    async def _join_hooks(self, session_id: str) -> None:
+        for hook in self.registry.on_join:
+            await hook(self.app, session_id)
+
+    async def announce(
+        self, message: PresenceJoinedOut | PresenceLeftOut, me: Participant, info: dict[str, Any], skip_sid: str | None = None
+    ) -> None:
+        """`presence.joined`/`presence.left` to whoever sees `me`. An audience member's go to the staff only;
+        with Redis they are coalesced (`RefusingRedisManager.emit_soon`): a storm's thousands of arrivals
+        make a few Redis messages, not one each."""
+        room = presence_room(me, info)
+        manager = self.server.manager
+        if isinstance(manager, RefusingRedisManager) and audience_only_sees_staff(me, info):
+            await manager.emit_soon(message.event, message.wire(), namespace=NAMESPACE, room=room, skip_sid=skip_sid)
+        else:
+            await send(self.server, message, to=room, namespace=NAMESPACE, skip_sid=skip_sid)
 
     async def welcome(self, sid: str, first: bool) -> None:
         """After Socket.IO accepts the connection: join its rooms, announce the person, send `room.state`.
@@ -165,58 +192,74 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if me.role in STAFF:
             await self.enter_room(sid, staff_room(me.session_id))
         if first:
-            await self.emit("presence.joined", me.public(), to=presence_room(me, info), skip_sid=sid)
+            await self.announce(PresenceJoinedOut.of(me), me, info, skip_sid=sid)
         for hook in self.registry.on_enter:
             try:
                 await hook(self.app, me, info)
             except Exception:
                 log.exception("%s %s: enter hook %r failed", me.session_id, me.participant_id, hook)
         try:
-            payload = await self.room_state(self.ctx(sid, me, info))
+            state = await self.room_state(self.ctx(sid, me, info))
         except Exception:
             log.exception("%s %s: could not build room.state", me.session_id, me.participant_id)
             return
         # The socket is in this process (checked above): sent here, not published through Redis to
         # every process for all but this one to drop (a join storm's N room.states times P processes).
-        await self.emit("room.state", payload, to=sid, ignore_queue=True)
+        await send(self.server, state, to=sid, namespace=NAMESPACE, ignore_queue=True)
 
-    async def room_state(self, ctx: Ctx) -> dict[str, Any]:
+    async def room_state(self, ctx: Ctx) -> RoomStateOut:
+        """The room as `ctx.me` may see it; the parts other capabilities add are checked by the model too.
+
+        The reads below do not depend on one another: issued together, they share Redis round trips
+        (`live.autopipeline`), and so do those of every other join in the same moment."""
+        parts: dict[str, StatePart] = self.app[ROOM_STATE_PARTS]
+        people, status, *values = await asyncio.gather(
+            self._people(ctx), ctx.status(), *(part(ctx) for part in parts.values())
+        )
+        info = ctx.session
+        payload: dict[str, Any] = {
+            "session": {"id": info["id"], "kind": info["kind"], "title": info["title"], "status": status},
+            "you": {"participant_id": ctx.me.participant_id, "role": ctx.me.role.value, "name": ctx.me.name},
+            "participants": people[0],
+            "hands": people[1],
+            "poll": None,
+            "chat": [],
+            "questions": [],
+            "ice_servers": ctx.settings.ice_servers,
+            "limits": {kind.value: {"burst": limit.burst, "rate": limit.rate} for kind, limit in self.limits.items()},
+        }
+        payload.update(zip(parts, values, strict=True))
+        return RoomStateOut.model_validate(payload)
+
+    async def _people(self, ctx: Ctx) -> tuple[list[dict[str, Any]], list[str]]:
+        """`room.state`'s participants (with hands, camera/mic state and, for staff, attention) and hands."""
         session_id = ctx.session_id
-        settings = ctx.settings
-        hands = await self.state.hands(session_id)
-        if audience_only_sees_staff(ctx.me, ctx.session):
-            # Read the staff and their media state only: reading the whole audience for each of N
-            # joiners is O(N²) over Redis in a join storm.
-            present = [*await self.state.staff(session_id), ctx.me]
-            media = await self.state.media(session_id, [p.participant_id for p in present])
-        else:
-            present = await self.state.participants(session_id)
-            media = await self.state.media(session_id)
+        staff = ctx.me.role in STAFF
+        hands, (present, media), focus = await asyncio.gather(
+            self.state.hands(session_id),
+            self._present(ctx),
+            self.state.focus(session_id) if staff else _nothing(),
+        )
         people = sorted(present, key=lambda p: (p.role != "host", p.name))
         participants: list[dict[str, Any]] = [
             {**p.public(), "hand_raised": p.participant_id in hands, **_media_of(media, p.participant_id)} for p in people
         ]
-        if ctx.me.role in STAFF:
+        if staff:
             # Attention is for the host's eyes: who has the page in view right now.
-            focus = await self.state.focus(session_id)
             for entry in participants:
                 entry["visible"] = focus.get(entry["participant_id"], True)
-        info = ctx.session
-        payload: dict[str, Any] = {
-            "session": {"id": info["id"], "kind": info["kind"], "title": info["title"], "status": await ctx.status()},
-            "you": {"participant_id": ctx.me.participant_id, "role": ctx.me.role.value, "name": ctx.me.name},
-            "participants": participants,
-            "hands": hands,
-            "poll": None,
-            "chat": [],
-            "questions": [],
-            "ice_servers": settings.ice_servers,
-            "limits": {kind.value: {"burst": limit.burst, "rate": limit.rate} for kind, limit in self.limits.items()},
-        }
-        parts: dict[str, StatePart] = self.app[ROOM_STATE_PARTS]
-        for name, part in parts.items():
-            payload[name] = await part(ctx)
-        return payload
+        return participants, hands
+
+    async def _present(self, ctx: Ctx) -> tuple[list[Participant], dict[str, MediaState]]:
+        """Who `ctx.me` is shown, and their media state."""
+        session_id = ctx.session_id
+        if audience_only_sees_staff(ctx.me, ctx.session):
+            # Read the staff and their media state only: reading the whole audience for each of N
+            # joiners is O(N²) over Redis in a join storm.
+            present = [*await self.state.staff(session_id), ctx.me]
+            return present, await self.state.media(session_id, [p.participant_id for p in present])
+        everyone, media = await asyncio.gather(self.state.participants(session_id), self.state.media(session_id))
+        return everyone, media
 
     async def on_disconnect(self, sid: str, reason: Any) -> None:
         entry = self.sockets.pop(sid, None)
@@ -233,7 +276,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         last = await self.state.remove_connection(me.session_id, me.participant_id, sid)
         log.info("%s %s: disconnected (%s, %s)", me.session_id, me.participant_id, sid, reason)
         if last:
-            await self.emit("presence.left", me.public(), to=presence_room(me, info))
+            await self.announce(PresenceLeftOut.of(me), me, info)
         for hook in self.registry.on_leave:
             try:
                 await hook(self.app, me, sid, last)
@@ -352,6 +395,10 @@ def setup(app: web.Application) -> None:
 _NAMESPACE: web.AppKey[LiveNamespace] = web.AppKey("live_namespace")
 
 
+async def _nothing() -> dict[str, bool]:
+    return {}
+
+
 def rate_limits(settings: Settings) -> dict[RateKind, RateLimit]:
     """Each attendee's limit per rate kind (`RateKind.STAFF_ONLY` has none: staff are never limited)."""
     return {
@@ -384,6 +431,7 @@ async def rooms_ctx(app: web.Application) -> AsyncIterator[None]:
         state = MemoryPresence()
     await state.start()
     app[ROOM_STATE] = state
+    app[JOIN_CACHE] = JoinCache(state)
     app[SESSION_STORES].append(state)
     yield
     # Connections this process still holds (a shutdown that could not disconnect them) are released.
@@ -402,7 +450,9 @@ async def _announce_swept(app: web.Application, swept: list[Swept]) -> None:
                 LogEvent(conn.session_id, EventType.LEFT, now(), conn.participant_id, {"sid": conn.sid, "reason": "process gone"})
             )
         if item.left and item.participant is not None:
-            await sio.emit("presence.left", item.participant.public(), to=session_room(conn.session_id), namespace=NAMESPACE)
+            await send(
+                sio, PresenceLeftOut.of(item.participant), to=session_room(conn.session_id), namespace=NAMESPACE
+            )
 
 
 async def _disconnect_everyone(app: web.Application) -> None:
@@ -418,6 +468,11 @@ async def _disconnect_everyone(app: web.Application) -> None:
     tasks: set[asyncio.Task[Any]] = app[ROOM_TASKS]
     if tasks:
         await asyncio.wait(list(tasks), timeout=SHUTDOWN_WAIT)
+    if isinstance(sio.manager, RefusingRedisManager):
+        try:
+            await sio.manager.release()  # the leaving announced to the staff on other processes now, not never
+        except Exception:
+            log.exception("shutdown: could not publish the last presence announcements")
     try:
         # Engine.IO's disconnect-all waits on an empty task set (ValueError) when nobody is left.
         if sio.eio.sockets:
@@ -427,4 +482,4 @@ async def _disconnect_everyone(app: web.Application) -> None:
     log.info("shutdown: /live connections closed, %d background tasks left", len(tasks))
 
 
-__all__ = ["NAMESPACE", "LiveNamespace", "iso", "setup"]
+__all__ = ["NAMESPACE", "LiveNamespace", "setup"]

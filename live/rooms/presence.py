@@ -148,11 +148,51 @@ class Swept:
 SweptHandler = Callable[[list[Swept]], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Admission:
+    """What one join's single step in room state found (`Presence.admit`)."""
+
+    removed: bool  # a host removed this person: nothing was added
+    ended: bool  # an attendee, and the session has ended: nothing was added
+    first: bool  # this is the person's first connection (they just joined)
+    status: str  # the session's status in room state, seeded by this join if it was unset
+
+
+# Told the id of a session whose cached facts a process must drop (None: every session's).
+ChangeListener = Callable[[str | None], None]
+
+
 class Presence(abc.ABC):
     """The interface handlers use; `process_id` names this process's connections."""
 
     def __init__(self) -> None:
         self.process_id = uuid.uuid4().hex[:12]
+        # Per-process caches of session facts (the status here; `live.rooms.joincache` for joins) are
+        # dropped through these, whenever this process hears that a session changed.
+        self.change_listeners: list[ChangeListener] = []
+
+    # --- the join path ----------------------------------------------------------------------
+    @abc.abstractmethod
+    async def admit(self, participant: Participant, sid: str, status: str) -> Admission:
+        """One join in one atomic step: seeds the session's status with `status` if unset, refuses a
+        removed person and an attendee of an ended session, else adds the connection (as `add_connection`).
+
+        The status checked is room state's, which `session.end` sets before it answers, so a join on any
+        process after the end is refused even if that process read the session's row before it."""
+
+    @property
+    def caching(self) -> bool:
+        """Whether this process hears every session change now, so it may cache session facts."""
+        return True
+
+    @abc.abstractmethod
+    async def announce_change(self, session_id: str) -> None:
+        """Something about the session changed outside room state (cancelled, rescheduled, an invitation
+        withdrawn): every process drops what it cached about it."""
+
+    def _changed(self, session_id: str | None) -> None:
+        for listener in self.change_listeners:
+            listener(session_id)
 
     # --- presence -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -278,6 +318,19 @@ class MemoryPresence(Presence):
         # limit outlives their reconnects (a handful of buckets per person).
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
 
+    async def admit(self, participant: Participant, sid: str, status: str) -> Admission:
+        await self.set_status(participant.session_id, status, only_new=True)
+        current = await self.status(participant.session_id) or status
+        if await self.is_removed(participant.session_id, participant.participant_id):
+            return Admission(removed=True, ended=False, first=False, status=current)
+        if current == "ended" and participant.role not in STAFF:
+            return Admission(removed=False, ended=True, first=False, status=current)
+        first = await self.add_connection(participant, sid)
+        return Admission(removed=False, ended=False, first=first, status=current)
+
+    async def announce_change(self, session_id: str) -> None:
+        self._changed(session_id)
+
     async def add_connection(self, participant: Participant, sid: str) -> bool:
         conns = self._conns[(participant.session_id, participant.participant_id)]
         first = not conns
@@ -347,6 +400,7 @@ class MemoryPresence(Presence):
         if only_new and STATUS_FIELD in marks:
             return False
         marks[STATUS_FIELD] = status
+        self._changed(session_id)
         return True
 
     async def set_media(self, session_id: str, participant_id: str, media: MediaState) -> None:
@@ -392,6 +446,7 @@ class MemoryPresence(Presence):
         return ids
 
     async def drop_session(self, session_id: str) -> int:
+        self._changed(session_id)
         dropped = 0
         for table in self._session_tables():
             for key in [k for k in table if (k[0] if isinstance(k, tuple) else k) == session_id]:
@@ -426,6 +481,24 @@ return left
 """
 
 
+# One join in one step (`RedisPresence.admit`). KEYS: kv, removed, people, conns, proc-conns, procs, staff.
+# ARGV: status field, status to seed, participant id, participant JSON, sid, proc entry, process id,
+# "1" for a host or co-host. Returns {connections after adding (-1: removed, -2: an attendee of an ended
+# session; nothing added), the status, 1 when this call seeded it}.
+_ADMIT = """
+local seeded = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+local status = redis.call('HGET', KEYS[1], ARGV[1])
+if redis.call('SISMEMBER', KEYS[2], ARGV[3]) == 1 then return {-1, status, seeded} end
+if status == 'ended' and ARGV[8] ~= '1' then return {-2, status, seeded} end
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+redis.call('SADD', KEYS[4], ARGV[5])
+redis.call('SADD', KEYS[5], ARGV[6])
+redis.call('SADD', KEYS[6], ARGV[7])
+if ARGV[8] == '1' then redis.call('HSET', KEYS[7], ARGV[3], ARGV[4]) end
+return {redis.call('SCARD', KEYS[4]), status, seeded}
+"""
+
+
 # KEYS: the bucket.  ARGV: burst, rate per second, seconds to keep the key (after that it would be full).
 # Redis's own clock, so every process shares one time line. Returns "0" when a token was taken, else the
 # seconds until one is there (a string: Redis turns a Lua number into an integer).
@@ -447,6 +520,8 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return tostring(wait)
 """
+# The same bucket, for limits outside a room (registration attempts per address, live.registration.attempts).
+TAKE_TOKEN_SCRIPT = _TAKE_TOKEN
 
 
 class RedisPresence(Presence):
@@ -456,6 +531,7 @@ class RedisPresence(Presence):
         super().__init__()
         self._redis: Any = redis_client(url)
         self._add = self._redis.register_script(_ADD_CONNECTION)
+        self._admit = self._redis.register_script(_ADMIT)
         self._remove = self._redis.register_script(_REMOVE_CONNECTION)
         self._take = self._redis.register_script(_TAKE_TOKEN)
         self._beat: asyncio.Task[None] | None = None
@@ -471,6 +547,33 @@ class RedisPresence(Presence):
 
     def _proc_key(self, process_id: str | None = None) -> str:
         return K.process_connections(process_id or self.process_id)
+
+    async def admit(self, participant: Participant, sid: str, status: str) -> Admission:
+        s, p = participant.session_id, participant.participant_id
+        epoch = self._status_epoch
+        kv, field = K.status(s)
+        count, current, seeded = await self._admit(
+            keys=[kv, K.removed(s), K.people(s), K.connections(s, p), self._proc_key(), K.PROCESSES, K.staff(s)],
+            args=[
+                field, status, p, json.dumps(participant.to_dict()), sid, f"{s}\t{p}\t{sid}", self.process_id,
+                "1" if participant.role in STAFF else "0",
+            ],
+        )  # fmt: skip
+        count = int(count)
+        if int(seeded):
+            self._forget_status(s)  # as `set_status`: this process reads it from now on, and others hear of it
+            await self._redis.publish(STATUS_CHANNEL, s)
+        else:
+            self._remember_status(s, str(current), epoch)
+        return Admission(removed=count == -1, ended=count == -2, first=count == 1, status=str(current))
+
+    @property
+    def caching(self) -> bool:
+        return self._subscribed
+
+    async def announce_change(self, session_id: str) -> None:
+        self._forget_status(session_id)
+        await self._redis.publish(STATUS_CHANNEL, session_id)
 
     async def add_connection(self, participant: Participant, sid: str) -> bool:
         s, p = participant.session_id, participant.participant_id
@@ -551,11 +654,14 @@ class RedisPresence(Presence):
         value = await self._redis.hget(name, field)
         if value is None:
             return None
-        # Not cached when a change was heard while the read was in flight (it may predate the change),
-        # nor while unsubscribed (a change would go unheard).
-        if epoch == self._status_epoch and self._subscribed:
-            self._statuses[session_id] = (str(value), clock + STATUS_TTL)
+        self._remember_status(session_id, str(value), epoch, clock)
         return str(value)
+
+    def _remember_status(self, session_id: str, value: str, epoch: int, clock: float | None = None) -> None:
+        """Caches a status read when `epoch` was current. Not when a change was heard while the read was in
+        flight (it may predate the change), nor while unsubscribed (a change would go unheard)."""
+        if epoch == self._status_epoch and self._subscribed:
+            self._statuses[session_id] = (value, (time.monotonic() if clock is None else clock) + STATUS_TTL)
 
     async def set_status(self, session_id: str, status: str, *, only_new: bool = False) -> bool:
         name, field = K.status(session_id)
@@ -575,6 +681,7 @@ class RedisPresence(Presence):
             self._statuses.clear()
         else:
             self._statuses.pop(session_id, None)
+        self._changed(session_id)
 
     async def _hear_statuses(self) -> None:
         """Listens on STATUS_CHANNEL for as long as the process runs, resubscribing after a lost connection."""
@@ -640,7 +747,7 @@ class RedisPresence(Presence):
     async def drop_session(self, session_id: str) -> int:
         # Every store's keys of the session share the prefix (see `live.redis`): one sweep drops them all.
         dropped = await drop_session_keys(self._redis, session_id)
-        self._statuses.pop(session_id, None)
+        self._forget_status(session_id)
         return dropped
 
     async def start(self) -> None:

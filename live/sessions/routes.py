@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
 from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.api.parse import Body, When, json_body, validate
 from live.api.spec import ApiRoutes, Out
@@ -100,7 +100,7 @@ class SessionDetailOut(SessionOut):
     invitations: list[InvitationOut]
 
 
-async def host_user(db: Any, email: str) -> User:
+async def host_user(db: AsyncSession, email: str) -> User:
     user = await user_by_email(db, email)
     if user is None:
         raise InvalidInput(f"'host_email' has value {email!r}, which is not a staff user.")

@@ -25,6 +25,8 @@ from live.rooms.dispatch import Ctx, Empty, EventRegistry, now, session_room
 from live.rooms.events import TargetIn
 from live.rooms.model import ATTENDEES, STAFF, Participant, RateKind, RoomRole
 from live.rooms.namespace import NAMESPACE
+from live.rooms.server_events import send
+from live.speakers.events import SpeakerAcceptedOut, SpeakerDeclinedOut, SpeakerInvitedOut, SpeakerRevokedOut
 from live.speakers.model import check_can_answer, check_can_invite
 from live.speakers.store import SPEAKER_STORE, SPEAKING, speaker_store_ctx
 from live.typedefs import EVENT_WRITER, ROOM_STATE_PARTS, SIO
@@ -71,7 +73,7 @@ async def invite(ctx: Ctx, body: TargetIn) -> dict[str, Any]:
     added = await ctx.app[SPEAKER_STORE].add(ctx.session_id, target.participant_id)
     if added:
         # The name too: the rest of the audience is not told who is in the room, but sees a speaker.
-        await ctx.emit("speaker.invited", {"participant_id": target.participant_id, "name": target.name})
+        await ctx.emit(SpeakerInvitedOut(participant_id=target.participant_id, name=target.name))
     return {"changed": added}
 
 
@@ -82,7 +84,7 @@ async def revoke(ctx: Ctx, body: TargetIn) -> dict[str, Any]:
     if speaking:
         _log_stopped(ctx.app, ctx.session_id, target, {"reason": "revoked", "by": ctx.me.participant_id})
     if removed:
-        await ctx.emit("speaker.revoked", {"participant_id": target})
+        await ctx.emit(SpeakerRevokedOut(participant_id=target))
     return {"changed": removed}
 
 
@@ -94,7 +96,7 @@ async def accept(ctx: Ctx, body: Empty) -> dict[str, Any]:
     added = await ctx.app[SPEAKER_STORE].add(ctx.session_id, me, SPEAKING)
     if added:
         ctx.log(EventType.SPEAKER_STARTED)
-        await ctx.emit_about(me, "speaker.accepted", {"participant_id": me, "name": ctx.me.name})
+        await ctx.emit_about(me, SpeakerAcceptedOut(participant_id=me, name=ctx.me.name))
     return {"changed": added}
 
 
@@ -108,8 +110,8 @@ async def decline(ctx: Ctx, body: Empty) -> dict[str, Any]:
     if speaking:
         _log_stopped(ctx.app, ctx.session_id, me, {"reason": "declined"})
     if removed:
-        await ctx.emit_about(me, "speaker.declined", {"participant_id": me})
-        await ctx.emit("speaker.revoked", {"participant_id": me})
+        await ctx.emit_about(me, SpeakerDeclinedOut(participant_id=me))
+        await ctx.emit(SpeakerRevokedOut(participant_id=me))
     return {"changed": removed}
 
 
@@ -123,10 +125,7 @@ async def _left(app: web.Application, me: Participant, sid: str, last: bool) -> 
     try:
         if speaking:
             _log_stopped(app, me.session_id, me.participant_id, {"reason": "left"})
-        sio: Any = app[SIO]
-        await sio.emit(
-            "speaker.revoked", {"participant_id": me.participant_id}, to=session_room(me.session_id), namespace=NAMESPACE
-        )
+        await send(app[SIO], SpeakerRevokedOut(participant_id=me.participant_id), to=session_room(me.session_id), namespace=NAMESPACE)
     except LiveError:
         # Shutting down: the log is closed; the session's end (or the leave) still ends the speaking.
         log.info("%s/%s: speaker left during shutdown", me.session_id, me.participant_id)

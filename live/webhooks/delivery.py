@@ -46,6 +46,7 @@ async def deliver_due(app: web.Application, http: aiohttp.ClientSession) -> int:
                 .where(WebhookDelivery.id == delivery.id, WebhookDelivery.next_attempt_at == delivery.next_attempt_at)
                 .values(next_attempt_at=until)
             )
+            # An UPDATE's result is a CursorResult, which has rowcount; SQLAlchemy types `execute` as Result.
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 claimed.append((delivery.id, delivery.type, delivery.body, delivery.attempts, hook.url, hook.secret))
         await db.commit()

@@ -26,17 +26,25 @@ class Received:
 
 @dataclass
 class SmtpSink:
-    """Accepts every message, unless told to refuse the next `refuse` DATA commands with a 451."""
+    """Accepts every message, unless told to refuse the next `refuse` DATA commands with a 451, or a
+    recipient named in `unknown` with a 550 (no such mailbox: final)."""
 
     port: int
     messages: list[Received] = field(default_factory=list)
     refusals: int = 0
     refuse: int = 0
+    unknown: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        if address in self.unknown:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:

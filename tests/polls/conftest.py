@@ -5,19 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from tests.rooms.conftest import join, room
-from tests.rooms.support import NAMESPACE, Client
+from tests.rooms.support import Client
 
 
 def record_everything(client: Client) -> list[tuple[str, Any]]:
     """Every event the client receives from now on, in order, besides its queues (and its `room.state`)."""
     seen: list[tuple[str, Any]] = [("room.state", client.state)]
-
-    async def any_event(event: str, *args: Any) -> None:
-        payload = args[0] if len(args) == 1 else list(args)
-        seen.append((event, payload))
-        await client.queues[event].put(payload)
-
-    client.sio.on("*", any_event, namespace=NAMESPACE)
+    client.listeners.append(lambda event, payload: seen.append((event, payload)))
     return seen
 
 

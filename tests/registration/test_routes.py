@@ -6,12 +6,14 @@ import asyncio
 import csv
 import io
 import re
+import uuid
 from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
-from tests.conftest import LiveServer, ServerFactory, StaffMember, add_staff, free_port
+from live.api.client import parse_networks
+from tests.conftest import REDIS_URL, LiveServer, ServerFactory, StaffMember, add_staff, free_port
 from tests.engagement.support import api, new_account, schedule
 from tests.mail.support import SmtpSink, subject, text_of
 
@@ -158,3 +160,36 @@ async def test_a_registration_sends_the_registration_created_webhook(
         assert body["data"]["answers"] == {"goal": "Dashboards"}
     finally:
         await runner.cleanup()
+
+
+async def test_two_app_processes_on_one_redis_share_the_limit_of_attempts_per_address(
+    make_server: ServerFactory, sqlite_url: str
+) -> None:
+    # Both behind a trusted proxy that names the visitor: a fresh address per run, so nothing another test
+    # counted in the shared Redis database is in this one's bucket.
+    visitor = f"2001:db8::{uuid.uuid4().hex[:4]}"
+    options: dict[str, Any] = {"redis_url": REDIS_URL, "register_burst": 3, "register_rate": 0.0001,
+                               "trusted_proxies": parse_networks(["127.0.0.1"]),
+                               "secret_key": f"shared-{uuid.uuid4().hex}"}
+    first = await make_server(sqlite_url, **options)
+    second = await make_server(sqlite_url, **options)
+    csm = await add_staff(sqlite_url, "csm@example.com", "csm")
+    session = await open_webinar(first, csm)
+    tokens = {server.url: await form_token(server, session["id"]) for server in (first, second)}
+
+    async def attempt(server: LiveServer, n: int) -> Any:
+        return await server.request("POST", f"/r/{session['id']}", headers={"X-Forwarded-For": visitor}, data={
+            "csrf_token": tokens[server.url], "name": f"Visitor {n}", "email": f"v{n}@visitor.test", "q_goal": "x"})
+
+    # Three attempts, spread over both processes, are the whole burst; the fourth is refused by either.
+    statuses = [(await attempt(server, n)).status for n, server in enumerate((first, second, first))]
+    assert statuses == [200, 200, 200]
+    refused = await attempt(second, 3)
+    assert refused.status == 429 and "Too many registrations from your address" in refused.text
+    assert (await attempt(first, 4)).status == 429
+    invitations = await api(first, "GET", f"/api/v1/sessions/{session['id']}/invitations", csm.token)
+    assert sorted(i["email"] for i in invitations) == ["v0@visitor.test", "v1@visitor.test", "v2@visitor.test"]
+    # Another address still gets through: the limit is per visitor, not per page.
+    other = await first.request("POST", f"/r/{session['id']}", headers={"X-Forwarded-For": f"{visitor}:1"}, data={
+        "csrf_token": tokens[first.url], "name": "Other", "email": "other@visitor.test", "q_goal": "x"})
+    assert other.status == 200

@@ -4,37 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import socketio
-from pydantic import BaseModel
+from pydantic import ValidationError
 
-from live.chat.events import EMITTED as CHAT_EMITTED
 from live.db.engine import create_engine, session_factory
 from live.db.tables import Account, Contact, Invitation, LiveSession
-from live.media.events import EMITTED as MEDIA_EMITTED
-from live.media.janus.events import EMITTED as JANUS_EMITTED
-from live.polls.events import EMITTED as POLL_EMITTED
-from live.recordings.events import EMITTED as RECORDING_EMITTED
-from live.rooms.events import EMITTED as ROOM_EMITTED
+from live.rooms.outbound import OUTBOUND
 from live.sessions.invitations import make_join_token
-from live.speakers.events import EMITTED as SPEAKER_EMITTED
 
 NAMESPACE = "/live"
 TIMEOUT = 5.0
-# Every event a client receives is checked against its schema: the tests double as schema tests.
-# Every event the server emits has a schema; every event a test client receives is checked against it.
-SCHEMAS: dict[str, type[BaseModel]] = {
-    **ROOM_EMITTED,
-    **CHAT_EMITTED,
-    **POLL_EMITTED,
-    **MEDIA_EMITTED,
-    **JANUS_EMITTED,
-    **RECORDING_EMITTED,
-    **SPEAKER_EMITTED,
-}
+# Every event a test client receives is checked against its model in `live.rooms.outbound.OUTBOUND` the
+# moment it arrives (an event with no model is a failure too): the tests double as protocol tests.
+# What failed is kept here for the whole test run's autouse fixture (tests/conftest.py), which fails the
+# test that received it, and on the client, whose `next` raises at once.
+SCHEMA_VIOLATIONS: list[str] = []
 
 
 @dataclass(frozen=True)
@@ -103,14 +92,31 @@ class Client:
     sio: socketio.AsyncClient
     queues: dict[str, asyncio.Queue[Any]] = field(default_factory=lambda: defaultdict(asyncio.Queue))
     state: dict[str, Any] = field(default_factory=dict)
+    # Called with (event, payload) for everything received, after the check (e.g. to record the order).
+    listeners: list[Callable[[str, Any], None]] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
 
     @property
     def participant_id(self) -> str:
         return str(self.state["you"]["participant_id"])
 
+    async def receive(self, event: str, payload: Any) -> None:
+        """Every event the server sends this client comes through here: checked, told, queued."""
+        problem = schema_problem(event, payload)
+        if problem is not None:
+            self.violations.append(problem)
+            SCHEMA_VIOLATIONS.append(problem)
+        for listener in self.listeners:
+            listener(event, payload)
+        await self.queues[event].put(payload)
+
+    def check(self) -> None:
+        """Fails the test at once if anything this client received broke the protocol."""
+        assert not self.violations, "\n".join(self.violations)
+
     async def next(self, event: str, wait: float = TIMEOUT) -> Any:
         payload = await asyncio.wait_for(self.queues[event].get(), wait)
-        check_schema(event, payload)
+        self.check()
         return payload
 
     async def next_where(self, event: str, wait: float = TIMEOUT, **match: Any) -> Any:
@@ -118,7 +124,7 @@ class Client:
         async def find() -> Any:
             while True:
                 payload = await self.queues[event].get()
-                check_schema(event, payload)
+                self.check()
                 if all(payload.get(k) == v for k, v in match.items()):
                     return payload
 
@@ -142,10 +148,16 @@ class Client:
             await self.sio.disconnect()
 
 
-def check_schema(event: str, payload: Any) -> None:
-    model = SCHEMAS.get(event)
-    if model is not None:
+def schema_problem(event: str, payload: Any) -> str | None:
+    """Why a received event breaks the protocol (no model for it, or a payload its model refuses), or None."""
+    model = OUTBOUND.get(event)
+    if model is None:
+        return f"received {event!r}, which no model in live.rooms.outbound.OUTBOUND describes: {payload!r}"[:2000]
+    try:
         model.model_validate(payload)
+    except ValidationError as exc:
+        return f"received {event!r} not matching {model.__name__}: {exc}"[:4000]
+    return None
 
 
 def _new_client(errors: list[Any] | None = None) -> tuple[socketio.AsyncClient, Client]:
@@ -154,7 +166,7 @@ def _new_client(errors: list[Any] | None = None) -> tuple[socketio.AsyncClient, 
 
     @sio.on("*", namespace=NAMESPACE)
     async def any_event(event: str, *args: Any) -> None:
-        await client.queues[event].put(args[0] if len(args) == 1 else list(args))
+        await client.receive(event, args[0] if len(args) == 1 else list(args))
 
     @sio.on("connect_error", namespace=NAMESPACE)
     async def connect_error(data: Any = None) -> None:

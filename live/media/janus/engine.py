@@ -66,10 +66,13 @@ from typing import Any
 import aiohttp
 
 from live.errors import InvalidInput, LiveError
+from live.media.events import MediaAvailable
 from live.media.janus.client import Handle, JanusRequestError, JanusSession, JanusUnavailable
+from live.media.janus.events import MediaUnavailableOut
 from live.media.janus.model import NodeSpec
 from live.media.janus.tap import RecordingTap
 from live.media.router import SCREEN_STREAM_SUFFIX
+from live.rooms.server_events import ServerEvent
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +86,8 @@ _MAX_ID = 2**52
 _STREAM_TYPES = {"audio": "audio", "video": "video", "application": "data"}
 _CODECS = {"audio": "opus", "video": "vp8"}
 
-Emit = Callable[[str, dict[str, Any], str], Awaitable[None]]
+# Sends an outbound event to one connection (sid) or to a whole session (session id); see live.media.janus.handlers.
+Emit = Callable[[ServerEvent, str], Awaitable[None]]
 
 
 class MediaUnavailable(LiveError):
@@ -416,7 +420,7 @@ class JanusMedia:
             if publisher is not None and (last or sid in publisher.sids):
                 del webinar.publishers[participant_id]
                 await self._unpublish(webinar, publisher)
-                self._spawn(self._emit_to_session("media.available", {"participant_id": participant_id}, session_id))
+                self._spawn(self._emit_to_session(MediaAvailable(participant_id=participant_id), session_id))
                 self._publishers_changed(session_id)
             viewer = webinar.viewers.get(participant_id)
             if viewer is not None and (last or sid in viewer.sids):
@@ -437,7 +441,7 @@ class JanusMedia:
                 return
             await self._unpublish(webinar, publisher)
         logger.info("%s/%s: no longer publishing through Janus", session_id, participant_id)
-        self._spawn(self._emit_to_session("media.available", {"participant_id": participant_id}, session_id))
+        self._spawn(self._emit_to_session(MediaAvailable(participant_id=participant_id), session_id))
         self._publishers_changed(session_id)
         if not webinar.publishers and not webinar.viewers:
             await self.end(session_id)
@@ -581,7 +585,7 @@ class JanusMedia:
         def on_event(event: dict[str, Any]) -> None:
             if event.get("janus") == "webrtcup":
                 logger.info("%s/%s: publishing through Janus", session_id, participant_id)
-                self._spawn(self._emit_to_session("media.available", {"participant_id": participant_id}, session_id))
+                self._spawn(self._emit_to_session(MediaAvailable(participant_id=participant_id), session_id))
                 self._publishers_changed(session_id)
 
         handle = await origin.session.attach(listener=on_event)
@@ -680,9 +684,10 @@ class JanusMedia:
             for session_id, webinar in list(self._webinars.items()):
                 self._webinars.pop(session_id, None)
                 await self._emit_to_session(
-                    "media.unavailable",
-                    {"reason": "media_server_down",
-                     "message": "The video server stopped; video will be back when the host goes live again."},
+                    MediaUnavailableOut(
+                        reason="media_server_down",
+                        message="The video server stopped; video will be back when the host goes live again.",
+                    ),
                     session_id,
                 )
                 await self._drop_webinar_elsewhere(webinar)
@@ -713,7 +718,7 @@ class JanusMedia:
         for viewer in moved:
             logger.info("%s/%s: edge %s lost, asked to re-subscribe", webinar.session_id, viewer.participant_id, name)
             for sid in viewer.sids:
-                await self._emit("media.available", {"participant_id": anyone or viewer.participant_id}, sid)
+                await self._emit(MediaAvailable(participant_id=anyone or viewer.participant_id), sid)
 
     async def _drop_webinar_elsewhere(self, webinar: _Webinar) -> None:
         for node_name in webinar.rooms_on:

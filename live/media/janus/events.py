@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from live.media.events import MAX_SDP, Emitted
+from live.media.events import MAX_SDP
 from live.rooms.dispatch import Payload
+from live.rooms.server_events import ServerEvent
 
 
 class SubscriberOffer(Payload):
@@ -35,11 +36,14 @@ class MediaAnswerIn(Payload):
 
 
 # --- server -> client -----------------------------------------------------------------------
-class MediaUnavailableOut(Emitted):
-    """The media server of the session's video stopped; video is back when the host publishes again."""
+class MediaUnavailableOut(ServerEvent):
+    """With Janus: the origin stopped and every picture is gone; to everyone in the session. Video is back
+    when the host publishes again (then `media.available` as usual)."""
+
+    event = "media.unavailable"
 
     reason: Literal["media_server_down"]
     message: str
 
 
-EMITTED: dict[str, type[Emitted]] = {"media.unavailable": MediaUnavailableOut}
+EMITTED: tuple[type[ServerEvent], ...] = (MediaUnavailableOut,)

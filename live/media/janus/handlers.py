@@ -26,8 +26,9 @@ from live.media.model import check_can_publish, check_can_subscribe, receives_pu
 from live.rooms.dispatch import Ctx, EventRegistry, session_room
 from live.rooms.model import STAFF, Participant, RateKind
 from live.rooms.namespace import NAMESPACE
+from live.rooms.server_events import ServerEvent, send
 from live.speakers.store import SPEAKER_STORE
-from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO
+from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO, SocketEmitter
 
 JANUS: web.AppKey[JanusMedia] = web.AppKey("janus_media", JanusMedia)
 
@@ -45,13 +46,13 @@ def register(app: web.Application, registry: EventRegistry) -> None:
 
 
 async def janus_ctx(app: web.Application) -> AsyncIterator[None]:
-    sio: Any = app[SIO]
+    sio: SocketEmitter = app[SIO]
 
-    async def emit(event: str, data: dict[str, Any], sid: str) -> None:
-        await sio.emit(event, data, to=sid, namespace=NAMESPACE)
+    async def emit(message: ServerEvent, sid: str) -> None:
+        await send(sio, message, to=sid, namespace=NAMESPACE)
 
-    async def emit_to_session(event: str, data: dict[str, Any], session_id: str) -> None:
-        await sio.emit(event, data, to=session_room(session_id), namespace=NAMESPACE)
+    async def emit_to_session(message: ServerEvent, session_id: str) -> None:
+        await send(sio, message, to=session_room(session_id), namespace=NAMESPACE)
 
     media = JanusMedia(app[SETTINGS].janus, emit, emit_to_session)
     await media.start()

@@ -36,6 +36,7 @@ from live.domain_events import (
     SessionRescheduled,
     SessionScheduled,
     SessionStarted,
+    SpeakerStopped,
 )
 from live.engagement import automations
 from live.engagement import routes as engagement_routes
@@ -140,9 +141,9 @@ def init_app(settings: Settings) -> web.Application:
     polls.register(app, app[ROOM_EVENTS])  # polls: Socket.IO events, room.state part
     if settings.media == "janus":  # webinar media on Janus nodes (origin and edges)
         janus_media.register(app, app[ROOM_EVENTS])
-    else:  # the aiortc forwarder in this process and its speakers
+    else:  # the aiortc forwarder in this process
         media.register(app, app[ROOM_EVENTS])
-        speakers.register(app, app[ROOM_EVENTS])  # speaker.invite/revoke
+    speakers.register(app, app[ROOM_EVENTS])  # speaker.invite/revoke/accept/decline, with either engine
     recordings.register(app, app[ROOM_EVENTS])  # recording.start/stop, the recorders (after media: they tap it)
     _subscribe(app[BUS], settings)
 
@@ -173,6 +174,8 @@ def _subscribe(bus: Bus, settings: Settings) -> None:
     janus = settings.media == "janus"
     # A session goes live: the audience, held back until now, receives the hosts' pictures and sound.
     bus.subscribe(SessionStarted, janus_media.on_session_started if janus else media.on_session_started)
+    # A speaker's turn ends (revoked, declined, left): their tracks leave the engine; viewers renegotiate.
+    bus.subscribe(SpeakerStopped, janus_media.on_speaker_stopped if janus else media.on_speaker_stopped)
     # A session ends: finish its recording (while the forwarders still run), stop forwarding media,
     # close its open poll, then score it (which re-tiers its accounts, runs the automations and
     # queues the `session.ended` webhook).

@@ -40,6 +40,16 @@ class SessionEnded:
 
 
 @dataclass(frozen=True)
+class SpeakerStopped:
+    """A speaker from the audience may no longer publish (revoked, declined, left): whichever media
+    engine carries the session takes their tracks off it. Published and awaited by the speaker event's
+    handler, so the tracks are gone before its ack."""
+
+    session_id: str
+    participant_id: str
+
+
+@dataclass(frozen=True)
 class SessionScored:
     """Attendance and scores of an ended session are stored and its accounts re-evaluated."""
 
@@ -110,6 +120,7 @@ DomainEvent = (
     | SessionStarted
     | SessionEnded
     | SessionScored
+    | SpeakerStopped
     | AccountCreated
     | ContactAdded
     | ContactInvited

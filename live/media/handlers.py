@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from live.domain_events import SessionEnded, SessionStarted
+from live.domain_events import SessionEnded, SessionStarted, SpeakerStopped
 from live.media.events import MediaAvailable, MediaOfferIn, MediaPublishIn
 from live.media.model import check_can_publish, check_can_subscribe, receives_published_tracks
 from live.media.router import MediaRouter, TracksChanged, ice_configuration
@@ -197,3 +197,10 @@ async def on_session_started(app: web.Application, event: SessionStarted) -> Non
 async def on_session_ended(app: web.Application, event: SessionEnded) -> None:
     """Stops forwarding as soon as the session ends (subscribed first, before the slower scoring)."""
     await app[MEDIA].end(event.session_id)
+
+
+async def on_speaker_stopped(app: web.Application, event: SpeakerStopped) -> None:
+    """A revoked, declined or departed speaker's tracks leave this process's forwarder (their subscription stays)."""
+    router = app[MEDIA].get(event.session_id)
+    if router is not None:
+        await router.unpublish(event.participant_id)

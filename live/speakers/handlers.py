@@ -6,7 +6,8 @@ so every process agrees: `speakers` (invited: `media.publish` reads it) and `spe
 Speaking time is in the event log (`speaker.started` on accepting, `speaker.stopped` on a revoke, a
 decline after accepting or the speaker's leaving; the session's end closes it too), which is where
 engagement reads it from (`spoke_seconds`). A revoked or departed speaker's published tracks are
-closed at once (subscribers renegotiate on `media.available`).
+closed at once, by whichever media engine carries the session (`SpeakerStopped` on the bus; the embedded
+forwarder and Janus both take the tracks off, and subscribers renegotiate on `media.available`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 
 from aiohttp import web
 
+from live.bus import BUS
+from live.domain_events import SpeakerStopped
 from live.errors import LiveError, NotFound
 from live.events.model import EventType, LogEvent
-from live.media.handlers import MEDIA
 from live.rooms.dispatch import Ctx, Empty, EventRegistry, now, session_room
 from live.rooms.events import TargetIn
 from live.rooms.model import ATTENDEES, STAFF, Participant, RateKind, RoomRole
@@ -57,13 +59,11 @@ def _log_stopped(app: web.Application, session_id: str, speaker: str, data: dict
 
 
 async def _stop(app: web.Application, session_id: str, speaker: str) -> tuple[bool, bool]:
-    """Takes the speaker off both sets and their tracks off the forwarder: (was invited, was speaking)."""
+    """Takes the speaker off both sets and their tracks off the media engine: (was invited, was speaking)."""
     store = app[SPEAKER_STORE]
     invited = await store.remove(session_id, speaker)
     speaking = await store.remove(session_id, speaker, SPEAKING)
-    router = app[MEDIA].get(session_id)
-    if router is not None:
-        await router.unpublish(speaker)
+    await app[BUS].publish(SpeakerStopped(session_id, speaker))
     return invited, speaking
 
 

@@ -1,4 +1,5 @@
-"""A webinar in Chromium with `LIVE_MEDIA=janus`: the host publishes to a real Janus origin, the attendee watches from an edge."""
+"""A webinar in Chromium with `LIVE_MEDIA=janus`: the host publishes to a real Janus origin, the attendee watches
+from an edge, then speaks when the host invites her, until he ends her turn."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from tests.media.support import wait_for as until
 from tests.pages.support import assert_remote_video_plays, enter_room, guest, schedule, signed_in, wait_for
 
 NO_PICTURE = "[...document.querySelectorAll('[data-testid=remote-video]')].every((v) => v.videoWidth === 0)"
+
+REMOTE_VIDEOS = "document.querySelectorAll('[data-testid=remote-video]').length"
 
 pytestmark = pytest.mark.browser
 
@@ -53,5 +56,22 @@ async def test_an_attendee_waiting_before_go_live_gets_no_picture_then_the_hosts
                 placement = server.app[JANUS].placement(room.session_id)
                 assert list(placement.values()) == [f"edge@127.0.0.1:{nodes[1].config.api_port}"]
                 await screenshot(attendee, "join-webinar-janus")
+
+                # On Janus too the host invites the attendee to speak: she accepts, the host sees her
+                # (and not a tile of himself), and the host's revoke takes her picture away.
+                ada = host.get_by_test_id("participants").locator("li", has_text="Ada Acme")
+                await ada.get_by_test_id("speaker-invite").click()
+                prompt = attendee.get_by_role("dialog", name="The host invites you to speak")
+                await prompt.get_by_test_id("speaker-accept").click()
+                await prompt.get_by_test_id("speaker-start").click()
+                await prompt.wait_for(state="hidden")
+                await ada.get_by_text("speaking", exact=True).wait_for()
+                await assert_remote_video_plays(host, 1)
+                await host.locator(".tile figcaption", has_text="Ada Acme").wait_for()
+                assert await host.evaluate(REMOTE_VIDEOS) == 1, "the host is shown only the speaker"
+                await ada.get_by_test_id("speaker-revoke").click()
+                await wait_for(host, f"{REMOTE_VIDEOS} === 0")
+                await attendee.get_by_text("The host ended your turn to speak").wait_for()
+                await assert_remote_video_plays(attendee, 1)
             finally:
                 await browser.close()

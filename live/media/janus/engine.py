@@ -8,7 +8,7 @@ media ports, never to Janus's API.
 Shape of one webinar (`_Webinar`):
 - On the origin node, a VideoRoom numbered `room`, described `live:<session id>:<owner>` where
   `<owner>` is this process's Janus session id on the origin (see "Teardown"). Each publisher
-  (host, co-host) joins it with its own handle (`joinandconfigure` carrying the browser's offer;
+  (host, co-host, a speaker from the audience) joins it with its own handle (`joinandconfigure` carrying the browser's offer;
   Janus answers).
 - On every edge node, a room with the same number. Each publisher is cascaded to it with
   VideoRoom's remote publishers (Janus >= 1.1): `add_remote_publisher` on the edge opens a plain
@@ -20,7 +20,8 @@ Shape of one webinar (`_Webinar`):
 
 Like the embedded engine: a publisher's `screen_mid` marks its screen, which viewers get as the stream
 `<publisher>:screen` (`stream_names`; the cascade keeps the publisher's mids, so `feed_mid` means the
-same on every node); an attendee subscribing before the session is live is held back (Janus is told
+same on every node); a speaker's turn ending takes their publisher off every node (`unpublish`);
+a publisher who watches is not sent their own feed (`viewed_feeds`); an attendee subscribing before the session is live is held back (Janus is told
 to relay nothing, `configure {send: false}`, until `started`); and a recording follows the room's
 tracks, through a `RecordingTap` (an aiortc subscriber of the origin room in this process, made
 again whenever the publishers change; see `live.media.janus.tap` for why not Janus's recorder).
@@ -58,7 +59,7 @@ import logging
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,6 +207,17 @@ def stream_names(streams: list[dict[str, Any]], feeds: dict[int, tuple[str, str 
     return names
 
 
+def viewed_feeds(publishers: Iterable[_Publisher], viewer: str) -> dict[int, tuple[str, str | None]]:
+    """Feed id -> (participant id, screen mid) of the publishers `viewer` is sent.
+
+    A publisher who also watches (a host seeing a speaker, a speaker seeing the host) is never sent
+    their own tracks, as with the embedded engine: the page shows its own camera locally, and a tile
+    of oneself coming back from the server would be a second, delayed self-view. Empty when nobody
+    else publishes (`no_media`: a VideoRoom subscription needs at least one stream).
+    """
+    return {p.feed: (p.participant_id, p.screen_mid) for p in publishers if p.participant_id != viewer}
+
+
 def rename_streams(sdp: str, names: dict[str, str]) -> str:
     """Sets each m-line's `a=msid` stream id to `names[mid]` (the publishing participant's id)."""
     out: list[str] = []
@@ -345,8 +357,8 @@ class JanusMedia:
         connects and gets nothing, which it cannot undo: the holding back is Janus's, not the page's.
         """
         webinar = self._webinars.get(session_id)
-        if webinar is None or not webinar.publishers:
-            raise NoMedia(f"Nobody publishes in session {session_id} yet; subscribe after 'media.available'.")
+        if webinar is None or not viewed_feeds(webinar.publishers.values(), participant_id):
+            raise NoMedia(f"Nobody else publishes in session {session_id} yet; subscribe after 'media.available'.")
         async with webinar.lock:
             old = webinar.viewers.pop(participant_id, None)
             if old is not None:
@@ -356,7 +368,9 @@ class JanusMedia:
                 raise MediaUnavailable("No media server node answers; the host will be told when video is back.")
             try:
                 await self._ensure_room(webinar, node)
-                feeds = {p.feed: (p.participant_id, p.screen_mid) for p in webinar.publishers.values()}
+                feeds = viewed_feeds(webinar.publishers.values(), participant_id)
+                if not feeds:  # the last other publisher left while this subscription waited for the lock
+                    raise NoMedia(f"Nobody else publishes in session {session_id} now; subscribe after 'media.available'.")
                 handle = await node.session.attach() if node.session is not None else None
                 if handle is None:
                     raise JanusUnavailable(node.spec.name)
@@ -412,6 +426,23 @@ class JanusMedia:
             if viewer is not None and (last or sid in viewer.sids):
                 del webinar.viewers[participant_id]
                 await viewer.handle.detach()
+        if not webinar.publishers and not webinar.viewers:
+            await self.end(session_id)
+
+    async def unpublish(self, session_id: str, participant_id: str) -> None:
+        """Takes one publisher (a speaker whose turn ended) off the origin and every edge; their
+        subscription stays. Viewers hear `media.available` and subscribe again, as after a republish."""
+        webinar = self._webinars.get(session_id)
+        if webinar is None:
+            return
+        async with webinar.lock:
+            publisher = webinar.publishers.pop(participant_id, None)
+            if publisher is None:
+                return
+            await self._unpublish(webinar, publisher)
+        logger.info("%s/%s: no longer publishing through Janus", session_id, participant_id)
+        self._spawn(self._emit_to_session(MediaAvailable(participant_id=participant_id), session_id))
+        self._publishers_changed(session_id)
         if not webinar.publishers and not webinar.viewers:
             await self.end(session_id)
 

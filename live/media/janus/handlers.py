@@ -4,7 +4,8 @@
 `media.subscribe` sent *without* a description asks for Janus's offer, which comes back in the ack;
 the viewer answers it with `media.answer {description: answer}` (a VideoRoom subscriber never offers).
 `media.subscribe` with an offer is refused with a message saying so. As with the embedded engine,
-`media.publish` may name a shared screen's m-line (`screen_mid`), and an attendee who subscribes
+`media.publish` may name a shared screen's m-line (`screen_mid`), an invited speaker from the audience
+publishes like a host (and is taken off the origin room when revoked, declining or leaving), and an attendee who subscribes
 before the session is live gets a connection on which nothing is relayed until it goes live. `room.state.media` tells pages
 which way to subscribe: `"janus"` here, absent with the embedded engine.
 """
@@ -16,16 +17,17 @@ from typing import Any
 
 from aiohttp import web
 
-from live.domain_events import SessionEnded, SessionStarted
+from live.domain_events import SessionEnded, SessionStarted, SpeakerStopped
 from live.errors import InvalidInput
 from live.media.events import MediaPublishIn
 from live.media.janus.engine import JanusMedia
 from live.media.janus.events import MediaAnswerIn, SubscribeIn
 from live.media.model import check_can_publish, check_can_subscribe, receives_published_tracks
 from live.rooms.dispatch import Ctx, EventRegistry, session_room
-from live.rooms.model import Participant, RateKind
+from live.rooms.model import STAFF, Participant, RateKind
 from live.rooms.namespace import NAMESPACE
 from live.rooms.server_events import ServerEvent, send
+from live.speakers.store import SPEAKER_STORE
 from live.typedefs import ROOM_STATE_PARTS, SETTINGS, SIO, SocketEmitter
 
 JANUS: web.AppKey[JanusMedia] = web.AppKey("janus_media", JanusMedia)
@@ -60,7 +62,9 @@ async def janus_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def publish(ctx: Ctx, body: MediaPublishIn) -> dict[str, Any]:
-    check_can_publish(ctx.session["kind"], ctx.me.role)
+    """Hosts, co-hosts and speakers from the audience publish into the origin room alike."""
+    speaker = ctx.me.role not in STAFF and await ctx.app[SPEAKER_STORE].is_speaker(ctx.session_id, ctx.me.participant_id)
+    check_can_publish(ctx.session["kind"], ctx.me.role, speaker)
     offer = body.description.model_dump()
     answer = await ctx.app[JANUS].publish(ctx.session_id, ctx.me.participant_id, ctx.sid, offer, body.screen_mid)
     return {"description": answer}
@@ -108,3 +112,8 @@ async def on_session_started(app: web.Application, event: SessionStarted) -> Non
 async def on_session_ended(app: web.Application, event: SessionEnded) -> None:
     """Tears the session's rooms down on every node as soon as it ends."""
     await app[JANUS].end(event.session_id)
+
+
+async def on_speaker_stopped(app: web.Application, event: SpeakerStopped) -> None:
+    """A revoked, declined or departed speaker leaves the origin room and every edge; viewers renegotiate."""
+    await app[JANUS].unpublish(event.session_id, event.participant_id)

@@ -291,6 +291,12 @@ export class Broadcast {
     const ack = this.engine === "janus" ? await this.negotiateWithJanus(pc) : await this.offerToServer(pc);
     if (!ack.ok) {
       pc.close();
+      if (ack.error?.code === "no_media") {
+        // Nobody else publishes now (Janus: the speaker the host watched was revoked): nothing to show.
+        this.subscriber?.close();
+        this.subscriber = null;
+        for (const id of [...this.stage.remote.keys()]) this.stage.removeRemote(id);
+      }
       if (ack.error?.code !== "unknown_event" && ack.error?.code !== "no_media") {
         this.onError?.(`Could not receive video: ${ack.error?.message}`);
       }

@@ -28,8 +28,8 @@ export class Speakers {
   }
 
   load(state) {
-    // Speakers are the embedded media engine's: with Janus, room.state has no `speakers` and the host
-    // console offers no invitation.
+    // Both media engines (embedded and Janus) carry speakers; a server without the speaker events
+    // (room.state has no `speakers`) gets no invitation buttons in the host console.
     this.enabled = Array.isArray(state.speakers);
     this.invited = new Set(state.speakers ?? []);
     this.speaking = new Set(state.speaking ?? []);

@@ -16,11 +16,6 @@ from live.sessions.model import SessionKind
 # forwarder continues the old timeline one frame on) or a 32-bit RTP timestamp that wraps shows up
 # as a jump of seconds. Re-anchoring keeps the file as long as the time it covers.
 MAX_CLOCK_DRIFT = 0.5
-# A track ahead of the wall clock (its anchor frame came late) is slowed down, not snapped back; only a
-# source that jumps further than this (seconds) is re-anchored then.
-FAR_DRIFT = 5.0
-# ...and runs at half speed until it is this close (seconds) to the wall clock again.
-SLEW_TARGET = 0.05
 # A progress report moving the position forward by at most this much more than the wall time since
 # the previous one counts as watched; anything more is a seek (skipping ahead is not watching).
 SEEK_SLACK_SECONDS = 5.0
@@ -103,7 +98,7 @@ class Timeline:
         self._anchor_source: int | None = None
         self._anchor_ticks = 0
         self._last: int | None = None
-        self._slewing = False
+        self._last_source = 0
         # One millisecond, WebM's resolution: the least step between two placed frames.
         self._min_step = max(1, clock_rate // 1000)
         self.reanchored = 0
@@ -113,29 +108,20 @@ class Timeline:
         if self._anchor_source is None:
             self._anchor_source, self._anchor_ticks = source, wall_ticks
         ticks = self._anchor_ticks + source - self._anchor_source
-        last = self._last
-        ahead = ticks - wall_ticks
-        rate = self.clock_rate
-        # Ahead of the wall clock because the anchor frame came late (a burst after a stall: the frames
-        # behind it arrive at once). Snapping back to the wall would squeeze every frame until the wall
-        # catches up into the same millisecond, which players reject ("non monotonically increasing
-        # dts"); instead the track runs at half speed (at least a millisecond a frame) until it is
-        # within `SLEW_TARGET` of the wall clock again. A source that jumps (far, or backwards) does not.
-        late = last is not None and wall_ticks <= last < ticks and 0 < ahead <= FAR_DRIFT * rate
-        if late and (self._slewing or ahead > self._max_drift * rate):
-            assert last is not None
-            self._slewing = ahead > SLEW_TARGET * rate
-            if self._slewing:
-                ticks = last + max(rate // 1000, (ticks - last) // 2)
-                self._anchor_source, self._anchor_ticks = source, ticks
-        elif abs(ahead) > self._max_drift * rate:
-            self._slewing = False
-            self.reanchored += 1
-            ticks = wall_ticks if last is None or wall_ticks > last else last + 1
-            self._anchor_source, self._anchor_ticks = source, ticks
+        drift = self._max_drift * self.clock_rate
+        if abs(ticks - wall_ticks) > drift:
+            if self._last is None or wall_ticks > self._last:
+                self.reanchored += 1
+                start = wall_ticks
+            else:  # ahead of the wall clock: on from the last frame at the source's pace
+                step = source - self._last_source
+                start = self._last + (step if 0 < step <= drift else self._min_step)
+            self._anchor_source, self._anchor_ticks = source, start
+            ticks = start
         if self._last is not None and ticks < self._last + self._min_step:
             ticks = self._last + self._min_step
         self._last = ticks
+        self._last_source = source
         return ticks
 
     @property

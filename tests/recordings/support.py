@@ -72,11 +72,27 @@ async def ffprobe(path: Path) -> Probe:
 
 
 async def decode_errors(path: Path) -> tuple[str, int]:
-    """Decodes every frame of every stream as a player would; returns ffmpeg's complaints and the video frames decoded."""
+    """Decodes every frame of every stream as a player would; returns ffmpeg's complaints and the video frames decoded.
+
+    A recording has a variable frame rate (each frame at the time it was sent), as WebM allows:
+    ffmpeg decodes it with `-fps_mode passthrough`, as a player does. Without it ffmpeg's null output
+    puts frames on a constant-rate clock guessed from the first ones and reports two frames in one of
+    its ticks as "non monotonically increasing dts", a fault of that clock, not of the file. The file's
+    own timestamps are checked too: every stream's packets strictly increasing."""
     code, _, err = await run(
-        FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-map", "0", "-f", "null", "-"
+        FFMPEG, "-nostdin", "-v", "error", "-i", str(path), "-map", "0", "-fps_mode", "passthrough", "-f", "null", "-"
     )
     assert code == 0, f"ffmpeg could not decode {path}: {err}"
+    _, packets, _ = await run(
+        FFPROBE, "-v", "error", "-show_entries", "packet=stream_index,pts", "-of", "csv=p=0", str(path)
+    )
+    last: dict[str, int] = {}
+    for line in packets.split():
+        stream, pts = line.split(",")[:2]
+        if pts.isdigit():
+            if stream in last and int(pts) <= last[stream]:
+                err += f"stream {stream}: packet at {pts} after {last[stream]}\n"
+            last[stream] = int(pts)
     _, out, _ = await run(
         FFPROBE, "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
         "stream=nb_read_frames", "-of", "csv=p=0", str(path),

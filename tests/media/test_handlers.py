@@ -39,15 +39,6 @@ async def join(sqlite_server: LiveServer) -> AsyncIterator[Join]:
         await client.close()
 
 
-@pytest.fixture
-async def sinks() -> AsyncIterator[list[Sink]]:
-    """Every client peer connection a test makes, closed at its end."""
-    made: list[Sink] = []
-    yield made
-    for sink in made:
-        await sink.close()
-
-
 async def webinar(server: LiveServer, host: StaffMember, guests: int = 3) -> Room:
     return await make_room(server.settings.database_url, server.settings.secret_key, host.id, guests=guests)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,22 +36,6 @@ async def janus_nodes(shared_nodes: list[JanusNode]) -> list[JanusNode]:
 
     Every test's server destroys its rooms when it stops, so each test starts with empty nodes."""
     return await ensure_running(shared_nodes)
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[Client]]:
-    made: list[Client] = []
-    yield made
-    for client in made:
-        await client.close()
-
-
-@pytest.fixture
-async def sinks() -> AsyncIterator[list[Sink]]:
-    made: list[Sink] = []
-    yield made
-    for sink in made:
-        await sink.close()
 
 
 async def janus_server(make_server: ServerFactory, sqlite_url: str, nodes: list[JanusNode]) -> LiveServer:

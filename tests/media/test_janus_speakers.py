@@ -7,15 +7,13 @@ and the viewer's next subscription carries only the host's.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import pytest
 from aiortc import AudioStreamTrack, RTCPeerConnection, RTCSessionDescription
 
 from live.media.janus.handlers import JANUS
 from tests.conftest import ServerFactory
-from tests.media.janus_support import JanusNode, module_nodes
+from tests.media.janus_support import JanusNode
 from tests.media.support import TIMEOUT, MovingPicture, Sink, offer_of, wait_for
 from tests.media.test_janus import janus_server, publish, watch, webinar
 from tests.media.test_janus_webinar import msids_by_mid
@@ -24,28 +22,6 @@ from tests.rooms.support import Client, connect
 # The speaker's camera is smaller than the host's (640x480): which picture arrives on which m-line shows whose it is.
 SPEAKER_SIZE = (320, 240)
 HOST_SIZE = (640, 480)
-
-
-@pytest.fixture(scope="module")
-def janus_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[JanusNode]]:
-    with module_nodes(tmp_path_factory.mktemp("janus")) as nodes:
-        yield nodes
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[Client]]:
-    made: list[Client] = []
-    yield made
-    for client in made:
-        await client.close()
-
-
-@pytest.fixture
-async def sinks() -> AsyncIterator[list[Sink]]:
-    made: list[Sink] = []
-    yield made
-    for sink in made:
-        await sink.close()
 
 
 async def speak(client: Client, sinks: list[Sink]) -> dict[str, Any]:

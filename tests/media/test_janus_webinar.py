@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import pytest
 from aiortc import RTCPeerConnection
 
 from live.media.janus.handlers import JANUS
 from live.media.janus.model import NodeSpec
 from tests.conftest import ServerFactory, settings_for, start_server
-from tests.media.janus_support import JanusNode, module_nodes
+from tests.media.janus_support import JanusNode
 from tests.media.support import TIMEOUT, MovingPicture, Sink, offer_of, wait_for
 from tests.media.test_janus import janus_server, live_rooms, publish, watch, webinar
 from tests.media.test_screen import share
@@ -25,29 +23,6 @@ from tests.rooms.support import Client, connect
 
 # Seconds recorded: long enough that a file cut short or padded by the start-up shows against 1 s.
 RECORD = 10.0
-
-
-@pytest.fixture(scope="module")
-def janus_pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[JanusNode]]:
-    """An origin and an edge for the whole module (every test's server destroys its rooms when it stops)."""
-    with module_nodes(tmp_path_factory.mktemp("janus")) as nodes:
-        yield nodes
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[list[Client]]:
-    made: list[Client] = []
-    yield made
-    for client in made:
-        await client.close()
-
-
-@pytest.fixture
-async def sinks() -> AsyncIterator[list[Sink]]:
-    made: list[Sink] = []
-    yield made
-    for sink in made:
-        await sink.close()
 
 
 def msids_by_mid(sdp: str) -> dict[str, str]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 
@@ -17,14 +15,6 @@ from tests.recordings.support import ffprobe
 from tests.rooms.support import Client, connect, make_room
 
 CAMERA, SCREEN = 235, 150  # the brightness of each picture's bar, to tell them apart at the far end
-
-
-@pytest.fixture
-async def sinks() -> AsyncIterator[list[Sink]]:
-    made: list[Sink] = []
-    yield made
-    for sink in made:
-        await sink.close()
 
 
 def mids(pc: RTCPeerConnection) -> list[str | None]:

@@ -50,18 +50,23 @@ class Attendee:
         # Generous timeouts: in a storm the server may take a while to accept everyone.
         self.sio = socketio.AsyncClient(reconnection=False, request_timeout=30, handle_sigint=False)
         self.state_at: float | None = None
+        self.connected_at: float | None = None  # Socket.IO's CONNECT arrived (admitted; `room.state` follows)
         self.joined = asyncio.Event()
         self.poll_opened = asyncio.Event()
         self.sio.on("room.state", self._room_state, namespace=NAMESPACE)
         self.sio.on("chat.message", self._chat, namespace=NAMESPACE)
         self.sio.on("poll.opened", self._poll_opened, namespace=NAMESPACE)
         self.sio.on("connect_error", self._refused, namespace=NAMESPACE)
+        self.sio.on("connect", self._connected, namespace=NAMESPACE)
         self.sio.on("disconnect", self._gone, namespace=NAMESPACE)
         self.refusal: Any = None
         self.gone = False
 
     async def _gone(self, *args: Any) -> None:
         self.gone = True
+
+    async def _connected(self) -> None:
+        self.connected_at = time.time()
 
     async def _refused(self, data: Any = None) -> None:
         self.refusal = data
@@ -142,6 +147,7 @@ class Worker:
         self.attendees.extend(joined)
         return {
             "state_at": [a.state_at for a in joined if a.state_at is not None],
+            "connected_at": [a.connected_at for a in joined if a.state_at is not None and a.connected_at is not None],
             "failed": failed,
             "errors": sorted({e for e in errors if e is not None})[:5],
         }

@@ -82,6 +82,8 @@ IDLE_WINDOW = 3.0
 # The chat text is about as long as a typical message; the numbers at its start are what is measured.
 CHAT_PAD = "x" * 40
 TICKS = os.sysconf("SC_CLK_TCK")
+# py-spy's samples a second with `--profile`: low, so the sampler does not take the 2 cores from the storm.
+PROFILE_RATE = 50
 SERVE_WITH_GC = "import gc; gc.set_threshold({thresholds}); from live.cli import main; main(['serve', '--port', '{port}'])"
 
 
@@ -161,7 +163,7 @@ class Profile:
             self.files.append(out)
             self.procs.append(
                 subprocess.Popen(
-                    [str(pyspy), "record", "--nonblocking", "--pid", str(pid), "--rate", "200", "--format", "raw", "-o", str(out)],
+                    [str(pyspy), "record", "--nonblocking", "--pid", str(pid), "--rate", str(PROFILE_RATE), "--format", "raw", "-o", str(out)],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -375,6 +377,12 @@ class Row:
     dropped: int = 0  # joined, then disconnected before the chat phase ended
     join_s: float | None = None
     join_server_cores: float | None = None
+    join_client_cores: float | None = None  # the client processes' CPU during the storm (share of one core)
+    join_machine_busy: float | None = None  # how busy the whole machine was during the storm
+    join_p50_s: float | None = None  # half the attendees had their `room.state` by then
+    join_p90_s: float | None = None
+    connected_p50_s: float | None = None  # half the attendees had Socket.IO's CONNECT (admitted) by then
+    connected_p90_s: float | None = None
     settle_s: float | None = None
     sent: int = 0
     deliveries: int = 0
@@ -536,6 +544,8 @@ async def run_scenario(target: str, attendees: int, processes: int, args: argpar
         row.idle_server_cores = idle.cores
         redis_before = await redis_counters(redis_url) if redis_url else None
         storm = CpuWindow(server_pids)
+        storm_clients = CpuWindow(workers.pids)
+        storm_clients.start()
         storm_total = CpuWindow(server_pids)  # until the servers are idle again: all the work of the joins
         storm.start()
         storm_total.start()
@@ -543,13 +553,24 @@ async def run_scenario(target: str, attendees: int, processes: int, args: argpar
             [("join", {"at": at, "targets": plan, "limit": args.join_timeout}) for plan in plans], args.join_timeout + 60
         )
         storm.stop()
+        storm_clients.stop()
         row.join_server_cores = storm.cores
+        row.join_client_cores = storm_clients.cores
+        row.join_machine_busy = storm.machine
         profile.stop()
         state_at = [t for r in replies for t in r["state_at"]]
         row.joined = len(state_at)
         row.join_failed = sum(r["failed"] for r in replies)
         row.errors += [e for r in replies for e in r["errors"]]
         row.join_s = (max(state_at) - at) if state_at else None
+        if state_at:
+            ordered = sorted(state_at)
+            row.join_p50_s = ordered[len(ordered) // 2] - at
+            row.join_p90_s = ordered[int(len(ordered) * 0.9)] - at
+        connected_at = sorted(t for r in replies for t in r["connected_at"])
+        if connected_at:
+            row.connected_p50_s = connected_at[len(connected_at) // 2] - at
+            row.connected_p90_s = connected_at[int(len(connected_at) * 0.9)] - at
         all_pids = server_pids + workers.pids
         row.settle_s = await wait_idle(all_pids, args.settle_limit)
         storm_total.stop()
@@ -744,7 +765,8 @@ def print_table(rows: list[Row]) -> None:
         print("| " + " | ".join(cells) + " |")
     print()
     head3 = [
-        "scenario", "N", "processes", "join storm s", "idle cpu", "cpu ms/join", "redis cmds/join", "redis round trips/join",
+        "scenario", "N", "processes", "join storm s", "p50 / p90 s", "admitted p50 / p90 s", "storm clients cpu", "storm machine busy", "idle cpu",
+        "cpu ms/join", "redis cmds/join", "redis round trips/join",
         "commands per join",
     ]
     print("| " + " | ".join(head3) + " |")
@@ -752,7 +774,10 @@ def print_table(rows: list[Row]) -> None:
     for r in rows:
         top = ", ".join(f"{name} {n:.2f}" for name, n in list(r.redis_top.items())[:8])
         cells = [
-            r.target, str(r.attendees), str(r.processes), fmt(r.join_s, 2),
+            r.target, str(r.attendees), str(r.processes), fmt(r.join_s, 2), f"{fmt(r.join_p50_s, 2)} / {fmt(r.join_p90_s, 2)}",
+            f"{fmt(r.connected_p50_s, 2)} / {fmt(r.connected_p90_s, 2)}",
+            f"{100 * r.join_client_cores:.0f}%" if r.join_client_cores is not None else "-",
+            f"{100 * r.join_machine_busy:.0f}%" if r.join_machine_busy is not None else "-",
             f"{100 * r.idle_server_cores:.1f}%" if r.idle_server_cores is not None else "-", fmt(r.storm_cpu_ms_per_join, 2),
             fmt(r.redis_cmds_per_join, 2), fmt(r.redis_reads_per_join, 2), top or "-",
         ]

@@ -59,7 +59,7 @@ from live.registration import routes as registration_routes
 from live.registration.attempts import attempts_ctx
 from live.rooms import joincache
 from live.rooms import namespace as rooms
-from live.rooms.fanout import RefusingRedisManager
+from live.rooms.fanout import LocalManager, RefusingRedisManager
 from live.rooms.wire import GuardedPacket
 from live.sessions import reports as session_reports
 from live.sessions import routes as session_routes
@@ -124,7 +124,7 @@ def init_app(settings: Settings) -> web.Application:
     manager = (
         RefusingRedisManager(settings.redis_url, redis_options={"max_connections": REDIS_FANOUT_POOL})
         if settings.redis_url
-        else None
+        else LocalManager()
     )
     sio = socketio.AsyncServer(
         async_mode="aiohttp",

@@ -97,3 +97,46 @@ async def test_when_redis_is_gone_every_command_of_the_batch_fails_with_a_connec
     finally:
         await client.aclose()
         await server.remove()
+
+
+async def test_what_is_issued_while_a_batch_is_out_goes_together_once_it_is_answered(client: AutoPipelineRedis) -> None:
+    key = f"autopipe:{uuid.uuid4().hex}"
+    trips, sent = client.round_trips, client.commands_sent
+    first = asyncio.ensure_future(client.incr(key))
+    await _first_batch_out(client, trips)
+    later: list[asyncio.Future[int]] = []
+    for _ in range(3):  # three more loop turns, each issuing one command, while the INCR is out
+        later.append(asyncio.ensure_future(client.incr(key)))
+        await asyncio.sleep(0)
+    assert not first.done()
+    assert client.round_trips - trips == 1  # nothing else sent yet
+    assert sorted([await first, *await asyncio.gather(*later)]) == [1, 2, 3, 4]
+    assert (client.round_trips - trips, client.commands_sent - sent) == (2, 4)
+    await client.delete(key)
+
+
+async def test_closing_sends_what_waited_for_the_batch_in_flight() -> None:
+    client = redis_client(REDIS_URL)
+    key = f"autopipe:{uuid.uuid4().hex}"
+    first = asyncio.ensure_future(client.incr(key))
+    await _first_batch_out(client, 0)
+    second = asyncio.ensure_future(client.incr(key))
+    await asyncio.sleep(0)
+    assert client._queued  # waiting for the first batch
+    await client.aclose()
+    assert (await first, await second) == (1, 2)
+    reader = redis_client(REDIS_URL)
+    try:
+        assert await reader.get(key) == "2"
+        await reader.delete(key)
+    finally:
+        await reader.aclose()
+
+
+async def _first_batch_out(client: AutoPipelineRedis, trips: int) -> None:
+    """A few loop turns, until a batch has gone out since `trips` (and before it can have been answered)."""
+    for _ in range(20):
+        if client.round_trips > trips:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("no batch went out")

@@ -20,14 +20,20 @@ process still delivers every event in it, in order, to its own sockets (the host
 releases what is held, so nothing sent later by this process overtakes an announcement (except a
 `room.state` sent straight to a newcomer's socket with `ignore_queue`: it may list someone whose
 arrival the hosts hear of a moment later).
+
+Admission (`AdmissionTracking`, in both managers): python-socketio keeps the sids it is still
+admitting in a list per namespace, tested with `in` and removed from on every connect; in a join
+storm thousands wait there at once (each for its `connect` handler's Redis step), so every admission
+cost O(pending). Here they are an insertion-ordered set. And the namespace hears when Socket.IO has
+sent a socket's CONNECT (`connected_listeners`), so its `room.state` goes out then, with no polling.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 import socketio
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -40,7 +46,51 @@ COALESCE_WINDOW = 0.1
 BATCH = "live.batch"
 
 
-class RefusingRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+class SidSet(dict[str, None]):
+    """The sids python-socketio's manager holds pending in one namespace: it appends, removes and tests
+    with `in` as on the list it would have made, each in O(1) here."""
+
+    def append(self, sid: str) -> None:
+        self[sid] = None
+
+    def remove(self, sid: str) -> None:
+        del self[sid]
+
+
+class SidSetsByNamespace(dict[str, SidSet]):
+    """`pending_connect` / `pending_disconnect`: whatever list the manager stores becomes a `SidSet`."""
+
+    def __setitem__(self, namespace: str, sids: Iterable[str]) -> None:
+        if not isinstance(sids, SidSet):
+            sids = SidSet((sid, None) for sid in sids)
+        super().__setitem__(namespace, sids)
+
+
+ConnectedListener = Callable[[str, str], None]
+
+
+class AdmissionTracking:
+    """Mixin for a python-socketio manager: O(1) pending sets, and listeners called with (sid, namespace)
+    once a socket is connected (its CONNECT packet sent), in the order sockets were connected."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending_connect = SidSetsByNamespace()
+        self.pending_disconnect = SidSetsByNamespace()
+        self.connected_listeners: list[ConnectedListener] = []
+
+    async def connect(self, sid: str, namespace: str) -> str:
+        sid = await cast(Any, super()).connect(sid, namespace)
+        for listener in self.connected_listeners:
+            listener(sid, namespace)
+        return sid
+
+
+class LocalManager(AdmissionTracking, socketio.AsyncManager):  # type: ignore[misc]
+    """The single-process manager (no Redis)."""
+
+
+class RefusingRedisManager(AdmissionTracking, socketio.AsyncRedisManager):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._held: list[dict[str, Any]] = []

@@ -29,7 +29,6 @@ from live.rooms.dispatch import (
     Ctx,
     EventRegistry,
     StatePart,
-    monotonic,
     now,
     person_room,
     session_room,
@@ -38,7 +37,7 @@ from live.rooms.dispatch import (
     staff_room,
 )
 from live.rooms.events import PresenceJoinedOut, PresenceLeftOut, RoomStateOut
-from live.rooms.fanout import REFUSE_UNHEARD, RefusingRedisManager
+from live.rooms.fanout import REFUSE_UNHEARD, AdmissionTracking, RefusingRedisManager
 from live.rooms.joincache import JOIN_CACHE, JoinCache
 from live.rooms.model import (
     STAFF,
@@ -71,8 +70,6 @@ from live.typedefs import (
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/live"
-# How long a new connection's `room.state` waits for Socket.IO to finish accepting it.
-WELCOME_WAIT = 5.0
 # Seconds the shutdown waits for in-flight work (welcomes, session-ended hooks) before closing.
 SHUTDOWN_WAIT = 5.0
 
@@ -98,6 +95,8 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.limits = rate_limits(settings)
         # This process's sockets: sid -> (participant, session info). Socket.IO keeps sockets local.
         self.sockets: dict[str, tuple[Participant, dict[str, Any]]] = {}
+        # Admitted sockets whose CONNECT Socket.IO has yet to send: sid -> first connection of the person?
+        self.admitted: dict[str, bool] = {}
 
     @property
     def state(self) -> Presence:
@@ -157,7 +156,12 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.sockets[sid] = (me, joining.session)
         log.info("%s %s: connected (%s)", me.session_id, me.participant_id, sid)
         self.app[METRICS].participants.inc()
-        spawn(self.app, self.welcome(sid, admission.first))
+        self.admitted[sid] = admission.first  # welcomed once Socket.IO has connected it (`connected`)
+
+    def connected(self, sid: str, namespace: str) -> None:
+        """The manager's word that Socket.IO sent `sid` its CONNECT: the welcome follows."""
+        if namespace == NAMESPACE and sid in self.admitted:
+            spawn(self.app, self.welcome(sid, self.admitted.pop(sid)))
 
     async def _join_hooks(self, session_id: str) -> None:
         for hook in self.registry.on_join:
@@ -181,12 +185,10 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
         `presence.joined` goes out only once the newcomer's own rooms are joined, so whatever others send
         them in answer (an `rtc.signal` offer, say) reaches them."""
-        deadline = monotonic() + WELCOME_WAIT
-        while not self.server.manager.is_connected(sid, NAMESPACE):
-            if sid not in self.sockets or monotonic() > deadline:
-                return
-            await asyncio.sleep(0.005)
-        me, info = self.sockets[sid]
+        entry = self.sockets.get(sid)
+        if entry is None:  # gone meanwhile
+            return
+        me, info = entry
         await self.enter_room(sid, session_room(me.session_id))
         await self.enter_room(sid, person_room(me.session_id, me.participant_id))
         if me.role in STAFF:
@@ -262,6 +264,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return everyone, media
 
     async def on_disconnect(self, sid: str, reason: Any) -> None:
+        self.admitted.pop(sid, None)
         entry = self.sockets.pop(sid, None)
         if entry is None:
             return
@@ -386,6 +389,10 @@ def setup(app: web.Application) -> None:
     namespace = LiveNamespace(app)
     sio: Any = app[SIO]
     sio.register_namespace(namespace)
+    manager = sio.manager
+    if not isinstance(manager, AdmissionTracking):
+        raise TypeError(f"/live needs a manager that reports connects (live.rooms.fanout); got {type(manager).__name__}")
+    manager.connected_listeners.append(namespace.connected)
     app[_NAMESPACE] = namespace
     app.cleanup_ctx.append(rooms_ctx)
     app.cleanup_ctx.append(retention_ctx)

@@ -371,6 +371,8 @@ class Recording(Base):
     # Every publisher but the presenter (co-hosts, speakers from the audience), one file each:
     # `[{"participant_id", "path"}]` in the order they first published; NULL when there were none.
     speaker_paths: Mapped[list[Any] | None] = mapped_column(nullable=True)
+    # While `recording`: when its process last said it is still making it (`live.recordings.salvage`).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class ReplayView(Base):

@@ -7,7 +7,8 @@ the engine opens when the recording starts (`RecordedMedia.open_source`). Which 
 way is also kept in a store every process reads (`live.recordings.current`), so every page, on any
 process, shows the badge. On stop the files are closed, the chapters written beside them, the row
 committed, and then `RecordingReady` is published: `recording.ready` goes out as a webhook from that
-event (wired in `live.app`).
+event (wired in `live.app`). A recording whose process died is finished from its files by another
+process or the next start (`keep_recordings`, rules in `live.recordings.salvage`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from live.domain_events import RecordingReady, SessionEnded
 from live.isotime import iso_z
 from live.media.handlers import MEDIA, SessionMedia
 from live.media.janus.handlers import JANUS
-from live.recordings import store
+from live.recordings import salvage, store
 from live.recordings.current import CURRENT_RECORDINGS, current_recordings_ctx
 from live.recordings.events import RecordingCommandIn, RecordingPart, RecordingStartedOut, RecordingStoppedOut
 from live.recordings.model import (
@@ -120,6 +121,9 @@ class Recordings:
     def sessions(self) -> list[str]:
         return list(self._active)
 
+    def recording_ids(self) -> set[str]:
+        return {recording_id for recording_id, _ in self._active.values()}
+
 
 RECORDINGS: web.AppKey[Recordings] = web.AppKey("recordings")
 
@@ -146,7 +150,15 @@ async def recordings_ctx(app: web.Application) -> AsyncIterator[None]:
                 log.exception("recordings: the retention sweep failed; the next one retries")
             await asyncio.sleep(RETENTION_CHECK_EVERY)
 
-    async with running(sweep(), name="recording-retention"):
+    async def keep() -> None:
+        while True:
+            try:
+                await keep_recordings(app)
+            except Exception:
+                log.exception("recordings: the heartbeat or the salvage of orphaned recordings failed; retried")
+            await asyncio.sleep(salvage.HEARTBEAT)
+
+    async with running(sweep(), name="recording-retention"), running(keep(), name="recording-heartbeat"):
         yield
     # Shutting down: finish what is being recorded, so the files are playable and listed.
     for session_id in app[RECORDINGS].sessions():
@@ -172,6 +184,50 @@ async def delete_expired(app: web.Application, at: datetime | None = None) -> li
     if old:
         log.info("recordings: deleted %d recordings older than %g days", len(old), days)
     return [r.id for r in old]
+
+
+async def keep_recordings(app: web.Application) -> list[str]:
+    """Moves the heartbeat of the recordings this process makes, then finishes those whose process died
+    (`live.recordings.salvage`); returns the ids of the ones it finished."""
+    at = now()
+    mine = app[RECORDINGS].recording_ids()
+    async with app[DB]() as db:
+        await store.beat(db, sorted(mine), at)
+        found = salvage.orphans(await store.being_made(db), mine, bool(app[SETTINGS].redis_url), at)
+        claimed = [
+            (row.id, row.session_id, row.heartbeat_at or row.started_at) for row in found if await store.claim(db, row, at)
+        ]
+        await db.commit()
+    for recording_id, session_id, last_heard in claimed:
+        await finish_orphan(app, recording_id, session_id, last_heard, at)
+    return [recording_id for recording_id, _, _ in claimed]
+
+
+async def finish_orphan(app: web.Application, recording_id: str, session_id: str, last_heard: datetime, at: datetime) -> None:
+    """An orphaned recording, claimed by this process: made ready from its files, or deleted if none is readable."""
+    files = await asyncio.to_thread(salvage.files_on_disk, app[SETTINGS].recordings_path / session_id, recording_id)
+    current = await app[CURRENT_RECORDINGS].get(session_id)
+    if current is not None and current.id == recording_id:
+        await app[CURRENT_RECORDINGS].clear(session_id)
+    if files.duration_seconds > 0:
+        async with app[DB]() as db:
+            recording = await db.get(Recording, recording_id)
+            assert recording is not None, "a claimed recording has its row"
+            ended = recording.started_at + timedelta(seconds=files.duration_seconds)
+        log.warning(
+            "%s: recording %s lost its process (last heard %s); finishing it from its files", session_id, recording_id, iso_z(last_heard)
+        )
+        await complete(app, session_id, recording_id, files, ended)
+        return
+    async with app[DB]() as db:
+        recording = await db.get(Recording, recording_id)
+        assert recording is not None, "a claimed recording has its row"
+        recording.status = RecordingStatus.DELETED
+        recording.ended_at = last_heard
+        recording.deleted_at = at
+        await db.commit()
+    log.warning("%s: recording %s lost its process before anything playable was written; marked deleted", session_id, recording_id)
+    await send(app[SIO], RecordingStoppedOut(id=recording_id, at=last_heard), to=session_room(session_id), namespace=NAMESPACE)
 
 
 def speaker_files(recording: Recording) -> list[tuple[str, str]]:
@@ -223,6 +279,13 @@ async def finish(app: web.Application, session_id: str) -> str | None:
         await media.close_source(session_id)
     at = now()
     await app[CURRENT_RECORDINGS].clear(session_id)
+    await complete(app, session_id, recording_id, files, at)
+    return recording_id
+
+
+async def complete(app: web.Application, session_id: str, recording_id: str, files: RecordedFiles, at: datetime) -> None:
+    """A recording's files are final: chapters written beside them, the row ready, everyone told,
+    `RecordingReady` published. `at` is when it ended."""
     await app[EVENT_WRITER].flush()  # the chapters come from the event log
     directory = app[SETTINGS].recordings_path
     async with app[DB]() as db:
@@ -246,7 +309,6 @@ async def finish(app: web.Application, session_id: str) -> str | None:
     log.info("%s: recording %s ready (%.1f s, %d bytes)", session_id, recording_id, files.duration_seconds, files.size_bytes)
     await send(app[SIO], RecordingStoppedOut(id=recording_id, at=at), to=session_room(session_id), namespace=NAMESPACE)
     await app[BUS].publish(RecordingReady(recording_id=recording_id, session_id=session_id))
-    return recording_id
 
 
 def _relative(path: Path | None, directory: Path) -> str | None:

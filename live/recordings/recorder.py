@@ -43,6 +43,11 @@ CLOCK_RATES = {"video": 90_000, "audio": 48_000}
 # file is opened anyway (an audio-only presenter) with a placeholder picture size.
 AUDIO_BEFORE_VIDEO = 250
 PLACEHOLDER_SIZE = (640, 480)
+# How the WebM muxer writes (libavformat options), so that what a process killed mid-recording leaves
+# on disk is the recording up to a second or two before the kill (`live.recordings.salvage`): a cluster
+# at least every second (the default holds five in memory), written out as soon as it is complete,
+# and streams interleaved within a second (the default waits up to ten for a quiet one).
+MUXER_OPTIONS = {"cluster_time_limit": "1000", "flush_packets": "1", "max_interleave_delta": "1000000"}
 
 
 class TrackSource(Protocol):
@@ -104,7 +109,7 @@ class _File:
 
     def _open(self, size: tuple[int, int]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        container = av.open(str(self.path), "w", format="webm")
+        container = av.open(str(self.path), "w", format="webm", options=MUXER_OPTIONS)
         for kind in self._kinds:
             if kind == "video":
                 video = container.add_stream("vp8", rate=30)

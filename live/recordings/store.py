@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from live.db.tables import Contact, Event, Invitation, Poll, Recording, ReplayView, SessionScore
@@ -27,7 +27,9 @@ MEDIA_TYPE = "video/webm"
 
 
 async def create(db: AsyncSession, session_id: str, started_by: str, at: datetime) -> Recording:
-    recording = Recording(session_id=session_id, started_by=started_by, started_at=at, status=RecordingStatus.RECORDING)
+    recording = Recording(
+        session_id=session_id, started_by=started_by, started_at=at, status=RecordingStatus.RECORDING, heartbeat_at=at
+    )
     db.add(recording)
     await db.flush()
     return recording
@@ -163,3 +165,28 @@ async def on_demand_scores(db: AsyncSession, account_ids: Sequence[str]) -> dict
             )
         )
     return out
+
+
+async def being_made(db: AsyncSession) -> Sequence[Recording]:
+    """Every recording whose row says it is still being made (by whichever process)."""
+    return (await db.execute(select(Recording).where(Recording.status == RecordingStatus.RECORDING))).scalars().all()
+
+
+async def beat(db: AsyncSession, recording_ids: Sequence[str], at: datetime) -> None:
+    """The recordings this process is making are still being made at `at`."""
+    if recording_ids:
+        await db.execute(
+            update(Recording)
+            .where(Recording.id.in_(recording_ids), Recording.status == RecordingStatus.RECORDING)
+            .values(heartbeat_at=at)
+        )
+
+
+async def claim(db: AsyncSession, recording: Recording, at: datetime) -> bool:
+    """Takes an orphaned recording over (its heartbeat moved to `at`), unless another process did since it
+    was read: True when this one has it."""
+    seen = recording.heartbeat_at
+    query = update(Recording).where(Recording.id == recording.id, Recording.status == RecordingStatus.RECORDING)
+    query = query.where(Recording.heartbeat_at.is_(None) if seen is None else Recording.heartbeat_at == seen)
+    result = await db.execute(query.values(heartbeat_at=at).execution_options(synchronize_session=False))
+    return bool(getattr(result, "rowcount", 0) == 1)

@@ -307,6 +307,9 @@ class MemoryPresence(Presence):
     def __init__(self) -> None:
         super().__init__()
         self._people: dict[str, dict[str, Participant]] = defaultdict(dict)
+        # The hosts and co-hosts among `_people`: an attendee's `room.state` lists them, so a join storm
+        # reads them thousands of times (scanning everyone each time was O(N²) for the storm).
+        self._staff: dict[str, dict[str, Participant]] = defaultdict(dict)
         self._conns: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._hands: dict[str, set[str]] = defaultdict(set)
         self._removed: dict[str, set[str]] = defaultdict(set)
@@ -336,6 +339,10 @@ class MemoryPresence(Presence):
         first = not conns
         conns.add(sid)
         self._people[participant.session_id][participant.participant_id] = participant
+        if participant.role in STAFF:
+            self._staff[participant.session_id][participant.participant_id] = participant
+        else:
+            self._staff[participant.session_id].pop(participant.participant_id, None)
         return first
 
     async def remove_connection(self, session_id: str, participant_id: str, sid: str) -> bool:
@@ -348,6 +355,7 @@ class MemoryPresence(Presence):
             return False
         del self._conns[key]
         self._people[session_id].pop(participant_id, None)
+        self._staff[session_id].pop(participant_id, None)
         self._hands[session_id].discard(participant_id)
         return True
 
@@ -355,7 +363,7 @@ class MemoryPresence(Presence):
         return list(self._people.get(session_id, {}).values())
 
     async def staff(self, session_id: str) -> list[Participant]:
-        return [p for p in self._people.get(session_id, {}).values() if p.role in STAFF]
+        return list(self._staff.get(session_id, {}).values())
 
     async def connections(self, session_id: str, participant_id: str) -> list[str]:
         return sorted(self._conns.get((session_id, participant_id), set()))
@@ -435,7 +443,7 @@ class MemoryPresence(Presence):
 
     def _session_tables(self) -> list[dict[Any, Any]]:
         return [
-            self._people, self._conns, self._hands, self._removed,
+            self._people, self._staff, self._conns, self._hands, self._removed,
             self._media, self._focus, self._marks, self._buckets,
         ]  # fmt: skip
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from aiortc import RTCPeerConnection
 
 from live.recordings.events import RecordingAck, RecordingChanged
@@ -21,14 +19,6 @@ from tests.rooms.support import connect, make_room
 HALF = 10.0
 # Seconds a speaker from the audience is recorded.
 SPEAKER_SECONDS = 4.0
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[RTCPeerConnection]]:
-    made: list[RTCPeerConnection] = []
-    yield made
-    for pc in made:
-        await pc.close()
 
 
 async def test_a_recorded_webinar_is_a_playable_webm_as_long_as_the_recording_even_after_a_lossy_restart(

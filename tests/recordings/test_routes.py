@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,14 +22,6 @@ from tests.webhooks.test_routes import Receiver
 
 # Long enough for a few keyframes and a second of Opus; the 20 s recording is in test_recording.py.
 SHORT = 3.0
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[RTCPeerConnection]]:
-    made: list[RTCPeerConnection] = []
-    yield made
-    for pc in made:
-        await pc.close()
 
 
 async def webinar(server: LiveServer, host: StaffMember, guests: int = 2) -> Room:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,14 +26,6 @@ from tests.rooms.test_processes import serve
 
 # Seconds recorded before the kill: more than the WebM muxer holds back in one cluster.
 RECORDED = 12.0
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[RTCPeerConnection]]:
-    made: list[RTCPeerConnection] = []
-    yield made
-    for pc in made:
-        await pc.close()
 
 
 def _row(recording_id: str, heartbeat: datetime | None, started: datetime, session_id: str = "s") -> Recording:

@@ -12,6 +12,9 @@ import pytest
 
 from tests.conftest import LiveServer, ServerFactory, settings_for, start_server
 from tests.engagement.conftest import SHORT_SESSIONS_COUNT
+from tests.recordings.conftest import peers
+
+__all__ = ["peers"]
 
 # Each second spoken counts as a chat message (the default: each minute).
 SPEAKING_COUNTS: dict[str, Any] = {**SHORT_SESSIONS_COUNT, "speaking_weight": 60}

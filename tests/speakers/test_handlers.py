@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from aiortc import RTCPeerConnection
 
 from live.media.handlers import MEDIA
@@ -18,14 +16,6 @@ from tests.rooms.support import Client, connect, make_room
 
 # Seconds the speaker speaks, then seconds after the revoke (which must not count).
 SPOKEN = 1.5
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[RTCPeerConnection]]:
-    made: list[RTCPeerConnection] = []
-    yield made
-    for pc in made:
-        await pc.close()
 
 
 async def try_publish(client: Client, peers: list[RTCPeerConnection]) -> dict[str, Any]:

@@ -826,6 +826,8 @@ def main() -> None:
     )
     parser.add_argument("--storm-only", action="store_true", help="measure the join storm only (no chat, no poll)")
     args = parser.parse_args()
+    if args.profile and not Path(sys.executable).with_name("py-spy").exists():
+        parser.error(f"--profile needs py-spy beside {sys.executable}: {Path(sys.executable).with_name('pip')} install py-spy")
     clients.raise_fd_limit()
     if any(p not in (1, 2) for p in args.processes):
         parser.error("--processes is 1 or 2")

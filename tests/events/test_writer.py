@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import insert
 
 from live.db.engine import create_engine
+from live.db.tables import Event
 from live.events.model import EventType, LogEvent
 from live.events.store import session_events
-from live.events.writer import EventWriter, WriterClosed
+from live.events.writer import EventWriter, WriterClosed, _row
 from live.metrics import Metrics
 
 
@@ -60,6 +64,41 @@ async def test_close_writes_everything_and_then_refuses_appends(sqlite_url: str)
     with pytest.raises(WriterClosed) as exc:
         writer.append(event(1))
     assert exc.value.code == "unavailable"
+    await engine.dispose()
+
+
+class SlowWriter(EventWriter):
+    """Holds each INSERT's transaction open a moment before it commits, and notes whether one was cancelled."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.inside = asyncio.Event()
+        self.cancelled = 0
+
+    async def _insert(self, events: Sequence[LogEvent]) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(Event), [_row(e) for e in events])
+            self.inside.set()
+            try:
+                await asyncio.sleep(0.3)
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+
+
+async def test_close_lets_a_flush_under_way_finish_and_loses_nothing(sqlite_url: str) -> None:
+    # Cancelling a flush in the middle of its INSERT left SQLite's write lock held until the garbage
+    # collector ran: the final flush then timed out and the last events were dropped at shutdown.
+    engine = create_engine(sqlite_url)
+    writer = SlowWriter(engine, interval=0.01)
+    writer.start()
+    for n in range(5):
+        writer.append(event(n))
+    await asyncio.wait_for(writer.inside.wait(), 10)  # the periodic flush is inside its transaction
+    writer.append(event(5))  # arrives meanwhile: written by close()
+    await writer.close()
+    assert writer.cancelled == 0
+    assert await session_events(engine, "s1") == [event(n) for n in range(6)]
     await engine.dispose()
 
 

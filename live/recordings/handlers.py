@@ -14,6 +14,7 @@ process or the next start (`keep_recordings`, rules in `live.recordings.salvage`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -142,23 +143,30 @@ async def recordings_ctx(app: web.Application) -> AsyncIterator[None]:
     app[RECORDINGS].media = media
     media.listeners.append(app[RECORDINGS].tracks_changed)
 
+    stop = asyncio.Event()  # both loops write to the database: they end between rounds, never mid-write
+
     async def sweep() -> None:
-        while True:
+        while not stop.is_set():
             try:
                 await delete_expired(app)
             except Exception:
                 log.exception("recordings: the retention sweep failed; the next one retries")
-            await asyncio.sleep(RETENTION_CHECK_EVERY)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RETENTION_CHECK_EVERY)
 
     async def keep() -> None:
-        while True:
+        while not stop.is_set():
             try:
                 await keep_recordings(app)
             except Exception:
                 log.exception("recordings: the heartbeat or the salvage of orphaned recordings failed; retried")
-            await asyncio.sleep(salvage.HEARTBEAT)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), salvage.HEARTBEAT)
 
-    async with running(sweep(), name="recording-retention"), running(keep(), name="recording-heartbeat"):
+    async with (
+        running(sweep(), name="recording-retention", stop=stop),
+        running(keep(), name="recording-heartbeat", stop=stop),
+    ):
         yield
     # Shutting down: finish what is being recorded, so the files are playable and listed.
     for session_id in app[RECORDINGS].sessions():

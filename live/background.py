@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
@@ -28,3 +31,15 @@ async def running(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def rounds(work: Callable[[], Awaitable[Any]], every: float, stop: asyncio.Event, what: str) -> None:
+    """`work()` now and every `every` seconds until `stop` is set between two rounds (for `running(..., stop=)`);
+    a round that fails is logged as `what` and the next one retries."""
+    while not stop.is_set():
+        try:
+            await work()
+        except Exception:
+            log.exception("%s failed; the next round retries", what)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)

@@ -14,7 +14,6 @@ process or the next start (`keep_recordings`, rules in `live.recordings.salvage`
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -23,7 +22,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from live.background import running
+from live.background import rounds, running
 from live.bus import BUS
 from live.db.tables import Recording
 from live.domain_events import RecordingReady, SessionEnded
@@ -144,28 +143,11 @@ async def recordings_ctx(app: web.Application) -> AsyncIterator[None]:
     media.listeners.append(app[RECORDINGS].tracks_changed)
 
     stop = asyncio.Event()  # both loops write to the database: they end between rounds, never mid-write
-
-    async def sweep() -> None:
-        while not stop.is_set():
-            try:
-                await delete_expired(app)
-            except Exception:
-                log.exception("recordings: the retention sweep failed; the next one retries")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), RETENTION_CHECK_EVERY)
-
-    async def keep() -> None:
-        while not stop.is_set():
-            try:
-                await keep_recordings(app)
-            except Exception:
-                log.exception("recordings: the heartbeat or the salvage of orphaned recordings failed; retried")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), salvage.HEARTBEAT)
-
+    sweep = rounds(lambda: delete_expired(app), RETENTION_CHECK_EVERY, stop, "recordings: the retention sweep")
+    keep = rounds(lambda: keep_recordings(app), salvage.HEARTBEAT, stop, "recordings: the heartbeat and salvage")
     async with (
-        running(sweep(), name="recording-retention", stop=stop),
-        running(keep(), name="recording-heartbeat", stop=stop),
+        running(sweep, name="recording-retention", stop=stop),
+        running(keep, name="recording-heartbeat", stop=stop),
     ):
         yield
     # Shutting down: finish what is being recorded, so the files are playable and listed.
@@ -202,26 +184,23 @@ async def keep_recordings(app: web.Application) -> list[str]:
     async with app[DB]() as db:
         await store.beat(db, sorted(mine), at)
         found = salvage.orphans(await store.being_made(db), mine, bool(app[SETTINGS].redis_url), at)
-        claimed = [
-            (row.id, row.session_id, row.heartbeat_at or row.started_at) for row in found if await store.claim(db, row, at)
-        ]
+        claimed = [row for row in found if await store.claim(db, row, at)]
         await db.commit()
-    for recording_id, session_id, last_heard in claimed:
-        await finish_orphan(app, recording_id, session_id, last_heard, at)
-    return [recording_id for recording_id, _, _ in claimed]
+    for row in claimed:  # read before the claim moved its heartbeat: when its process was last heard of
+        await finish_orphan(app, row.id, row.session_id, row.started_at, row.heartbeat_at or row.started_at, at)
+    return [row.id for row in claimed]
 
 
-async def finish_orphan(app: web.Application, recording_id: str, session_id: str, last_heard: datetime, at: datetime) -> None:
+async def finish_orphan(
+    app: web.Application, recording_id: str, session_id: str, started_at: datetime, last_heard: datetime, at: datetime
+) -> None:
     """An orphaned recording, claimed by this process: made ready from its files, or deleted if none is readable."""
     files = await asyncio.to_thread(salvage.files_on_disk, app[SETTINGS].recordings_path / session_id, recording_id)
     current = await app[CURRENT_RECORDINGS].get(session_id)
     if current is not None and current.id == recording_id:
         await app[CURRENT_RECORDINGS].clear(session_id)
     if files.duration_seconds > 0:
-        async with app[DB]() as db:
-            recording = await db.get(Recording, recording_id)
-            assert recording is not None, "a claimed recording has its row"
-            ended = recording.started_at + timedelta(seconds=files.duration_seconds)
+        ended = started_at + timedelta(seconds=files.duration_seconds)
         log.warning(
             "%s: recording %s lost its process (last heard %s); finishing it from its files", session_id, recording_id, iso_z(last_heard)
         )
